@@ -1,0 +1,31 @@
+//! The Stratus domain model: the types every other crate speaks.
+//!
+//! Nothing here does I/O, touches a clock or spawns a task: values are built through
+//! constructors that validate (`parse`, `new`, `TryFrom`) and return a typed
+//! [`DomainError`], and money arithmetic is checked so that an overflow is an error
+//! rather than a wrong number.
+
+pub mod error;
+pub mod events;
+pub mod fill;
+pub mod ids;
+pub mod instrument;
+pub mod market;
+pub mod num;
+pub mod order;
+pub mod position;
+pub mod symbol;
+pub mod time;
+
+pub use error::DomainError;
+pub use fill::{Fill, Liquidity, Trade, TradeId};
+pub use ids::{AccountId, ClientOrderId, EventId, OrderId, StrategyId, UserId};
+pub use instrument::Instrument;
+pub use market::{Candle, Tick};
+pub use num::{Money, Price, Quantity};
+pub use order::{Order, OrderStatus, OrderType, Side, TimeInForce};
+pub use position::Position;
+pub use symbol::{Currency, Symbol};
+pub use time::{Timeframe, Timestamp};
+
+pub use rust_decimal::Decimal;

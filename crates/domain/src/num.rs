@@ -1,0 +1,298 @@
+//! `Price`, `Quantity` and `Money`: decimal newtypes with the invariants of each.
+//!
+//! All three wrap [`rust_decimal::Decimal`] (28 significant digits, exact in base 10), so
+//! `0.1 + 0.2 == 0.3` and nothing is lost to binary floating point. Arithmetic that can
+//! overflow is only offered as `checked_*` returning [`DomainError::Overflow`].
+//! On the wire all three are JSON strings (`"101.25"`), never floats.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::error::DomainError;
+
+/// Parses a decimal string exactly: no rounding, no exponent, no surrounding spaces.
+///
+/// `Decimal::from_str` silently rounds inputs with more than 28 significant digits;
+/// `from_str_exact` refuses them, which is what a price or an amount needs.
+pub fn parse_decimal(field: &'static str, input: &str) -> Result<Decimal, DomainError> {
+    let invalid = || DomainError::InvalidNumber { field, input: truncate_for_message(input) };
+    if input.is_empty() {
+        return Err(DomainError::Empty { field });
+    }
+    if input.len() > 64 || input.trim() != input {
+        return Err(invalid());
+    }
+    Decimal::from_str_exact(input).map_err(|_| invalid())
+}
+
+fn truncate_for_message(input: &str) -> String {
+    input.chars().take(40).collect()
+}
+
+/// A strictly positive price per unit of an instrument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "Decimal", into = "Decimal")]
+pub struct Price(Decimal);
+
+impl Price {
+    pub fn new(value: Decimal) -> Result<Self, DomainError> {
+        Self::named("price", value)
+    }
+
+    /// Like [`Price::new`], naming `field` in the error (e.g. `stop_price`).
+    pub fn named(field: &'static str, value: Decimal) -> Result<Self, DomainError> {
+        if value <= Decimal::ZERO {
+            return Err(DomainError::NotPositive { field });
+        }
+        Ok(Price(value.normalize()))
+    }
+
+    pub fn parse(field: &'static str, input: &str) -> Result<Self, DomainError> {
+        Self::named(field, parse_decimal(field, input)?)
+    }
+
+    pub fn value(self) -> Decimal {
+        self.0
+    }
+
+    /// Notional value of `quantity` units at this price.
+    pub fn checked_notional(self, quantity: Quantity) -> Result<Money, DomainError> {
+        self.0
+            .checked_mul(quantity.0)
+            .map(Money)
+            .ok_or(DomainError::overflow("price * quantity"))
+    }
+}
+
+impl TryFrom<Decimal> for Price {
+    type Error = DomainError;
+    fn try_from(value: Decimal) -> Result<Self, Self::Error> {
+        Price::new(value)
+    }
+}
+
+impl From<Price> for Decimal {
+    fn from(p: Price) -> Decimal {
+        p.0
+    }
+}
+
+impl FromStr for Price {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Price::parse("price", s)
+    }
+}
+
+impl fmt::Display for Price {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// A non-negative amount of an instrument. Zero is allowed (a fully filled order has zero
+/// remaining); constructors that need a positive amount say so ([`Quantity::positive`]).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(try_from = "Decimal", into = "Decimal")]
+pub struct Quantity(Decimal);
+
+impl Quantity {
+    pub const ZERO: Quantity = Quantity(Decimal::ZERO);
+
+    pub fn new(value: Decimal) -> Result<Self, DomainError> {
+        Self::named("quantity", value)
+    }
+
+    pub fn named(field: &'static str, value: Decimal) -> Result<Self, DomainError> {
+        if value.is_sign_negative() && !value.is_zero() {
+            return Err(DomainError::Negative { field });
+        }
+        Ok(Quantity(value.normalize()))
+    }
+
+    /// A quantity that must be greater than zero (order and fill sizes).
+    pub fn positive(field: &'static str, value: Decimal) -> Result<Self, DomainError> {
+        if value <= Decimal::ZERO {
+            return Err(DomainError::NotPositive { field });
+        }
+        Ok(Quantity(value.normalize()))
+    }
+
+    pub fn parse(field: &'static str, input: &str) -> Result<Self, DomainError> {
+        Self::named(field, parse_decimal(field, input)?)
+    }
+
+    pub fn value(self) -> Decimal {
+        self.0
+    }
+
+    pub fn is_zero(self) -> bool {
+        self.0.is_zero()
+    }
+
+    pub fn checked_add(self, other: Quantity) -> Result<Quantity, DomainError> {
+        self.0.checked_add(other.0).map(Quantity).ok_or(DomainError::overflow("quantity + quantity"))
+    }
+
+    /// `self - other`, refusing to go below zero.
+    pub fn checked_sub(self, other: Quantity) -> Result<Quantity, DomainError> {
+        let out = self.0.checked_sub(other.0).ok_or(DomainError::overflow("quantity - quantity"))?;
+        Quantity::named("quantity", out)
+    }
+
+    pub fn min(self, other: Quantity) -> Quantity {
+        if self <= other { self } else { other }
+    }
+}
+
+impl TryFrom<Decimal> for Quantity {
+    type Error = DomainError;
+    fn try_from(value: Decimal) -> Result<Self, Self::Error> {
+        Quantity::new(value)
+    }
+}
+
+impl From<Quantity> for Decimal {
+    fn from(q: Quantity) -> Decimal {
+        q.0
+    }
+}
+
+impl FromStr for Quantity {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Quantity::parse("quantity", s)
+    }
+}
+
+impl fmt::Display for Quantity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// A signed amount of cash in an account's currency: balances, P&L, fees, notionals.
+///
+/// The currency lives with the account or instrument rather than in every `Money` value:
+/// an account holds one base currency, so carrying it in each amount would only add a
+/// run-time mismatch check to every addition.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Money(Decimal);
+
+impl Money {
+    pub const ZERO: Money = Money(Decimal::ZERO);
+
+    pub fn new(value: Decimal) -> Self {
+        Money(value)
+    }
+
+    pub fn parse(field: &'static str, input: &str) -> Result<Self, DomainError> {
+        parse_decimal(field, input).map(Money)
+    }
+
+    pub fn value(self) -> Decimal {
+        self.0
+    }
+
+    pub fn is_negative(self) -> bool {
+        self.0.is_sign_negative() && !self.0.is_zero()
+    }
+
+    pub fn checked_add(self, other: Money) -> Result<Money, DomainError> {
+        self.0.checked_add(other.0).map(Money).ok_or(DomainError::overflow("money + money"))
+    }
+
+    pub fn checked_sub(self, other: Money) -> Result<Money, DomainError> {
+        self.0.checked_sub(other.0).map(Money).ok_or(DomainError::overflow("money - money"))
+    }
+
+    pub fn checked_mul(self, factor: Decimal) -> Result<Money, DomainError> {
+        self.0.checked_mul(factor).map(Money).ok_or(DomainError::overflow("money * factor"))
+    }
+
+    pub fn checked_neg(self) -> Money {
+        Money(-self.0)
+    }
+}
+
+impl From<Decimal> for Money {
+    fn from(value: Decimal) -> Self {
+        Money(value)
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn prices_must_be_positive() {
+        assert_eq!(Price::new(dec!(0)), Err(DomainError::NotPositive { field: "price" }));
+        assert_eq!(Price::new(dec!(-1.5)), Err(DomainError::NotPositive { field: "price" }));
+        assert_eq!(Price::new(dec!(101.50)).unwrap().value(), dec!(101.5));
+    }
+
+    #[test]
+    fn parsing_refuses_what_would_round_or_overflow() {
+        for bad in ["", " 1", "1e5", "abc", "NaN", "1.2.3", "79228162514264337593543950336"] {
+            assert!(Price::parse("price", bad).is_err(), "{bad:?} should not parse");
+        }
+        // 29 decimal places would be rounded by from_str; we refuse instead.
+        assert!(Price::parse("price", "1.00000000000000000000000000001").is_err());
+        assert_eq!(Price::parse("limit_price", "12.25").unwrap().value(), dec!(12.25));
+    }
+
+    #[test]
+    fn error_names_the_field() {
+        let err = Quantity::parse("quantity", "-3").unwrap_err();
+        assert_eq!(err.field(), Some("quantity"));
+        assert_eq!(err.to_string(), "quantity must not be negative");
+        assert!(Quantity::positive("quantity", dec!(0)).is_err());
+        assert!(Quantity::parse("quantity", "0").unwrap().is_zero());
+    }
+
+    #[test]
+    fn money_arithmetic_is_checked() {
+        let max = Money::new(Decimal::MAX);
+        assert_eq!(
+            max.checked_add(Money::new(dec!(1))),
+            Err(DomainError::Overflow { operation: "money + money" })
+        );
+        assert!(Price::new(Decimal::MAX).unwrap().checked_notional(Quantity::new(dec!(2)).unwrap()).is_err());
+        assert_eq!(
+            Money::new(dec!(0.1)).checked_add(Money::new(dec!(0.2))).unwrap(),
+            Money::new(dec!(0.3))
+        );
+    }
+
+    #[test]
+    fn quantities_do_not_go_negative() {
+        let one = Quantity::new(dec!(1)).unwrap();
+        let two = Quantity::new(dec!(2)).unwrap();
+        assert!(one.checked_sub(two).is_err());
+        assert_eq!(two.checked_sub(one).unwrap(), one);
+    }
+
+    #[test]
+    fn wire_format_is_a_string() {
+        let p = Price::new(dec!(101.25)).unwrap();
+        assert_eq!(serde_json::to_string(&p).unwrap(), "\"101.25\"");
+        assert!(serde_json::from_str::<Price>("\"-1\"").is_err());
+        assert!(serde_json::from_str::<Quantity>("\"-1\"").is_err());
+    }
+}
