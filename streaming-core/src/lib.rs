@@ -1,1 +1,5 @@
-//! placeholder
+//! The Stratus streaming core as a library: everything between market data and fills,
+//! with no I/O. The service binary and the backtester are runners around it.
+
+pub mod matching;
+pub mod rng;

@@ -61,7 +61,7 @@ pub enum ReasonCode {
     UnknownSymbol,
     /// Cancel or amend of an order that is not open (or not the caller's).
     UnknownOrder,
-    /// A new order reused the id of an order the book has seen.
+    /// A new order reused the id of an order that is still open.
     DuplicateOrderId,
     /// A price or quantity broke the instrument's rules.
     InvalidOrder,
