@@ -4,6 +4,8 @@
 //! machine, which also refuses any illegal transition); trades follow price-time priority;
 //! FOK orders fill completely or not at all.
 
+#![allow(clippy::unwrap_used)] // integration tests: a failed unwrap is a failed test
+
 mod support;
 
 use std::collections::HashMap;
@@ -25,7 +27,9 @@ impl Tracker {
         for event in events {
             match event {
                 BookEvent::Accepted(o) => {
-                    let Command::Place(request) = command else { panic!("accepted without place") };
+                    let Command::Place(request) = command else {
+                        panic!("accepted without place")
+                    };
                     assert_eq!(request.id, o.order_id);
                     let mut order = Order::new(request.clone(), &instrument(), now).unwrap();
                     order.accept(now).unwrap();
@@ -33,13 +37,25 @@ impl Tracker {
                 }
                 BookEvent::Trade(t) => {
                     for id in [t.maker_order_id, t.taker_order_id] {
-                        self.orders.get_mut(&id).unwrap().fill(t.quantity, t.price, now).unwrap();
+                        self.orders
+                            .get_mut(&id)
+                            .unwrap()
+                            .fill(t.quantity, t.price, now)
+                            .unwrap();
                     }
                 }
-                BookEvent::Cancelled(o) => {
-                    self.orders.get_mut(&o.order.order_id).unwrap().cancel(o.message.clone(), now).unwrap()
-                }
-                BookEvent::Expired(o) => self.orders.get_mut(&o.order_id).unwrap().expire(now).unwrap(),
+                BookEvent::Cancelled(o) => self
+                    .orders
+                    .get_mut(&o.order.order_id)
+                    .unwrap()
+                    .cancel(o.message.clone(), now)
+                    .unwrap(),
+                BookEvent::Expired(o) => self
+                    .orders
+                    .get_mut(&o.order_id)
+                    .unwrap()
+                    .expire(now)
+                    .unwrap(),
                 BookEvent::Amended(a) => self
                     .orders
                     .get_mut(&a.order.order_id)
@@ -58,10 +74,18 @@ impl Tracker {
         for side in [Side::Buy, Side::Sell] {
             for view in book.resting_orders(side) {
                 let order = &self.orders[&view.id];
-                assert!(order.status().is_open(), "{:?} rests but is {}", view.id, order.status());
+                assert!(
+                    order.status().is_open(),
+                    "{:?} rests but is {}",
+                    view.id,
+                    order.status()
+                );
                 assert_eq!(order.filled_quantity(), view.filled);
                 assert_eq!(order.remaining_quantity(), view.remaining);
-                assert_eq!(order.filled_quantity().checked_add(view.remaining).unwrap(), order.quantity());
+                assert_eq!(
+                    order.filled_quantity().checked_add(view.remaining).unwrap(),
+                    order.quantity()
+                );
                 open_in_book += 1;
             }
             for view in book.stop_orders(side) {
@@ -71,8 +95,15 @@ impl Tracker {
                 open_in_book += 1;
             }
         }
-        let open_tracked = self.orders.values().filter(|o| o.status().is_open()).count();
-        assert_eq!(open_tracked, open_in_book, "an open order went missing from the book");
+        let open_tracked = self
+            .orders
+            .values()
+            .filter(|o| o.status().is_open())
+            .count();
+        assert_eq!(
+            open_tracked, open_in_book,
+            "an open order went missing from the book"
+        );
         assert_eq!(book.open_orders(), open_in_book);
     }
 }
@@ -84,7 +115,11 @@ fn check_not_crossed(book: &OrderBook) {
 }
 
 /// The makers an incoming order may trade with, in the order it must meet them.
-fn expected_makers(book: &OrderBook, request: &OrderRequest, stp: SelfTradePrevention) -> Vec<(OrderId, Quantity)> {
+fn expected_makers(
+    book: &OrderBook,
+    request: &OrderRequest,
+    stp: SelfTradePrevention,
+) -> Vec<(OrderId, Quantity)> {
     let mut makers = Vec::new();
     for view in book.resting_orders(request.side.opposite()) {
         let crosses = match (request.side, request.order_type.limit_price()) {
@@ -114,7 +149,9 @@ fn run(seed: u64, len: usize, stp: SelfTradePrevention) {
         let now = Timestamp::from_secs(i as i64);
         let command = generator.next_command();
         let before = match &command {
-            Command::Place(r) if r.order_type.stop_price().is_none() => Some(expected_makers(&book, r, stp)),
+            Command::Place(r) if r.order_type.stop_price().is_none() => {
+                Some(expected_makers(&book, r, stp))
+            }
             _ => None,
         };
         let events = book.process(&command, now);
@@ -136,12 +173,20 @@ fn run(seed: u64, len: usize, stp: SelfTradePrevention) {
             // filled completely except possibly the last.
             for (k, trade) in own.iter().enumerate() {
                 let (id, remaining) = makers[k];
-                assert_eq!(trade.maker_order_id, id, "trade #{k} broke price-time priority");
+                assert_eq!(
+                    trade.maker_order_id, id,
+                    "trade #{k} broke price-time priority"
+                );
                 if k + 1 < own.len() {
-                    assert_eq!(trade.quantity, remaining, "skipped the rest of a better maker");
+                    assert_eq!(
+                        trade.quantity, remaining,
+                        "skipped the rest of a better maker"
+                    );
                 }
             }
-            let traded = own.iter().fold(Quantity::ZERO, |a, t| a.checked_add(t.quantity).unwrap());
+            let traded = own
+                .iter()
+                .fold(Quantity::ZERO, |a, t| a.checked_add(t.quantity).unwrap());
             if request.time_in_force == TimeInForce::Fok {
                 assert!(
                     traded.is_zero() || traded == request.quantity,

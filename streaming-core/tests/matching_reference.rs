@@ -1,6 +1,8 @@
 //! The fast book against the reference book on long random command streams: the same
 //! events, in the same order, and the same book state after every command.
 
+#![allow(clippy::unwrap_used)] // integration tests: a failed unwrap is a failed test
+
 mod support;
 
 use domain::{Side, Timestamp};
@@ -21,10 +23,16 @@ fn compare(seed: u64, stp: SelfTradePrevention, commands: usize) -> (usize, usiz
         if i % 2_000 == 1_999 {
             for side in [Side::Buy, Side::Sell] {
                 for o in fast.resting_orders(side) {
-                    batch.push(support::cancel(o.id.as_uuid().as_u128(), o.account_id.as_uuid().as_u128() - 1000));
+                    batch.push(support::cancel(
+                        o.id.as_uuid().as_u128(),
+                        o.account_id.as_uuid().as_u128() - 1000,
+                    ));
                 }
                 for o in fast.stop_orders(side) {
-                    batch.push(support::cancel(o.id.as_uuid().as_u128(), o.account_id.as_uuid().as_u128() - 1000));
+                    batch.push(support::cancel(
+                        o.id.as_uuid().as_u128(),
+                        o.account_id.as_uuid().as_u128() - 1000,
+                    ));
                 }
             }
         }
@@ -41,11 +49,22 @@ fn compare(seed: u64, stp: SelfTradePrevention, commands: usize) -> (usize, usiz
                 );
             }
             for side in [Side::Buy, Side::Sell] {
-                assert_eq!(fast.resting_orders(side), reference.resting_orders(side), "seed {seed} #{i} {side} book");
-                assert_eq!(fast.stop_orders(side), reference.stop_orders(side), "seed {seed} #{i} {side} stops");
+                assert_eq!(
+                    fast.resting_orders(side),
+                    reference.resting_orders(side),
+                    "seed {seed} #{i} {side} book"
+                );
+                assert_eq!(
+                    fast.stop_orders(side),
+                    reference.stop_orders(side),
+                    "seed {seed} #{i} {side} stops"
+                );
             }
             events += got.len();
-            trades += got.iter().filter(|e| matches!(e, streaming_core::matching::BookEvent::Trade(_))).count();
+            trades += got
+                .iter()
+                .filter(|e| matches!(e, streaming_core::matching::BookEvent::Trade(_)))
+                .count();
             let _: &Command = &command;
         }
     }

@@ -14,7 +14,10 @@ pub enum DomainError {
     #[error("{field} is longer than {max} characters")]
     TooLong { field: &'static str, max: usize },
     #[error("{field} contains invalid characters: {reason}")]
-    InvalidChars { field: &'static str, reason: &'static str },
+    InvalidChars {
+        field: &'static str,
+        reason: &'static str,
+    },
     #[error("{field} is not a valid decimal number: {input:?}")]
     InvalidNumber { field: &'static str, input: String },
     #[error("{field} must be greater than zero")]
@@ -22,11 +25,23 @@ pub enum DomainError {
     #[error("{field} must not be negative")]
     Negative { field: &'static str },
     #[error("{field} {value} is not a multiple of the tick size {tick_size}")]
-    OffTick { field: &'static str, value: String, tick_size: String },
+    OffTick {
+        field: &'static str,
+        value: String,
+        tick_size: String,
+    },
     #[error("{field} {value} is not a multiple of the lot size {lot_size}")]
-    OffLot { field: &'static str, value: String, lot_size: String },
+    OffLot {
+        field: &'static str,
+        value: String,
+        lot_size: String,
+    },
     #[error("{field} {value} is below the minimum quantity {minimum}")]
-    BelowMinimum { field: &'static str, value: String, minimum: String },
+    BelowMinimum {
+        field: &'static str,
+        value: String,
+        minimum: String,
+    },
     #[error("{field} is out of range: {reason}")]
     OutOfRange { field: &'static str, reason: String },
     #[error("arithmetic overflow in {operation}")]
@@ -34,7 +49,10 @@ pub enum DomainError {
     #[error("{field} is not valid: {reason}")]
     Invalid { field: &'static str, reason: String },
     #[error("cannot {action} an order that is {from}")]
-    IllegalTransition { from: OrderStatus, action: &'static str },
+    IllegalTransition {
+        from: OrderStatus,
+        action: &'static str,
+    },
 }
 
 impl DomainError {

@@ -39,8 +39,14 @@ pub enum EventError {
     Malformed(String),
     #[error("unknown event type {0:?}")]
     UnknownType(String),
-    #[error("{event_type} version {version} is not supported (this build reads version {supported})")]
-    UnsupportedVersion { event_type: String, version: u16, supported: u16 },
+    #[error(
+        "{event_type} version {version} is not supported (this build reads version {supported})"
+    )]
+    UnsupportedVersion {
+        event_type: String,
+        version: u16,
+        supported: u16,
+    },
     #[error("{event_type} payload is invalid: {message}")]
     Payload { event_type: String, message: String },
 }

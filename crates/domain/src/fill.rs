@@ -55,8 +55,18 @@ impl Trade {
             time: self.time,
         };
         [
-            fill(self.maker_order_id, self.maker_account_id, self.taker_side.opposite(), Liquidity::Maker),
-            fill(self.taker_order_id, self.taker_account_id, self.taker_side, Liquidity::Taker),
+            fill(
+                self.maker_order_id,
+                self.maker_account_id,
+                self.taker_side.opposite(),
+                Liquidity::Maker,
+            ),
+            fill(
+                self.taker_order_id,
+                self.taker_account_id,
+                self.taker_side,
+                Liquidity::Taker,
+            ),
         ]
     }
 }

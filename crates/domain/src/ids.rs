@@ -117,9 +117,15 @@ impl ClientOrderId {
             return Err(DomainError::Empty { field: FIELD });
         }
         if input.len() > Self::MAX_LEN {
-            return Err(DomainError::TooLong { field: FIELD, max: Self::MAX_LEN });
+            return Err(DomainError::TooLong {
+                field: FIELD,
+                max: Self::MAX_LEN,
+            });
         }
-        if !input.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b)) {
+        if !input
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
+        {
             return Err(DomainError::InvalidChars {
                 field: FIELD,
                 reason: "allowed are letters, digits and . _ : -",
@@ -175,13 +181,19 @@ mod tests {
     fn derived_ids_are_deterministic_and_distinct_per_type() {
         assert_eq!(OrderId::derived("x"), OrderId::derived("x"));
         assert_ne!(OrderId::derived("x"), OrderId::derived("y"));
-        assert_ne!(OrderId::derived("x").as_uuid(), AccountId::derived("x").as_uuid());
+        assert_ne!(
+            OrderId::derived("x").as_uuid(),
+            AccountId::derived("x").as_uuid()
+        );
     }
 
     #[test]
     fn client_order_ids_are_validated() {
         assert!(ClientOrderId::parse("bot-7:2026.11.22_0001").is_ok());
-        assert_eq!(ClientOrderId::parse("").unwrap_err().field(), Some("client_order_id"));
+        assert_eq!(
+            ClientOrderId::parse("").unwrap_err().field(),
+            Some("client_order_id")
+        );
         assert!(ClientOrderId::parse(&"x".repeat(65)).is_err());
         assert!(ClientOrderId::parse("has space").is_err());
         assert!(ClientOrderId::parse("ünïcode").is_err());

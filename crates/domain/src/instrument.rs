@@ -54,11 +54,13 @@ impl Instrument {
             min_quantity,
             currency,
         };
-        instrument.quantity_to_lots(min_quantity).map_err(|_| DomainError::OffLot {
-            field: "min_quantity",
-            value: min_quantity.to_string(),
-            lot_size: lot_size.to_string(),
-        })?;
+        instrument
+            .quantity_to_lots(min_quantity)
+            .map_err(|_| DomainError::OffLot {
+                field: "min_quantity",
+                value: min_quantity.to_string(),
+                lot_size: lot_size.to_string(),
+            })?;
         Ok(instrument)
     }
 
@@ -80,7 +82,7 @@ impl Instrument {
 
     /// Checks that `price` lies on the tick grid.
     pub fn validate_price(&self, field: &'static str, price: Price) -> Result<(), DomainError> {
-        self.price_to_ticks_named(field, price).map(|_| ())
+        self.ticks(field, price).map(|_| ())
     }
 
     /// Checks that `quantity` is positive, on the lot grid and at least the minimum.
@@ -89,6 +91,12 @@ impl Instrument {
         field: &'static str,
         quantity: Quantity,
     ) -> Result<(), DomainError> {
+        self.order_lots(field, quantity).map(|_| ())
+    }
+
+    /// An order quantity as whole lots: positive, at least the minimum, on the lot grid.
+    /// Errors name `field`.
+    pub fn order_lots(&self, field: &'static str, quantity: Quantity) -> Result<u64, DomainError> {
         if quantity.is_zero() {
             return Err(DomainError::NotPositive { field });
         }
@@ -99,15 +107,16 @@ impl Instrument {
                 minimum: self.min_quantity.to_string(),
             });
         }
-        self.quantity_to_lots_named(field, quantity).map(|_| ())
+        self.quantity_to_lots_named(field, quantity)
     }
 
     /// The price as a whole number of ticks, or an error if it is off the grid.
     pub fn price_to_ticks(&self, price: Price) -> Result<i64, DomainError> {
-        self.price_to_ticks_named("price", price)
+        self.ticks("price", price)
     }
 
-    fn price_to_ticks_named(&self, field: &'static str, price: Price) -> Result<i64, DomainError> {
+    /// Like [`Instrument::price_to_ticks`], naming `field` in the error.
+    pub fn ticks(&self, field: &'static str, price: Price) -> Result<i64, DomainError> {
         let off = || DomainError::OffTick {
             field,
             value: price.to_string(),
@@ -167,7 +176,13 @@ impl Instrument {
 impl TryFrom<InstrumentSpec> for Instrument {
     type Error = DomainError;
     fn try_from(s: InstrumentSpec) -> Result<Self, Self::Error> {
-        Instrument::new(s.symbol, s.tick_size, s.lot_size, s.min_quantity, s.currency)
+        Instrument::new(
+            s.symbol,
+            s.tick_size,
+            s.lot_size,
+            s.min_quantity,
+            s.currency,
+        )
     }
 }
 
@@ -191,7 +206,8 @@ enum GridSteps {
 
 /// `value / step` when it is a whole number, computed on the decimals' integer mantissas
 /// (both brought to a common scale), which is exact and several times cheaper than
-/// `Decimal` division and remainder.
+/// `Decimal` division and remainder. Prices and lots nearly always fit in 64 bits, where
+/// division is a single instruction; 128-bit division is the fallback.
 fn grid_steps(value: Decimal, step: Decimal) -> GridSteps {
     let scale = value.scale().max(step.scale());
     let (Some(v), Some(s)) = (
@@ -203,11 +219,37 @@ fn grid_steps(value: Decimal, step: Decimal) -> GridSteps {
     if s == 0 {
         return GridSteps::OffGrid;
     }
-    if v % s == 0 { GridSteps::Exact(v / s) } else { GridSteps::OffGrid }
+    if let (Ok(v), Ok(s)) = (i64::try_from(v), i64::try_from(s)) {
+        return if v % s == 0 {
+            GridSteps::Exact(i128::from(v / s))
+        } else {
+            GridSteps::OffGrid
+        };
+    }
+    if v % s == 0 {
+        GridSteps::Exact(v / s)
+    } else {
+        GridSteps::OffGrid
+    }
 }
 
+const POW10: [i128; 29] = {
+    let mut table = [1i128; 29];
+    let mut i = 1;
+    while i < 29 {
+        table[i] = table[i - 1] * 10;
+        i += 1;
+    }
+    table
+};
+
 fn rescale_mantissa(mantissa: i128, extra_digits: u32) -> Option<i128> {
-    10i128.checked_pow(extra_digits).and_then(|f| mantissa.checked_mul(f))
+    if extra_digits == 0 {
+        return Some(mantissa);
+    }
+    POW10
+        .get(extra_digits as usize)
+        .and_then(|f| mantissa.checked_mul(*f))
 }
 
 #[cfg(test)]
@@ -216,8 +258,14 @@ mod tests {
     use rust_decimal_macros::dec;
 
     fn es() -> Instrument {
-        Instrument::new(Symbol::parse("ES").unwrap(), dec!(0.25), dec!(1), dec!(1), Currency::USD)
-            .unwrap()
+        Instrument::new(
+            Symbol::parse("ES").unwrap(),
+            dec!(0.25),
+            dec!(1),
+            dec!(1),
+            Currency::USD,
+        )
+        .unwrap()
     }
 
     #[test]
@@ -231,9 +279,22 @@ mod tests {
     #[test]
     fn off_grid_values_are_typed_errors() {
         let i = es();
-        let err = i.validate_price("limit_price", Price::new(dec!(4500.10)).unwrap()).unwrap_err();
-        assert!(matches!(err, DomainError::OffTick { field: "limit_price", .. }), "{err:?}");
-        let err = i.validate_quantity("quantity", Quantity::new(dec!(1.5)).unwrap()).unwrap_err();
+        let err = i
+            .validate_price("limit_price", Price::new(dec!(4500.10)).unwrap())
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DomainError::OffTick {
+                    field: "limit_price",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let err = i
+            .validate_quantity("quantity", Quantity::new(dec!(1.5)).unwrap())
+            .unwrap_err();
         assert!(matches!(err, DomainError::OffLot { .. }));
         let err = i.validate_quantity("quantity", Quantity::ZERO).unwrap_err();
         assert!(matches!(err, DomainError::NotPositive { .. }));
@@ -249,9 +310,19 @@ mod tests {
             Currency::USD,
         )
         .unwrap();
-        assert!(i.validate_quantity("quantity", Quantity::new(dec!(0.005)).unwrap()).is_err());
-        assert!(i.validate_quantity("quantity", Quantity::new(dec!(0.011)).unwrap()).is_ok());
-        assert_eq!(i.quantity_to_lots(Quantity::new(dec!(0.011)).unwrap()).unwrap(), 11);
+        assert!(
+            i.validate_quantity("quantity", Quantity::new(dec!(0.005)).unwrap())
+                .is_err()
+        );
+        assert!(
+            i.validate_quantity("quantity", Quantity::new(dec!(0.011)).unwrap())
+                .is_ok()
+        );
+        assert_eq!(
+            i.quantity_to_lots(Quantity::new(dec!(0.011)).unwrap())
+                .unwrap(),
+            11
+        );
     }
 
     #[test]

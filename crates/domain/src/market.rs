@@ -40,18 +40,27 @@ impl Candle {
     /// Checks the OHLC relations (low ≤ open, close ≤ high) and the period bounds.
     pub fn validate(&self) -> Result<(), DomainError> {
         if self.low > self.high {
-            return Err(DomainError::Invalid { field: "low", reason: "low is above high".into() });
+            return Err(DomainError::Invalid {
+                field: "low",
+                reason: "low is above high".into(),
+            });
         }
         for (field, v) in [("open", self.open), ("close", self.close)] {
             if v < self.low || v > self.high {
                 return Err(DomainError::Invalid {
                     field,
-                    reason: format!("{field} {v} is outside low {} .. high {}", self.low, self.high),
+                    reason: format!(
+                        "{field} {v} is outside low {} .. high {}",
+                        self.low, self.high
+                    ),
                 });
             }
         }
         if self.end <= self.start {
-            return Err(DomainError::Invalid { field: "end", reason: "end is not after start".into() });
+            return Err(DomainError::Invalid {
+                field: "end",
+                reason: "end is not after start".into(),
+            });
         }
         Ok(())
     }

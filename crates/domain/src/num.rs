@@ -18,7 +18,10 @@ use crate::error::DomainError;
 /// `Decimal::from_str` silently rounds inputs with more than 28 significant digits;
 /// `from_str_exact` refuses them, which is what a price or an amount needs.
 pub fn parse_decimal(field: &'static str, input: &str) -> Result<Decimal, DomainError> {
-    let invalid = || DomainError::InvalidNumber { field, input: truncate_for_message(input) };
+    let invalid = || DomainError::InvalidNumber {
+        field,
+        input: truncate_for_message(input),
+    };
     if input.is_empty() {
         return Err(DomainError::Empty { field });
     }
@@ -136,12 +139,18 @@ impl Quantity {
     }
 
     pub fn checked_add(self, other: Quantity) -> Result<Quantity, DomainError> {
-        self.0.checked_add(other.0).map(Quantity).ok_or(DomainError::overflow("quantity + quantity"))
+        self.0
+            .checked_add(other.0)
+            .map(Quantity)
+            .ok_or(DomainError::overflow("quantity + quantity"))
     }
 
     /// `self - other`, refusing to go below zero.
     pub fn checked_sub(self, other: Quantity) -> Result<Quantity, DomainError> {
-        let out = self.0.checked_sub(other.0).ok_or(DomainError::overflow("quantity - quantity"))?;
+        let out = self
+            .0
+            .checked_sub(other.0)
+            .ok_or(DomainError::overflow("quantity - quantity"))?;
         Quantity::named("quantity", out)
     }
 
@@ -207,15 +216,24 @@ impl Money {
     }
 
     pub fn checked_add(self, other: Money) -> Result<Money, DomainError> {
-        self.0.checked_add(other.0).map(Money).ok_or(DomainError::overflow("money + money"))
+        self.0
+            .checked_add(other.0)
+            .map(Money)
+            .ok_or(DomainError::overflow("money + money"))
     }
 
     pub fn checked_sub(self, other: Money) -> Result<Money, DomainError> {
-        self.0.checked_sub(other.0).map(Money).ok_or(DomainError::overflow("money - money"))
+        self.0
+            .checked_sub(other.0)
+            .map(Money)
+            .ok_or(DomainError::overflow("money - money"))
     }
 
     pub fn checked_mul(self, factor: Decimal) -> Result<Money, DomainError> {
-        self.0.checked_mul(factor).map(Money).ok_or(DomainError::overflow("money * factor"))
+        self.0
+            .checked_mul(factor)
+            .map(Money)
+            .ok_or(DomainError::overflow("money * factor"))
     }
 
     pub fn checked_neg(self) -> Money {
@@ -242,19 +260,39 @@ mod tests {
 
     #[test]
     fn prices_must_be_positive() {
-        assert_eq!(Price::new(dec!(0)), Err(DomainError::NotPositive { field: "price" }));
-        assert_eq!(Price::new(dec!(-1.5)), Err(DomainError::NotPositive { field: "price" }));
+        assert_eq!(
+            Price::new(dec!(0)),
+            Err(DomainError::NotPositive { field: "price" })
+        );
+        assert_eq!(
+            Price::new(dec!(-1.5)),
+            Err(DomainError::NotPositive { field: "price" })
+        );
         assert_eq!(Price::new(dec!(101.50)).unwrap().value(), dec!(101.5));
     }
 
     #[test]
     fn parsing_refuses_what_would_round_or_overflow() {
-        for bad in ["", " 1", "1e5", "abc", "NaN", "1.2.3", "79228162514264337593543950336"] {
-            assert!(Price::parse("price", bad).is_err(), "{bad:?} should not parse");
+        for bad in [
+            "",
+            " 1",
+            "1e5",
+            "abc",
+            "NaN",
+            "1.2.3",
+            "79228162514264337593543950336",
+        ] {
+            assert!(
+                Price::parse("price", bad).is_err(),
+                "{bad:?} should not parse"
+            );
         }
         // 29 decimal places would be rounded by from_str; we refuse instead.
         assert!(Price::parse("price", "1.00000000000000000000000000001").is_err());
-        assert_eq!(Price::parse("limit_price", "12.25").unwrap().value(), dec!(12.25));
+        assert_eq!(
+            Price::parse("limit_price", "12.25").unwrap().value(),
+            dec!(12.25)
+        );
     }
 
     #[test]
@@ -271,11 +309,20 @@ mod tests {
         let max = Money::new(Decimal::MAX);
         assert_eq!(
             max.checked_add(Money::new(dec!(1))),
-            Err(DomainError::Overflow { operation: "money + money" })
+            Err(DomainError::Overflow {
+                operation: "money + money"
+            })
         );
-        assert!(Price::new(Decimal::MAX).unwrap().checked_notional(Quantity::new(dec!(2)).unwrap()).is_err());
+        assert!(
+            Price::new(Decimal::MAX)
+                .unwrap()
+                .checked_notional(Quantity::new(dec!(2)).unwrap())
+                .is_err()
+        );
         assert_eq!(
-            Money::new(dec!(0.1)).checked_add(Money::new(dec!(0.2))).unwrap(),
+            Money::new(dec!(0.1))
+                .checked_add(Money::new(dec!(0.2)))
+                .unwrap(),
             Money::new(dec!(0.3))
         );
     }

@@ -66,11 +66,18 @@ impl fmt::Display for Side {
 pub enum OrderType {
     /// Executes against the best prices available now; never rests on the book.
     Market,
-    Limit { limit_price: Price },
+    Limit {
+        limit_price: Price,
+    },
     /// Becomes a market order when the last trade price reaches `stop_price`.
-    Stop { stop_price: Price },
+    Stop {
+        stop_price: Price,
+    },
     /// Becomes a limit order at `limit_price` when the last trade price reaches `stop_price`.
-    StopLimit { stop_price: Price, limit_price: Price },
+    StopLimit {
+        stop_price: Price,
+        limit_price: Price,
+    },
 }
 
 impl OrderType {
@@ -144,7 +151,10 @@ impl OrderStatus {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            OrderStatus::Filled | OrderStatus::Cancelled | OrderStatus::Rejected | OrderStatus::Expired
+            OrderStatus::Filled
+                | OrderStatus::Cancelled
+                | OrderStatus::Rejected
+                | OrderStatus::Expired
         )
     }
 
@@ -187,24 +197,47 @@ pub struct OrderRequest {
     pub quantity: Quantity,
 }
 
+/// An order's quantity and prices on its instrument's grid (whole lots and ticks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GridOrder {
+    pub lots: u64,
+    pub limit_ticks: Option<i64>,
+    pub stop_ticks: Option<i64>,
+}
+
 impl OrderRequest {
     /// Checks the request against the instrument's grid: positive quantity on the lot grid
     /// and above the minimum, prices on the tick grid. Returns the first problem found.
     pub fn validate(&self, instrument: &Instrument) -> Result<(), DomainError> {
+        self.to_grid(instrument).map(|_| ())
+    }
+
+    /// Validates like [`OrderRequest::validate`] and returns the grid values.
+    pub fn to_grid(&self, instrument: &Instrument) -> Result<GridOrder, DomainError> {
         if self.symbol != instrument.symbol() {
             return Err(DomainError::Invalid {
                 field: "symbol",
-                reason: format!("order is for {} but the instrument is {}", self.symbol, instrument.symbol()),
+                reason: format!(
+                    "order is for {} but the instrument is {}",
+                    self.symbol,
+                    instrument.symbol()
+                ),
             });
         }
-        instrument.validate_quantity("quantity", self.quantity)?;
-        if let Some(p) = self.order_type.limit_price() {
-            instrument.validate_price("limit_price", p)?;
-        }
-        if let Some(p) = self.order_type.stop_price() {
-            instrument.validate_price("stop_price", p)?;
-        }
-        Ok(())
+        let lots = instrument.order_lots("quantity", self.quantity)?;
+        let limit_ticks = match self.order_type.limit_price() {
+            Some(p) => Some(instrument.ticks("limit_price", p)?),
+            None => None,
+        };
+        let stop_ticks = match self.order_type.stop_price() {
+            Some(p) => Some(instrument.ticks("stop_price", p)?),
+            None => None,
+        };
+        Ok(GridOrder {
+            lots,
+            limit_ticks,
+            stop_ticks,
+        })
     }
 }
 
@@ -283,7 +316,9 @@ impl Order {
 
     pub fn remaining_quantity(&self) -> Quantity {
         // filled ≤ quantity is an invariant kept by `fill` and `amend`.
-        self.quantity.checked_sub(self.filled_quantity).unwrap_or(Quantity::ZERO)
+        self.quantity
+            .checked_sub(self.filled_quantity)
+            .unwrap_or(Quantity::ZERO)
     }
 
     /// Volume-weighted average price of the fills so far.
@@ -297,7 +332,10 @@ impl Order {
     }
 
     fn illegal(&self, action: &'static str) -> DomainError {
-        DomainError::IllegalTransition { from: self.status, action }
+        DomainError::IllegalTransition {
+            from: self.status,
+            action,
+        }
     }
 
     pub fn accept(&mut self, now: Timestamp) -> Result<(), DomainError> {
@@ -320,28 +358,43 @@ impl Order {
     }
 
     /// Applies an execution of `quantity` at `price`; refuses to overfill.
-    pub fn fill(&mut self, quantity: Quantity, price: Price, now: Timestamp) -> Result<(), DomainError> {
+    pub fn fill(
+        &mut self,
+        quantity: Quantity,
+        price: Price,
+        now: Timestamp,
+    ) -> Result<(), DomainError> {
         if !self.status.is_open() {
             return Err(self.illegal("fill"));
         }
         if quantity.is_zero() {
-            return Err(DomainError::NotPositive { field: "fill_quantity" });
+            return Err(DomainError::NotPositive {
+                field: "fill_quantity",
+            });
         }
         let filled = self.filled_quantity.checked_add(quantity)?;
         if filled > self.quantity {
             return Err(DomainError::OutOfRange {
                 field: "fill_quantity",
-                reason: format!("fill of {quantity} exceeds remaining {}", self.remaining_quantity()),
+                reason: format!(
+                    "fill of {quantity} exceeds remaining {}",
+                    self.remaining_quantity()
+                ),
             });
         }
         let notional = price.checked_notional(quantity)?;
-        self.filled_notional = self
-            .filled_notional
-            .checked_add(notional.value())
-            .ok_or(DomainError::Overflow { operation: "filled notional" })?;
+        self.filled_notional =
+            self.filled_notional
+                .checked_add(notional.value())
+                .ok_or(DomainError::Overflow {
+                    operation: "filled notional",
+                })?;
         self.filled_quantity = filled;
-        self.status =
-            if filled == self.quantity { OrderStatus::Filled } else { OrderStatus::PartiallyFilled };
+        self.status = if filled == self.quantity {
+            OrderStatus::Filled
+        } else {
+            OrderStatus::PartiallyFilled
+        };
         self.updated_at = now;
         Ok(())
     }
@@ -418,15 +471,22 @@ pub fn amended_type(
             if stop_price.is_some() {
                 return Err(no_field("stop_price"));
             }
-            OrderType::Limit { limit_price: limit_price.unwrap_or(old) }
+            OrderType::Limit {
+                limit_price: limit_price.unwrap_or(old),
+            }
         }
         OrderType::Stop { stop_price: old } => {
             if limit_price.is_some() {
                 return Err(no_field("limit_price"));
             }
-            OrderType::Stop { stop_price: stop_price.unwrap_or(old) }
+            OrderType::Stop {
+                stop_price: stop_price.unwrap_or(old),
+            }
         }
-        OrderType::StopLimit { stop_price: old_stop, limit_price: old_limit } => OrderType::StopLimit {
+        OrderType::StopLimit {
+            stop_price: old_stop,
+            limit_price: old_limit,
+        } => OrderType::StopLimit {
             stop_price: stop_price.unwrap_or(old_stop),
             limit_price: limit_price.unwrap_or(old_limit),
         },
@@ -440,8 +500,14 @@ mod tests {
     use rust_decimal_macros::dec;
 
     fn instrument() -> Instrument {
-        Instrument::new(Symbol::parse("ES").unwrap(), dec!(0.25), dec!(1), dec!(1), Currency::USD)
-            .unwrap()
+        Instrument::new(
+            Symbol::parse("ES").unwrap(),
+            dec!(0.25),
+            dec!(1),
+            dec!(1),
+            Currency::USD,
+        )
+        .unwrap()
     }
 
     fn request(quantity: Decimal, order_type: OrderType) -> OrderRequest {
@@ -458,7 +524,9 @@ mod tests {
     }
 
     fn limit(price: Decimal) -> OrderType {
-        OrderType::Limit { limit_price: Price::new(price).unwrap() }
+        OrderType::Limit {
+            limit_price: Price::new(price).unwrap(),
+        }
     }
 
     fn q(v: Decimal) -> Quantity {
@@ -477,23 +545,45 @@ mod tests {
         assert_eq!(err.field(), Some("limit_price"));
         let err = Order::new(request(dec!(0), limit(dec!(100))), &i, T).unwrap_err();
         assert_eq!(err.field(), Some("quantity"));
-        let stop = OrderType::StopLimit { stop_price: p(dec!(99.3)), limit_price: p(dec!(99)) };
-        assert_eq!(Order::new(request(dec!(1), stop), &i, T).unwrap_err().field(), Some("stop_price"));
+        let stop = OrderType::StopLimit {
+            stop_price: p(dec!(99.3)),
+            limit_price: p(dec!(99)),
+        };
+        assert_eq!(
+            Order::new(request(dec!(1), stop), &i, T)
+                .unwrap_err()
+                .field(),
+            Some("stop_price")
+        );
     }
 
     #[test]
     fn lifecycle_new_accepted_partial_filled() {
         let mut o = Order::new(request(dec!(3), limit(dec!(100))), &instrument(), T).unwrap();
         assert_eq!(o.status(), OrderStatus::New);
-        assert!(o.fill(q(dec!(1)), p(dec!(100)), T).is_err(), "cannot fill before accept");
+        assert!(
+            o.fill(q(dec!(1)), p(dec!(100)), T).is_err(),
+            "cannot fill before accept"
+        );
         o.accept(T).unwrap();
         o.fill(q(dec!(1)), p(dec!(100)), T).unwrap();
         assert_eq!(o.status(), OrderStatus::PartiallyFilled);
         o.fill(q(dec!(2)), p(dec!(99.25)), T).unwrap();
         assert_eq!(o.status(), OrderStatus::Filled);
         assert_eq!(o.average_fill_price(), Some(p(dec!(99.5))));
-        for result in [o.cancel("x", T), o.expire(T), o.accept(T), o.fill(q(dec!(1)), p(dec!(1)), T)] {
-            assert!(matches!(result, Err(DomainError::IllegalTransition { from: OrderStatus::Filled, .. })));
+        for result in [
+            o.cancel("x", T),
+            o.expire(T),
+            o.accept(T),
+            o.fill(q(dec!(1)), p(dec!(1)), T),
+        ] {
+            assert!(matches!(
+                result,
+                Err(DomainError::IllegalTransition {
+                    from: OrderStatus::Filled,
+                    ..
+                })
+            ));
         }
     }
 
@@ -502,7 +592,11 @@ mod tests {
         let mut o = Order::new(request(dec!(2), limit(dec!(100))), &instrument(), T).unwrap();
         o.accept(T).unwrap();
         assert!(o.fill(q(dec!(3)), p(dec!(100)), T).is_err());
-        assert_eq!(o.filled_quantity(), Quantity::ZERO, "a refused fill changes nothing");
+        assert_eq!(
+            o.filled_quantity(),
+            Quantity::ZERO,
+            "a refused fill changes nothing"
+        );
         o.cancel("user", T).unwrap();
         assert_eq!(o.status(), OrderStatus::Cancelled);
         assert!(o.expire(T).is_err());
@@ -523,8 +617,12 @@ mod tests {
         o.accept(T).unwrap();
         o.fill(q(dec!(2)), p(dec!(100)), T).unwrap();
         assert!(o.amend(Some(q(dec!(2))), None, None, T).is_err());
-        assert!(o.amend(None, None, Some(p(dec!(99))), T).is_err(), "limit order has no stop");
-        o.amend(Some(q(dec!(4))), Some(p(dec!(101))), None, T).unwrap();
+        assert!(
+            o.amend(None, None, Some(p(dec!(99))), T).is_err(),
+            "limit order has no stop"
+        );
+        o.amend(Some(q(dec!(4))), Some(p(dec!(101))), None, T)
+            .unwrap();
         assert_eq!(o.remaining_quantity(), q(dec!(2)));
         assert_eq!(o.order_type().limit_price(), Some(p(dec!(101))));
     }

@@ -74,7 +74,10 @@ impl Position {
 
     /// Market value of the open quantity at `mark` (negative for shorts).
     pub fn market_value(&self, mark: Price) -> Result<Money, DomainError> {
-        self.quantity.checked_mul(mark.value()).map(Money::new).ok_or(overflow("market value"))
+        self.quantity
+            .checked_mul(mark.value())
+            .map(Money::new)
+            .ok_or(overflow("market value"))
     }
 
     /// Applies a fill of this position's symbol. On error the position is unchanged.
@@ -82,10 +85,18 @@ impl Position {
         if fill.symbol != self.symbol {
             return Err(DomainError::Invalid {
                 field: "symbol",
-                reason: format!("fill for {} applied to a {} position", fill.symbol, self.symbol),
+                reason: format!(
+                    "fill for {} applied to a {} position",
+                    fill.symbol, self.symbol
+                ),
             });
         }
-        self.apply_trade(fill.side, fill.quantity.value(), fill.price.value(), fill.fee)
+        self.apply_trade(
+            fill.side,
+            fill.quantity.value(),
+            fill.price.value(),
+            fill.fee,
+        )
     }
 
     /// Applies a trade of `quantity` (positive) at `price` with `fee`.
@@ -101,14 +112,19 @@ impl Position {
         }
         let mut next = self.clone();
         next.fees = next.fees.checked_add(fee)?;
-        let delta = quantity.checked_mul(side.sign()).ok_or(overflow("position delta"))?;
-        let same_direction = next.quantity.is_zero()
-            || next.quantity.is_sign_positive() == delta.is_sign_positive();
+        let delta = quantity
+            .checked_mul(side.sign())
+            .ok_or(overflow("position delta"))?;
+        let same_direction =
+            next.quantity.is_zero() || next.quantity.is_sign_positive() == delta.is_sign_positive();
         if same_direction {
             // Weighted average of the old and the new cost.
             let old_cost = next.quantity.abs().checked_mul(next.average_price);
             let add_cost = quantity.checked_mul(price);
-            let new_qty = next.quantity.checked_add(delta).ok_or(overflow("position quantity"))?;
+            let new_qty = next
+                .quantity
+                .checked_add(delta)
+                .ok_or(overflow("position quantity"))?;
             let avg = old_cost
                 .zip(add_cost)
                 .and_then(|(a, b)| a.checked_add(b))
@@ -119,14 +135,21 @@ impl Position {
         } else {
             let open = next.quantity.abs();
             let closed = quantity.min(open);
-            let direction = if next.quantity.is_sign_negative() { Decimal::NEGATIVE_ONE } else { Decimal::ONE };
+            let direction = if next.quantity.is_sign_negative() {
+                Decimal::NEGATIVE_ONE
+            } else {
+                Decimal::ONE
+            };
             let pnl = price
                 .checked_sub(next.average_price)
                 .and_then(|d| d.checked_mul(closed))
                 .and_then(|d| d.checked_mul(direction))
                 .ok_or(overflow("realized pnl"))?;
             next.realized_pnl = next.realized_pnl.checked_add(Money::new(pnl))?;
-            next.quantity = next.quantity.checked_add(delta).ok_or(overflow("position quantity"))?;
+            next.quantity = next
+                .quantity
+                .checked_add(delta)
+                .ok_or(overflow("position quantity"))?;
             if next.quantity.is_zero() {
                 next.average_price = Decimal::ZERO;
             } else if quantity > open {
@@ -154,26 +177,37 @@ mod tests {
     #[test]
     fn long_average_cost_and_realized_pnl() {
         let mut p = pos();
-        p.apply_trade(Side::Buy, dec!(10), dec!(100), m(dec!(1))).unwrap();
-        p.apply_trade(Side::Buy, dec!(10), dec!(110), m(dec!(1))).unwrap();
+        p.apply_trade(Side::Buy, dec!(10), dec!(100), m(dec!(1)))
+            .unwrap();
+        p.apply_trade(Side::Buy, dec!(10), dec!(110), m(dec!(1)))
+            .unwrap();
         assert_eq!(p.quantity(), dec!(20));
         assert_eq!(p.average_price(), dec!(105));
-        p.apply_trade(Side::Sell, dec!(5), dec!(120), m(dec!(1))).unwrap();
+        p.apply_trade(Side::Sell, dec!(5), dec!(120), m(dec!(1)))
+            .unwrap();
         assert_eq!(p.quantity(), dec!(15));
         assert_eq!(p.average_price(), dec!(105), "reducing keeps the average");
         assert_eq!(p.realized_pnl(), m(dec!(75)));
         assert_eq!(p.fees(), m(dec!(3)));
         assert_eq!(p.net_realized_pnl().unwrap(), m(dec!(72)));
-        assert_eq!(p.unrealized_pnl(Price::new(dec!(100)).unwrap()).unwrap(), m(dec!(-75)));
+        assert_eq!(
+            p.unrealized_pnl(Price::new(dec!(100)).unwrap()).unwrap(),
+            m(dec!(-75))
+        );
     }
 
     #[test]
     fn short_positions_profit_when_price_falls() {
         let mut p = pos();
-        p.apply_trade(Side::Sell, dec!(4), dec!(50), Money::ZERO).unwrap();
+        p.apply_trade(Side::Sell, dec!(4), dec!(50), Money::ZERO)
+            .unwrap();
         assert_eq!(p.quantity(), dec!(-4));
-        assert_eq!(p.unrealized_pnl(Price::new(dec!(45)).unwrap()).unwrap(), m(dec!(20)));
-        p.apply_trade(Side::Buy, dec!(4), dec!(45), Money::ZERO).unwrap();
+        assert_eq!(
+            p.unrealized_pnl(Price::new(dec!(45)).unwrap()).unwrap(),
+            m(dec!(20))
+        );
+        p.apply_trade(Side::Buy, dec!(4), dec!(45), Money::ZERO)
+            .unwrap();
         assert!(p.is_flat());
         assert_eq!(p.average_price(), Decimal::ZERO);
         assert_eq!(p.realized_pnl(), m(dec!(20)));
@@ -182,12 +216,15 @@ mod tests {
     #[test]
     fn flipping_through_zero_opens_the_rest_at_the_fill_price() {
         let mut p = pos();
-        p.apply_trade(Side::Buy, dec!(3), dec!(10), Money::ZERO).unwrap();
-        p.apply_trade(Side::Sell, dec!(5), dec!(12), Money::ZERO).unwrap();
+        p.apply_trade(Side::Buy, dec!(3), dec!(10), Money::ZERO)
+            .unwrap();
+        p.apply_trade(Side::Sell, dec!(5), dec!(12), Money::ZERO)
+            .unwrap();
         assert_eq!(p.quantity(), dec!(-2));
         assert_eq!(p.average_price(), dec!(12));
         assert_eq!(p.realized_pnl(), m(dec!(6)));
-        p.apply_trade(Side::Buy, dec!(6), dec!(11), Money::ZERO).unwrap();
+        p.apply_trade(Side::Buy, dec!(6), dec!(11), Money::ZERO)
+            .unwrap();
         assert_eq!(p.quantity(), dec!(4));
         assert_eq!(p.average_price(), dec!(11));
         assert_eq!(p.realized_pnl(), m(dec!(8)));
@@ -196,10 +233,17 @@ mod tests {
     #[test]
     fn bad_fills_leave_the_position_unchanged() {
         let mut p = pos();
-        p.apply_trade(Side::Buy, dec!(1), dec!(10), Money::ZERO).unwrap();
+        p.apply_trade(Side::Buy, dec!(1), dec!(10), Money::ZERO)
+            .unwrap();
         let before = p.clone();
-        assert!(p.apply_trade(Side::Buy, dec!(0), dec!(10), Money::ZERO).is_err());
-        assert!(p.apply_trade(Side::Buy, Decimal::MAX, Decimal::MAX, Money::ZERO).is_err());
+        assert!(
+            p.apply_trade(Side::Buy, dec!(0), dec!(10), Money::ZERO)
+                .is_err()
+        );
+        assert!(
+            p.apply_trade(Side::Buy, Decimal::MAX, Decimal::MAX, Money::ZERO)
+                .is_err()
+        );
         assert_eq!(p, before);
     }
 }

@@ -26,7 +26,10 @@ impl Symbol {
             return Err(DomainError::Empty { field: FIELD });
         }
         if input.len() > Self::MAX_LEN {
-            return Err(DomainError::TooLong { field: FIELD, max: Self::MAX_LEN });
+            return Err(DomainError::TooLong {
+                field: FIELD,
+                max: Self::MAX_LEN,
+            });
         }
         let mut bytes = [0u8; Self::MAX_LEN];
         for (i, b) in input.bytes().enumerate() {
@@ -42,7 +45,10 @@ impl Symbol {
             }
             bytes[i] = b;
         }
-        Ok(Symbol { len: input.len() as u8, bytes })
+        Ok(Symbol {
+            len: input.len() as u8,
+            bytes,
+        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -157,7 +163,10 @@ mod tests {
         assert!(Symbol::parse("A B").is_err());
         assert!(Symbol::parse("ABCDEFGHIJKLMNOP").is_err());
         assert!(Symbol::parse("ÄPL").is_err());
-        assert_eq!(serde_json::to_string(&Symbol::parse("es").unwrap()).unwrap(), "\"ES\"");
+        assert_eq!(
+            serde_json::to_string(&Symbol::parse("es").unwrap()).unwrap(),
+            "\"ES\""
+        );
     }
 
     #[test]

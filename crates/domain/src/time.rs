@@ -37,10 +37,12 @@ impl Timestamp {
     }
 
     pub fn from_datetime(dt: DateTime<Utc>) -> Result<Self, DomainError> {
-        dt.timestamp_nanos_opt().map(Timestamp).ok_or(DomainError::OutOfRange {
-            field: "time",
-            reason: "outside 1677-09-21 .. 2262-04-11".into(),
-        })
+        dt.timestamp_nanos_opt()
+            .map(Timestamp)
+            .ok_or(DomainError::OutOfRange {
+                field: "time",
+                reason: "outside 1677-09-21 .. 2262-04-11".into(),
+            })
     }
 
     pub fn from_naive_utc(dt: NaiveDateTime) -> Result<Self, DomainError> {
@@ -91,7 +93,11 @@ impl From<Timestamp> for String {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_datetime().to_rfc3339_opts(SecondsFormat::AutoSi, true))
+        f.write_str(
+            &self
+                .to_datetime()
+                .to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        )
     }
 }
 
@@ -115,8 +121,12 @@ const WEEK_ANCHOR_NANOS: i64 = 4 * DAY as i64 * NANOS_PER_SECOND;
 impl Timeframe {
     pub const S1: Timeframe = Timeframe { seconds: 1 };
     pub const M1: Timeframe = Timeframe { seconds: MINUTE };
-    pub const M5: Timeframe = Timeframe { seconds: 5 * MINUTE };
-    pub const M15: Timeframe = Timeframe { seconds: 15 * MINUTE };
+    pub const M5: Timeframe = Timeframe {
+        seconds: 5 * MINUTE,
+    };
+    pub const M15: Timeframe = Timeframe {
+        seconds: 15 * MINUTE,
+    };
     pub const H1: Timeframe = Timeframe { seconds: HOUR };
     pub const H4: Timeframe = Timeframe { seconds: 4 * HOUR };
     pub const D1: Timeframe = Timeframe { seconds: DAY };
@@ -172,7 +182,11 @@ impl Timeframe {
 
     /// Whether periods are counted from the Monday anchor (whole weeks) or the epoch.
     fn anchor_nanos(self) -> i64 {
-        if self.seconds % WEEK == 0 { WEEK_ANCHOR_NANOS } else { 0 }
+        if self.seconds % WEEK == 0 {
+            WEEK_ANCHOR_NANOS
+        } else {
+            0
+        }
     }
 
     /// The start of the period that contains `t`.
@@ -261,7 +275,18 @@ mod tests {
 
     #[test]
     fn bad_timeframes_are_errors() {
-        for bad in ["", "m", "0m", "1x", "-1m", "1.5h", "99999999s", "53w", "1 m", "1M"] {
+        for bad in [
+            "",
+            "m",
+            "0m",
+            "1x",
+            "-1m",
+            "1.5h",
+            "99999999s",
+            "53w",
+            "1 m",
+            "1M",
+        ] {
             let err = Timeframe::parse(bad).unwrap_err();
             assert_eq!(err.field(), Some("timeframe"), "{bad:?}");
         }
@@ -277,7 +302,10 @@ mod tests {
         assert_eq!(at("1d"), "2026-11-19T00:00:00Z");
         assert_eq!(at("1w"), "2026-11-16T00:00:00Z");
         let before_epoch = Timestamp::parse("1969-12-31T23:59:30Z").unwrap();
-        assert_eq!(Timeframe::M1.period_start(before_epoch).to_string(), "1969-12-31T23:59:00Z");
+        assert_eq!(
+            Timeframe::M1.period_start(before_epoch).to_string(),
+            "1969-12-31T23:59:00Z"
+        );
     }
 
     #[test]
@@ -287,7 +315,11 @@ mod tests {
         assert!(!Timeframe::parse("7m").unwrap().divides(Timeframe::H1));
         assert!(Timeframe::H4.divides(Timeframe::W1));
         // 3-day periods are counted from the epoch (a Thursday), so they do not tile weeks.
-        assert!(Timeframe::parse("3d").unwrap().divides(Timeframe::parse("6d").unwrap()));
+        assert!(
+            Timeframe::parse("3d")
+                .unwrap()
+                .divides(Timeframe::parse("6d").unwrap())
+        );
         assert!(!Timeframe::parse("3d").unwrap().divides(Timeframe::W1));
     }
 
@@ -295,7 +327,10 @@ mod tests {
     fn timestamps_round_trip_rfc3339() {
         let t = Timestamp::parse("2015-09-23T20:57:42.146Z").unwrap();
         assert_eq!(t.to_string(), "2015-09-23T20:57:42.146Z");
-        assert_eq!(serde_json::to_string(&t).unwrap(), "\"2015-09-23T20:57:42.146Z\"");
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            "\"2015-09-23T20:57:42.146Z\""
+        );
         assert!(Timestamp::parse("2015-09-23 20:57").is_err());
     }
 }

@@ -4,6 +4,8 @@
 //! type's version in `events.rs`, then re-bless with
 //! `STRATUS_BLESS=1 cargo test -p stratus-domain --test golden_events` and review the diff.
 
+#![allow(clippy::unwrap_used)] // integration tests: a failed unwrap is a failed test
+
 use std::path::PathBuf;
 
 use domain::events::{
@@ -37,7 +39,10 @@ fn samples() -> Vec<Event> {
             account_id: order.account_id,
             symbol,
             side: Side::Buy,
-            order_type: OrderType::StopLimit { stop_price: price("4501.25"), limit_price: price("4502") },
+            order_type: OrderType::StopLimit {
+                stop_price: price("4501.25"),
+                limit_price: price("4502"),
+            },
             time_in_force: TimeInForce::Day,
             quantity: qty("3"),
         }),
@@ -73,7 +78,12 @@ fn samples() -> Vec<Event> {
         }),
         Event::OrderExpired(order),
         Event::OrderTriggered(order),
-        Event::OrderAmended(AmendOrder { order, quantity: None, limit_price: None, stop_price: Some(price("4499")) }),
+        Event::OrderAmended(AmendOrder {
+            order,
+            quantity: None,
+            limit_price: None,
+            stop_price: Some(price("4499")),
+        }),
         Event::TickReceived(Tick {
             symbol,
             time,
@@ -107,7 +117,10 @@ fn golden_path(event_type: &str, version: u16) -> PathBuf {
 fn every_event_type_has_a_sample() {
     let sampled: Vec<&str> = samples().iter().map(Event::event_type).collect();
     for (event_type, _) in Event::TYPES {
-        assert!(sampled.contains(event_type), "no golden sample for {event_type}");
+        assert!(
+            sampled.contains(event_type),
+            "no golden sample for {event_type}"
+        );
     }
 }
 
@@ -125,7 +138,12 @@ fn wire_format_matches_the_golden_files() {
         }
         let expected = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("{}: {e} (bless with STRATUS_BLESS=1)", path.display()));
-        assert_eq!(json, expected, "wire format of {} changed", event.event_type());
+        assert_eq!(
+            json,
+            expected,
+            "wire format of {} changed",
+            event.event_type()
+        );
 
         // And the file reads back into the same event.
         let parsed = EventEnvelope::from_slice(expected.as_bytes()).unwrap();
@@ -139,20 +157,35 @@ fn unknown_types_and_versions_are_refused() {
     let envelope = samples()[3].to_envelope(EventId::derived("x"), Timestamp::EPOCH);
     let mut newer = envelope.clone();
     newer.version = 2;
-    assert!(matches!(newer.decode(), Err(EventError::UnsupportedVersion { version: 2, .. })));
+    assert!(matches!(
+        newer.decode(),
+        Err(EventError::UnsupportedVersion { version: 2, .. })
+    ));
     let mut unknown = envelope.clone();
     unknown.event_type = "order.teleported".into();
-    assert_eq!(unknown.decode(), Err(EventError::UnknownType("order.teleported".into())));
+    assert_eq!(
+        unknown.decode(),
+        Err(EventError::UnknownType("order.teleported".into()))
+    );
     let mut bad = envelope;
     bad.payload = serde_json::json!({"order_id": "nope"});
     assert!(matches!(bad.decode(), Err(EventError::Payload { .. })));
-    assert!(matches!(EventEnvelope::from_slice(b"{not json"), Err(EventError::Malformed(_))));
+    assert!(matches!(
+        EventEnvelope::from_slice(b"{not json"),
+        Err(EventError::Malformed(_))
+    ));
 }
 
 #[test]
 fn partition_keys_follow_the_stream_rules() {
     let events = samples();
-    let symbol_keyed = ["order.place", "order.cancel", "order.amend", "market.tick", "candle.closed"];
+    let symbol_keyed = [
+        "order.place",
+        "order.cancel",
+        "order.amend",
+        "market.tick",
+        "candle.closed",
+    ];
     for e in &events {
         let expected = if symbol_keyed.contains(&e.event_type()) {
             "ES".to_owned()

@@ -1,6 +1,6 @@
 //! The limit order book of one instrument.
 //!
-//! Layout: each side is a `BTreeMap` from price (in ticks) to a [`Level`]; a level is a
+//! Layout: each side is a [`Ladder`] of price levels (in ticks); a level is a
 //! FIFO queue threaded through a slab of [`Node`]s by index (`prev`/`next`), so removing
 //! any order from the middle of a queue (cancel, amend, self-trade) is O(1) once the
 //! order is found, and finding it is one hash lookup in `index`. Stop orders wait in two
@@ -11,14 +11,16 @@ use std::collections::BTreeMap;
 use domain::events::{AmendOrder, CancelOrder, OrderOutcome, OrderRef, ReasonCode};
 use domain::order::OrderRequest;
 use domain::{
-    AccountId, DomainError, Instrument, OrderId, Price, Quantity, Side, TimeInForce,
-    Timestamp, Trade, TradeId,
+    AccountId, DomainError, Instrument, OrderId, Price, Quantity, Side, TimeInForce, Timestamp,
+    Trade, TradeId,
 };
 use rustc_hash::FxHashMap;
 
 use super::command::{BookEvent, Command, SelfTradePrevention};
+use super::ladder::{Ladder, Level};
 
-const NIL: u32 = u32::MAX;
+/// "No node": the end of a queue.
+pub(super) const NIL: u32 = u32::MAX;
 
 /// A resting limit order, linked into its level's queue.
 #[derive(Debug, Clone)]
@@ -29,20 +31,13 @@ struct Node {
     price: i64,
     remaining: u64,
     filled: u64,
+    /// Total quantity (filled included) as a decimal, kept so events need no conversion.
+    quantity: Quantity,
     tif: TimeInForce,
     /// Acceptance order; also the expiry order of DAY orders.
     seq: u64,
     prev: u32,
     next: u32,
-}
-
-/// One price level: its decimal price (for trade events) and its FIFO queue.
-#[derive(Debug, Clone)]
-struct Level {
-    price: Price,
-    head: u32,
-    tail: u32,
-    total: u64,
 }
 
 /// A stop or stop-limit order waiting for its trigger.
@@ -56,6 +51,7 @@ struct StopOrder {
     /// `Some` for stop-limit: the limit it works at once triggered.
     limit: Option<(i64, Price)>,
     quantity: u64,
+    total: Quantity,
     tif: TimeInForce,
     seq: u64,
 }
@@ -82,9 +78,14 @@ struct Incoming {
     limit: Option<(i64, Price)>,
     remaining: u64,
     filled: u64,
+    /// Total quantity (filled included).
+    total: Quantity,
     tif: TimeInForce,
     /// Acceptance sequence to keep if it comes to rest.
     seq: u64,
+    /// The node of an amended order being re-priced (kept, with its index entry, so a
+    /// move costs no slab or hash-map churn); `NIL` for orders new to the book.
+    slot: u32,
 }
 
 /// How a matching pass ended.
@@ -125,8 +126,8 @@ pub struct StopOrderView {
 pub struct OrderBook {
     instrument: Instrument,
     stp: SelfTradePrevention,
-    bids: BTreeMap<i64, Level>,
-    asks: BTreeMap<i64, Level>,
+    bids: Ladder,
+    asks: Ladder,
     nodes: Vec<Node>,
     free: Vec<u32>,
     index: FxHashMap<OrderId, Slot>,
@@ -138,7 +139,11 @@ pub struct OrderBook {
 }
 
 fn outcome(order: OrderRef, code: ReasonCode, message: impl Into<String>) -> OrderOutcome {
-    OrderOutcome { order, code, message: message.into() }
+    OrderOutcome {
+        order,
+        code,
+        message: message.into(),
+    }
 }
 
 impl OrderBook {
@@ -146,8 +151,8 @@ impl OrderBook {
         OrderBook {
             instrument,
             stp,
-            bids: BTreeMap::new(),
-            asks: BTreeMap::new(),
+            bids: Ladder::new(Side::Buy),
+            asks: Ladder::new(Side::Sell),
             nodes: Vec::new(),
             free: Vec::new(),
             index: FxHashMap::default(),
@@ -193,20 +198,42 @@ impl OrderBook {
     // ----- queries -------------------------------------------------------------------
 
     pub fn best_bid(&self) -> Option<Price> {
-        self.bids.last_key_value().map(|(_, l)| l.price)
+        self.bids.best().map(|(_, at)| self.bids.level(at).price)
     }
 
     pub fn best_ask(&self) -> Option<Price> {
-        self.asks.first_key_value().map(|(_, l)| l.price)
+        self.asks.best().map(|(_, at)| self.asks.level(at).price)
     }
 
     pub fn last_trade_price(&self) -> Option<Price> {
-        self.last_trade.and_then(|t| self.instrument.ticks_to_price(t).ok())
+        self.last_trade
+            .and_then(|t| self.instrument.ticks_to_price(t).ok())
     }
 
     /// Number of open orders (resting and waiting stops).
     pub fn open_orders(&self) -> usize {
         self.index.len()
+    }
+
+    /// One resting order, if `id` is resting on the book (not a waiting stop).
+    pub fn resting_order(&self, id: OrderId) -> Option<RestingOrderView> {
+        let Some(Slot::Resting(at)) = self.index.get(&id) else {
+            return None;
+        };
+        let n = &self.nodes[*at as usize];
+        let price = self
+            .ladder(n.side)
+            .find(n.price)
+            .map(|at| self.ladder(n.side).level(at).price)?;
+        Some(RestingOrderView {
+            id: n.id,
+            account_id: n.account,
+            side: n.side,
+            price,
+            remaining: self.qty(n.remaining),
+            filled: self.qty(n.filled),
+            time_in_force: n.tif,
+        })
     }
 
     /// Aggregated depth of one side, best price first: `(price, total quantity, orders)`.
@@ -265,10 +292,21 @@ impl OrderBook {
             .collect()
     }
 
-    fn levels(&self, side: Side) -> Box<dyn Iterator<Item = &Level> + '_> {
+    fn levels(&self, side: Side) -> impl Iterator<Item = &Level> + '_ {
+        self.ladder(side).iter().map(|(_, level)| level)
+    }
+
+    fn ladder(&self, side: Side) -> &Ladder {
         match side {
-            Side::Buy => Box::new(self.bids.values().rev()),
-            Side::Sell => Box::new(self.asks.values()),
+            Side::Buy => &self.bids,
+            Side::Sell => &self.asks,
+        }
+    }
+
+    fn ladder_mut(&mut self, side: Side) -> &mut Ladder {
+        match side {
+            Side::Buy => &mut self.bids,
+            Side::Sell => &mut self.asks,
         }
     }
 
@@ -283,13 +321,20 @@ impl OrderBook {
     // ----- place ---------------------------------------------------------------------
 
     fn place(&mut self, request: &OrderRequest, now: Timestamp, out: &mut Vec<BookEvent>) {
-        let order =
-            OrderRef { order_id: request.id, account_id: request.account_id, symbol: request.symbol };
+        let order = OrderRef {
+            order_id: request.id,
+            account_id: request.account_id,
+            symbol: request.symbol,
+        };
         let converted = self.convert_request(request);
         let (quantity, limit, stop) = match converted {
             Ok(v) => v,
             Err(e) => {
-                out.push(BookEvent::Rejected(outcome(order, ReasonCode::InvalidOrder, e.to_string())));
+                out.push(BookEvent::Rejected(outcome(
+                    order,
+                    ReasonCode::InvalidOrder,
+                    e.to_string(),
+                )));
                 return;
             }
         };
@@ -312,6 +357,7 @@ impl OrderBook {
                 stop_price,
                 limit,
                 quantity,
+                total: request.quantity,
                 tif: request.time_in_force,
                 seq,
             };
@@ -324,8 +370,10 @@ impl OrderBook {
                 limit,
                 remaining: quantity,
                 filled: 0,
+                total: request.quantity,
                 tif: request.time_in_force,
                 seq,
+                slot: NIL,
             };
             self.work(incoming, now, out);
         }
@@ -338,17 +386,10 @@ impl OrderBook {
         &self,
         request: &OrderRequest,
     ) -> Result<(u64, Option<(i64, Price)>, Option<(i64, Price)>), DomainError> {
-        request.validate(&self.instrument)?;
-        let quantity = self.instrument.quantity_to_lots(request.quantity)?;
-        let limit = match request.order_type.limit_price() {
-            Some(p) => Some((self.instrument.price_to_ticks(p)?, p)),
-            None => None,
-        };
-        let stop = match request.order_type.stop_price() {
-            Some(p) => Some((self.instrument.price_to_ticks(p)?, p)),
-            None => None,
-        };
-        Ok((quantity, limit, stop))
+        let grid = request.to_grid(&self.instrument)?;
+        let limit = grid.limit_ticks.zip(request.order_type.limit_price());
+        let stop = grid.stop_ticks.zip(request.order_type.stop_price());
+        Ok((grid.lots, limit, stop))
     }
 
     fn take_seq(&mut self) -> u64 {
@@ -365,6 +406,7 @@ impl OrderBook {
             symbol: self.instrument.symbol(),
         };
         if incoming.tif == TimeInForce::Fok && !self.can_fill_completely(&incoming) {
+            self.release(&incoming);
             out.push(BookEvent::Cancelled(outcome(
                 order_ref,
                 ReasonCode::FillOrKill,
@@ -374,8 +416,16 @@ impl OrderBook {
         }
         let end = self.match_incoming(&mut incoming, now, out);
         if incoming.remaining == 0 {
+            self.release(&incoming);
             return;
         }
+        if let (Some((ticks, price)), TimeInForce::Gtc | TimeInForce::Day, MatchEnd::Done) =
+            (incoming.limit, incoming.tif, end)
+        {
+            self.rest(incoming, ticks, price);
+            return;
+        }
+        self.release(&incoming);
         if end == MatchEnd::SelfTrade {
             out.push(BookEvent::Cancelled(outcome(
                 order_ref,
@@ -390,14 +440,19 @@ impl OrderBook {
                 ReasonCode::NoLiquidity,
                 "market order remainder: no more liquidity",
             ))),
-            (Some(_), TimeInForce::Ioc | TimeInForce::Fok) => out.push(BookEvent::Cancelled(outcome(
+            (Some(_), _) => out.push(BookEvent::Cancelled(outcome(
                 order_ref,
                 ReasonCode::ImmediateOrCancel,
                 "unfilled remainder of an immediate-or-cancel order",
             ))),
-            (Some((ticks, price)), TimeInForce::Gtc | TimeInForce::Day) => {
-                self.rest(incoming, ticks, price);
-            }
+        }
+    }
+
+    /// Frees the node of an amended order that ended without coming back to rest.
+    fn release(&mut self, incoming: &Incoming) {
+        if incoming.slot != NIL {
+            self.index.remove(&incoming.id);
+            self.free.push(incoming.slot);
         }
     }
 
@@ -405,7 +460,7 @@ impl OrderBook {
     /// would (own orders are skipped or end the walk, as self-trade prevention would).
     fn can_fill_completely(&self, incoming: &Incoming) -> bool {
         let mut available: u64 = 0;
-        for (&price, level) in self.opposite_levels(incoming.side) {
+        for (price, level) in self.ladder(incoming.side.opposite()).iter() {
             if !crosses(incoming.side, incoming.limit, price) {
                 break;
             }
@@ -428,13 +483,6 @@ impl OrderBook {
         false
     }
 
-    fn opposite_levels(&self, side: Side) -> Box<dyn Iterator<Item = (&i64, &Level)> + '_> {
-        match side {
-            Side::Buy => Box::new(self.asks.iter()),
-            Side::Sell => Box::new(self.bids.iter().rev()),
-        }
-    }
-
     /// The matching loop: trades the incoming order against the opposite side while
     /// prices cross.
     fn match_incoming(
@@ -445,20 +493,17 @@ impl OrderBook {
     ) -> MatchEnd {
         let symbol = self.instrument.symbol();
         while incoming.remaining > 0 {
-            let book_side = match incoming.side {
+            let ladder = match incoming.side {
                 Side::Buy => &mut self.asks,
                 Side::Sell => &mut self.bids,
             };
-            let entry = match incoming.side {
-                Side::Buy => book_side.first_entry(),
-                Side::Sell => book_side.last_entry(),
+            let Some((level_ticks, level_at)) = ladder.best() else {
+                return MatchEnd::Done;
             };
-            let Some(mut entry) = entry else { return MatchEnd::Done };
-            let level_ticks = *entry.key();
             if !crosses(incoming.side, incoming.limit, level_ticks) {
                 return MatchEnd::Done;
             }
-            let level = entry.get_mut();
+            let level = ladder.level_mut(level_at);
             let mut self_trade = false;
             while incoming.remaining > 0 && level.head != NIL {
                 let at = level.head;
@@ -470,8 +515,11 @@ impl OrderBook {
                             break;
                         }
                         SelfTradePrevention::CancelResting => {
-                            let maker_ref =
-                                OrderRef { order_id: maker.id, account_id: maker.account, symbol };
+                            let maker_ref = OrderRef {
+                                order_id: maker.id,
+                                account_id: maker.account,
+                                symbol,
+                            };
                             level.total -= maker.remaining;
                             level.head = maker.next;
                             self.index.remove(&maker.id);
@@ -528,7 +576,7 @@ impl OrderBook {
                 }
             }
             if level.head == NIL {
-                entry.remove();
+                ladder.remove(level_ticks);
             }
             if self_trade {
                 return MatchEnd::SelfTrade;
@@ -546,26 +594,29 @@ impl OrderBook {
             price: ticks,
             remaining: incoming.remaining,
             filled: incoming.filled,
+            quantity: incoming.total,
             tif: incoming.tif,
             seq: incoming.seq,
             prev: NIL,
             next: NIL,
         };
-        let at = match self.free.pop() {
-            Some(at) => {
-                self.nodes[at as usize] = node;
-                at
-            }
-            None => {
-                self.nodes.push(node);
-                (self.nodes.len() - 1) as u32
-            }
+        let reused = incoming.slot != NIL;
+        let at = if reused {
+            self.nodes[incoming.slot as usize] = node;
+            incoming.slot
+        } else if let Some(at) = self.free.pop() {
+            self.nodes[at as usize] = node;
+            at
+        } else {
+            self.nodes.push(node);
+            (self.nodes.len() - 1) as u32
         };
-        let side = match incoming.side {
+        let ladder = match incoming.side {
             Side::Buy => &mut self.bids,
             Side::Sell => &mut self.asks,
         };
-        let level = side.entry(ticks).or_insert(Level { price, head: NIL, tail: NIL, total: 0 });
+        let level_at = ladder.get_or_insert(ticks, price);
+        let level = ladder.level_mut(level_at);
         if level.tail == NIL {
             level.head = at;
         } else {
@@ -574,36 +625,52 @@ impl OrderBook {
         }
         level.tail = at;
         level.total += incoming.remaining;
-        self.index.insert(incoming.id, Slot::Resting(at));
+        if !reused {
+            self.index.insert(incoming.id, Slot::Resting(at));
+        }
     }
 
-    /// Unlinks a resting order from its level; returns the node (still in the slab,
-    /// already on the free list).
-    fn unlink(&mut self, at: u32) -> Node {
-        let node = self.nodes[at as usize].clone();
-        let side = match node.side {
+    /// Removes a resting order from the book: off its level, out of the index, node freed.
+    fn unlink(&mut self, at: u32) {
+        let id = self.detach(at);
+        self.index.remove(&id);
+        self.free.push(at);
+    }
+
+    /// Takes a resting order off its level's queue, leaving its node and index entry (for
+    /// an amend that re-prices it). Returns its id.
+    fn detach(&mut self, at: u32) -> OrderId {
+        let node = &self.nodes[at as usize];
+        let (id, side, price, prev, next, remaining) = (
+            node.id,
+            node.side,
+            node.price,
+            node.prev,
+            node.next,
+            node.remaining,
+        );
+        let ladder = match side {
             Side::Buy => &mut self.bids,
             Side::Sell => &mut self.asks,
         };
-        if let Some(level) = side.get_mut(&node.price) {
-            if node.prev != NIL {
-                self.nodes[node.prev as usize].next = node.next;
+        if let Some(level_at) = ladder.find(price) {
+            let level = ladder.level_mut(level_at);
+            if prev != NIL {
+                self.nodes[prev as usize].next = next;
             } else {
-                level.head = node.next;
+                level.head = next;
             }
-            if node.next != NIL {
-                self.nodes[node.next as usize].prev = node.prev;
+            if next != NIL {
+                self.nodes[next as usize].prev = prev;
             } else {
-                level.tail = node.prev;
+                level.tail = prev;
             }
-            level.total -= node.remaining;
+            level.total -= remaining;
             if level.head == NIL {
-                side.remove(&node.price);
+                ladder.remove(price);
             }
         }
-        self.index.remove(&node.id);
-        self.free.push(at);
-        node
+        id
     }
 
     // ----- stops ---------------------------------------------------------------------
@@ -660,8 +727,10 @@ impl OrderBook {
                 limit: stop.limit,
                 remaining: stop.quantity,
                 filled: 0,
+                total: stop.total,
                 tif: stop.tif,
                 seq,
+                slot: NIL,
             };
             self.work(incoming, now, out);
         }
@@ -675,7 +744,11 @@ impl OrderBook {
         let owner = match slot {
             Slot::Resting(at) => self.nodes[at as usize].account,
             Slot::Stop(side, key) => {
-                let map = if side == Side::Buy { &self.buy_stops } else { &self.sell_stops };
+                let map = if side == Side::Buy {
+                    &self.buy_stops
+                } else {
+                    &self.sell_stops
+                };
                 map.get(&key)?.account
             }
         };
@@ -739,27 +812,38 @@ impl OrderBook {
         self.run_stop_triggers(now, out);
     }
 
-    fn amend_quantity(&self, amend: &AmendOrder, filled: u64) -> Result<Option<u64>, (ReasonCode, String)> {
-        let Some(q) = amend.quantity else { return Ok(None) };
+    fn amend_quantity(
+        &self,
+        amend: &AmendOrder,
+        filled: u64,
+    ) -> Result<Option<u64>, (ReasonCode, String)> {
+        let Some(q) = amend.quantity else {
+            return Ok(None);
+        };
         let lots = self
             .instrument
-            .validate_quantity("quantity", q)
-            .and_then(|_| self.instrument.quantity_to_lots(q))
+            .order_lots("quantity", q)
             .map_err(|e| (ReasonCode::InvalidOrder, e.to_string()))?;
         if lots <= filled {
             return Err((
                 ReasonCode::QuantityBelowFilled,
-                format!("quantity {q} must exceed the filled quantity {}", self.qty(filled)),
+                format!(
+                    "quantity {q} must exceed the filled quantity {}",
+                    self.qty(filled)
+                ),
             ));
         }
         Ok(Some(lots))
     }
 
-    fn amend_price(&self, field: &'static str, price: Option<Price>) -> Result<Option<(i64, Price)>, (ReasonCode, String)> {
+    fn amend_price(
+        &self,
+        field: &'static str,
+        price: Option<Price>,
+    ) -> Result<Option<(i64, Price)>, (ReasonCode, String)> {
         let Some(p) = price else { return Ok(None) };
         self.instrument
-            .validate_price(field, p)
-            .and_then(|_| self.instrument.price_to_ticks(p))
+            .ticks(field, p)
             .map(|t| Some((t, p)))
             .map_err(|e| (ReasonCode::InvalidOrder, e.to_string()))
     }
@@ -772,26 +856,35 @@ impl OrderBook {
         out: &mut Vec<BookEvent>,
     ) -> Result<(), (ReasonCode, String)> {
         if amend.stop_price.is_some() {
-            return Err((ReasonCode::InvalidOrder, "stop_price: a resting limit order has no stop".into()));
+            return Err((
+                ReasonCode::InvalidOrder,
+                "stop_price: a resting limit order has no stop".into(),
+            ));
         }
         let node = &self.nodes[at as usize];
         let (filled, total, old_ticks) = (node.filled, node.filled + node.remaining, node.price);
-        let new_total = self.amend_quantity(amend, filled)?.unwrap_or(total);
+        let (new_total, new_quantity) = match (self.amend_quantity(amend, filled)?, amend.quantity)
+        {
+            (Some(lots), Some(q)) => (lots, q),
+            _ => (total, node.quantity),
+        };
         let new_price = self.amend_price("limit_price", amend.limit_price)?;
         let (new_ticks, price) = match new_price {
             Some(p) => p,
             None => {
-                let side = if node.side == Side::Buy { &self.bids } else { &self.asks };
-                let level_price = side.get(&old_ticks).map(|l| l.price);
+                let ladder = self.ladder(node.side);
+                let level_price = ladder.find(old_ticks).map(|at| ladder.level(at).price);
                 match level_price {
                     Some(p) => (old_ticks, p),
-                    None => return Err((ReasonCode::UnknownOrder, "order is not on the book".into())),
+                    None => {
+                        return Err((ReasonCode::UnknownOrder, "order is not on the book".into()));
+                    }
                 }
             }
         };
         out.push(BookEvent::Amended(AmendOrder {
             order: amend.order,
-            quantity: Some(self.qty(new_total)),
+            quantity: Some(new_quantity),
             limit_price: Some(price),
             stop_price: None,
         }));
@@ -800,16 +893,19 @@ impl OrderBook {
             let reduce = total - new_total;
             let node = &mut self.nodes[at as usize];
             node.remaining -= reduce;
-            let side = if node.side == Side::Buy { &mut self.bids } else { &mut self.asks };
-            if let Some(level) = side.get_mut(&old_ticks) {
-                level.total -= reduce;
+            node.quantity = new_quantity;
+            let side = node.side;
+            let ladder = self.ladder_mut(side);
+            if let Some(at) = ladder.find(old_ticks) {
+                ladder.level_mut(at).total -= reduce;
             }
             return Ok(());
         }
         // New price or larger size: to the back of the (possibly new) level, trading
         // first if the new price crosses.
-        let node = self.unlink(at);
+        self.detach(at);
         let seq = self.take_seq();
+        let node = &self.nodes[at as usize];
         let incoming = Incoming {
             id: node.id,
             account: node.account,
@@ -817,8 +913,10 @@ impl OrderBook {
             limit: Some((new_ticks, price)),
             remaining: new_total - filled,
             filled,
+            total: new_quantity,
             tif: node.tif,
             seq,
+            slot: at,
         };
         self.work(incoming, now, out);
         Ok(())
@@ -831,15 +929,27 @@ impl OrderBook {
         amend: &AmendOrder,
         out: &mut Vec<BookEvent>,
     ) -> Result<(), (ReasonCode, String)> {
-        let map = if side == Side::Buy { &self.buy_stops } else { &self.sell_stops };
+        let map = if side == Side::Buy {
+            &self.buy_stops
+        } else {
+            &self.sell_stops
+        };
         let Some(stop) = map.get(&key) else {
             return Err((ReasonCode::UnknownOrder, "order is not waiting".into()));
         };
         if stop.limit.is_none() && amend.limit_price.is_some() {
-            return Err((ReasonCode::InvalidOrder, "limit_price: a stop (market) order has no limit".into()));
+            return Err((
+                ReasonCode::InvalidOrder,
+                "limit_price: a stop (market) order has no limit".into(),
+            ));
         }
-        let quantity = self.amend_quantity(amend, 0)?.unwrap_or(stop.quantity);
-        let new_stop = self.amend_price("stop_price", amend.stop_price)?.unwrap_or((stop.stop, stop.stop_price));
+        let (quantity, total) = match (self.amend_quantity(amend, 0)?, amend.quantity) {
+            (Some(lots), Some(q)) => (lots, q),
+            _ => (stop.quantity, stop.total),
+        };
+        let new_stop = self
+            .amend_price("stop_price", amend.stop_price)?
+            .unwrap_or((stop.stop, stop.stop_price));
         let new_limit = match self.amend_price("limit_price", amend.limit_price)? {
             Some(l) => Some(l),
             None => stop.limit,
@@ -850,13 +960,14 @@ impl OrderBook {
         }
         .ok_or((ReasonCode::UnknownOrder, "order is not waiting".to_owned()))?;
         stop.quantity = quantity;
+        stop.total = total;
         stop.stop = new_stop.0;
         stop.stop_price = new_stop.1;
         stop.limit = new_limit;
         stop.seq = self.take_seq();
         out.push(BookEvent::Amended(AmendOrder {
             order: amend.order,
-            quantity: Some(self.qty(quantity)),
+            quantity: Some(total),
             limit_price: new_limit.map(|(_, p)| p),
             stop_price: Some(new_stop.1),
         }));
@@ -876,7 +987,11 @@ impl OrderBook {
                     }
                 }
                 Slot::Stop(side, key) => {
-                    let map = if side == Side::Buy { &self.buy_stops } else { &self.sell_stops };
+                    let map = if side == Side::Buy {
+                        &self.buy_stops
+                    } else {
+                        &self.sell_stops
+                    };
                     if let Some(s) = map.get(&key).filter(|s| s.tif == TimeInForce::Day) {
                         expiring.push((s.seq, id, s.account, slot));
                     }
@@ -887,7 +1002,11 @@ impl OrderBook {
         let symbol = self.instrument.symbol();
         for (_, order_id, account_id, slot) in expiring {
             self.remove_slot(slot);
-            out.push(BookEvent::Expired(OrderRef { order_id, account_id, symbol }));
+            out.push(BookEvent::Expired(OrderRef {
+                order_id,
+                account_id,
+                symbol,
+            }));
         }
     }
 }

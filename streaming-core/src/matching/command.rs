@@ -11,7 +11,9 @@ pub enum Command {
     Cancel(CancelOrder),
     Amend(AmendOrder),
     /// The trading day ended: every open DAY order of the symbol expires.
-    ExpireDayOrders { symbol: Symbol },
+    ExpireDayOrders {
+        symbol: Symbol,
+    },
 }
 
 impl Command {
@@ -27,9 +29,11 @@ impl Command {
     /// The order a command is about (none for `ExpireDayOrders`).
     pub fn order_ref(&self) -> Option<OrderRef> {
         match self {
-            Command::Place(r) => {
-                Some(OrderRef { order_id: r.id, account_id: r.account_id, symbol: r.symbol })
-            }
+            Command::Place(r) => Some(OrderRef {
+                order_id: r.id,
+                account_id: r.account_id,
+                symbol: r.symbol,
+            }),
             Command::Cancel(c) => Some(c.order),
             Command::Amend(a) => Some(a.order),
             Command::ExpireDayOrders { .. } => None,

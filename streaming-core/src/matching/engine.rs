@@ -16,13 +16,18 @@ pub struct MatchingEngine {
 
 impl MatchingEngine {
     pub fn new(stp: SelfTradePrevention) -> Self {
-        MatchingEngine { books: FxHashMap::default(), stp }
+        MatchingEngine {
+            books: FxHashMap::default(),
+            stp,
+        }
     }
 
     /// Adds a book for `instrument`; an existing book of that symbol is kept.
     pub fn add_instrument(&mut self, instrument: Instrument) {
         let stp = self.stp;
-        self.books.entry(instrument.symbol()).or_insert_with(|| OrderBook::new(instrument, stp));
+        self.books
+            .entry(instrument.symbol())
+            .or_insert_with(|| OrderBook::new(instrument, stp));
     }
 
     pub fn book(&self, symbol: Symbol) -> Option<&OrderBook> {
@@ -40,7 +45,9 @@ impl MatchingEngine {
         match self.books.get_mut(&symbol) {
             Some(book) => book.execute(command, now, out),
             None => {
-                let Some(order) = command.order_ref() else { return };
+                let Some(order) = command.order_ref() else {
+                    return;
+                };
                 out.push(BookEvent::Rejected(OrderOutcome {
                     order,
                     code: ReasonCode::UnknownSymbol,

@@ -31,6 +31,7 @@
 mod book;
 mod command;
 mod engine;
+mod ladder;
 
 pub use book::{OrderBook, RestingOrderView, StopOrderView};
 pub use command::{BookEvent, Command, SelfTradePrevention};

@@ -8,8 +8,7 @@ pub mod reference;
 use domain::events::{AmendOrder, CancelOrder, OrderRef};
 use domain::order::OrderRequest;
 use domain::{
-    AccountId, Currency, Instrument, OrderId, OrderType, Price, Quantity, Side, Symbol,
-    TimeInForce,
+    AccountId, Currency, Instrument, OrderId, OrderType, Price, Quantity, Side, Symbol, TimeInForce,
 };
 use streaming_core::matching::{BookEvent, Command};
 use streaming_core::rng::SplitMix64;
@@ -20,8 +19,14 @@ pub fn symbol() -> Symbol {
 
 /// Tick 0.5, lot 1, minimum 1.
 pub fn instrument() -> Instrument {
-    Instrument::new(symbol(), "0.5".parse().unwrap(), "1".parse().unwrap(), "1".parse().unwrap(), Currency::USD)
-        .unwrap()
+    Instrument::new(
+        symbol(),
+        "0.5".parse().unwrap(),
+        "1".parse().unwrap(),
+        "1".parse().unwrap(),
+        Currency::USD,
+    )
+    .unwrap()
 }
 
 pub fn oid(n: u128) -> OrderId {
@@ -38,7 +43,11 @@ pub fn qty(n: u64) -> Quantity {
 }
 
 pub fn order_ref(id: u128, account: u128) -> OrderRef {
-    OrderRef { order_id: oid(id), account_id: acct(account), symbol: symbol() }
+    OrderRef {
+        order_id: oid(id),
+        account_id: acct(account),
+        symbol: symbol(),
+    }
 }
 
 pub fn place(
@@ -62,19 +71,53 @@ pub fn place(
 }
 
 pub fn limit(id: u128, account: u128, side: Side, quantity: u64, price: &str) -> Command {
-    place(id, account, side, OrderType::Limit { limit_price: px(price) }, TimeInForce::Gtc, quantity)
+    place(
+        id,
+        account,
+        side,
+        OrderType::Limit {
+            limit_price: px(price),
+        },
+        TimeInForce::Gtc,
+        quantity,
+    )
 }
 
-pub fn limit_tif(id: u128, account: u128, side: Side, quantity: u64, price: &str, tif: TimeInForce) -> Command {
-    place(id, account, side, OrderType::Limit { limit_price: px(price) }, tif, quantity)
+pub fn limit_tif(
+    id: u128,
+    account: u128,
+    side: Side,
+    quantity: u64,
+    price: &str,
+    tif: TimeInForce,
+) -> Command {
+    place(
+        id,
+        account,
+        side,
+        OrderType::Limit {
+            limit_price: px(price),
+        },
+        tif,
+        quantity,
+    )
 }
 
 pub fn market(id: u128, account: u128, side: Side, quantity: u64) -> Command {
-    place(id, account, side, OrderType::Market, TimeInForce::Ioc, quantity)
+    place(
+        id,
+        account,
+        side,
+        OrderType::Market,
+        TimeInForce::Ioc,
+        quantity,
+    )
 }
 
 pub fn cancel(id: u128, account: u128) -> Command {
-    Command::Cancel(CancelOrder { order: order_ref(id, account) })
+    Command::Cancel(CancelOrder {
+        order: order_ref(id, account),
+    })
 }
 
 pub fn amend(id: u128, account: u128, quantity: Option<u64>, price: Option<&str>) -> Command {
@@ -97,7 +140,11 @@ fn acct_num(id: AccountId) -> u128 {
 /// `accepted 1`, `trade 2@100.5 maker=1 taker=3`, `cancelled 3 immediate_or_cancel`.
 pub fn describe(event: &BookEvent) -> String {
     let code = |c: domain::events::ReasonCode| {
-        serde_json::to_value(c).unwrap().as_str().unwrap().to_owned()
+        serde_json::to_value(c)
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_owned()
     };
     match event {
         BookEvent::Accepted(o) => format!("accepted {}", id_num(o.order_id)),
@@ -109,7 +156,9 @@ pub fn describe(event: &BookEvent) -> String {
             id_num(t.maker_order_id),
             id_num(t.taker_order_id)
         ),
-        BookEvent::Cancelled(o) => format!("cancelled {} {}", id_num(o.order.order_id), code(o.code)),
+        BookEvent::Cancelled(o) => {
+            format!("cancelled {} {}", id_num(o.order.order_id), code(o.code))
+        }
         BookEvent::Triggered(o) => format!("triggered {}", id_num(o.order_id)),
         BookEvent::Expired(o) => format!("expired {}", id_num(o.order_id)),
         BookEvent::Amended(a) => format!(
@@ -140,14 +189,23 @@ pub struct CommandGenerator {
 
 impl CommandGenerator {
     pub fn new(seed: u64, ids: u128, accounts: u128) -> Self {
-        CommandGenerator { rng: SplitMix64::new(seed), ids, accounts, next_id: 1 }
+        CommandGenerator {
+            rng: SplitMix64::new(seed),
+            ids,
+            accounts,
+            next_id: 1,
+        }
     }
 
     fn price(&mut self) -> Price {
         // 95.0 ..= 105.0 in ticks of 0.5
         let ticks = self.rng.range_i64(190, 210);
         let whole = ticks / 2;
-        if ticks % 2 == 0 { px(&format!("{whole}")) } else { px(&format!("{whole}.5")) }
+        if ticks % 2 == 0 {
+            px(&format!("{whole}"))
+        } else {
+            px(&format!("{whole}.5"))
+        }
     }
 
     fn quantity(&mut self) -> Quantity {
@@ -159,7 +217,11 @@ impl CommandGenerator {
     }
 
     fn side(&mut self) -> Side {
-        if self.rng.chance(0.5) { Side::Buy } else { Side::Sell }
+        if self.rng.chance(0.5) {
+            Side::Buy
+        } else {
+            Side::Sell
+        }
     }
 
     fn tif(&mut self) -> TimeInForce {
@@ -196,21 +258,35 @@ impl CommandGenerator {
         let mut command = if roll < 50 {
             let order_type = match self.rng.below(10) {
                 0 => OrderType::Market,
-                1 => OrderType::Stop { stop_price: self.price() },
-                2 => OrderType::StopLimit { stop_price: self.price(), limit_price: self.price() },
-                _ => OrderType::Limit { limit_price: self.price() },
+                1 => OrderType::Stop {
+                    stop_price: self.price(),
+                },
+                2 => OrderType::StopLimit {
+                    stop_price: self.price(),
+                    limit_price: self.price(),
+                },
+                _ => OrderType::Limit {
+                    limit_price: self.price(),
+                },
             };
             let mut request_price_off_tick = false;
             if self.rng.below(50) == 0 {
                 request_price_off_tick = true;
             }
             let order_type = if request_price_off_tick {
-                OrderType::Limit { limit_price: px("100.25") }
+                OrderType::Limit {
+                    limit_price: px("100.25"),
+                }
             } else {
                 order_type
             };
-            let (id, account, side, tif, quantity) =
-                (self.new_id(), self.account(), self.side(), self.tif(), self.quantity());
+            let (id, account, side, tif, quantity) = (
+                self.new_id(),
+                self.account(),
+                self.side(),
+                self.tif(),
+                self.quantity(),
+            );
             Command::Place(OrderRequest {
                 id: oid(id),
                 client_order_id: None,
@@ -226,10 +302,27 @@ impl CommandGenerator {
             cancel(id, account)
         } else if roll < 97 {
             let (id, account) = (self.known_id(), self.account());
-            let quantity = if self.rng.chance(0.6) { Some(self.quantity()) } else { None };
-            let limit_price = if self.rng.chance(0.6) { Some(self.price()) } else { None };
-            let stop_price = if self.rng.chance(0.1) { Some(self.price()) } else { None };
-            Command::Amend(AmendOrder { order: order_ref(id, account), quantity, limit_price, stop_price })
+            let quantity = if self.rng.chance(0.6) {
+                Some(self.quantity())
+            } else {
+                None
+            };
+            let limit_price = if self.rng.chance(0.6) {
+                Some(self.price())
+            } else {
+                None
+            };
+            let stop_price = if self.rng.chance(0.1) {
+                Some(self.price())
+            } else {
+                None
+            };
+            Command::Amend(AmendOrder {
+                order: order_ref(id, account),
+                quantity,
+                limit_price,
+                stop_price,
+            })
         } else {
             Command::ExpireDayOrders { symbol: symbol() }
         };

@@ -8,8 +8,8 @@
 use domain::events::{AmendOrder, CancelOrder, OrderOutcome, OrderRef, ReasonCode};
 use domain::order::OrderRequest;
 use domain::{
-    AccountId, Decimal, Instrument, OrderId, Price, Quantity, Side, TimeInForce, Timestamp,
-    Trade, TradeId,
+    AccountId, Decimal, Instrument, OrderId, Price, Quantity, Side, TimeInForce, Timestamp, Trade,
+    TradeId,
 };
 use streaming_core::matching::{
     BookEvent, Command, RestingOrderView, SelfTradePrevention, StopOrderView,
@@ -63,7 +63,11 @@ pub struct ReferenceBook {
 }
 
 fn outcome(order: OrderRef, code: ReasonCode, message: impl Into<String>) -> OrderOutcome {
-    OrderOutcome { order, code, message: message.into() }
+    OrderOutcome {
+        order,
+        code,
+        message: message.into(),
+    }
 }
 
 fn q(d: Decimal) -> Quantity {
@@ -81,7 +85,15 @@ fn crosses(side: Side, limit: Option<Price>, price: Price) -> bool {
 
 impl ReferenceBook {
     pub fn new(instrument: Instrument, stp: SelfTradePrevention) -> Self {
-        ReferenceBook { instrument, stp, resting: vec![], stops: vec![], last: None, next_trade: 1, next_seq: 1 }
+        ReferenceBook {
+            instrument,
+            stp,
+            resting: vec![],
+            stops: vec![],
+            last: None,
+            next_trade: 1,
+            next_seq: 1,
+        }
     }
 
     pub fn process(&mut self, command: &Command, now: Timestamp) -> Vec<BookEvent> {
@@ -107,8 +119,9 @@ impl ReferenceBook {
 
     /// Opposite-side orders in priority order: best price, then earliest.
     fn priority(&self, taker_side: Side) -> Vec<usize> {
-        let mut v: Vec<usize> =
-            (0..self.resting.len()).filter(|&i| self.resting[i].side != taker_side).collect();
+        let mut v: Vec<usize> = (0..self.resting.len())
+            .filter(|&i| self.resting[i].side != taker_side)
+            .collect();
         v.sort_by(|&a, &b| {
             let (ra, rb) = (&self.resting[a], &self.resting[b]);
             let by_price = match taker_side {
@@ -121,9 +134,17 @@ impl ReferenceBook {
     }
 
     fn place(&mut self, r: &OrderRequest, now: Timestamp, out: &mut Vec<BookEvent>) {
-        let order = OrderRef { order_id: r.id, account_id: r.account_id, symbol: r.symbol };
+        let order = OrderRef {
+            order_id: r.id,
+            account_id: r.account_id,
+            symbol: r.symbol,
+        };
         if let Err(e) = r.validate(&self.instrument) {
-            out.push(BookEvent::Rejected(outcome(order, ReasonCode::InvalidOrder, e.to_string())));
+            out.push(BookEvent::Rejected(outcome(
+                order,
+                ReasonCode::InvalidOrder,
+                e.to_string(),
+            )));
             return;
         }
         if self.resting.iter().any(|o| o.id == r.id) || self.stops.iter().any(|s| s.id == r.id) {
@@ -186,7 +207,11 @@ impl ReferenceBook {
     }
 
     fn work(&mut self, mut w: Working, now: Timestamp, out: &mut Vec<BookEvent>) {
-        let me = OrderRef { order_id: w.id, account_id: w.account, symbol: self.instrument.symbol() };
+        let me = OrderRef {
+            order_id: w.id,
+            account_id: w.account,
+            symbol: self.instrument.symbol(),
+        };
         if w.tif == TimeInForce::Fok && !self.fok_ok(&w) {
             out.push(BookEvent::Cancelled(outcome(
                 me,
@@ -197,7 +222,9 @@ impl ReferenceBook {
         }
         let mut self_trade = false;
         while w.remaining > Decimal::ZERO {
-            let Some(&i) = self.priority(w.side).first() else { break };
+            let Some(&i) = self.priority(w.side).first() else {
+                break;
+            };
             let m = self.resting[i].clone();
             if !crosses(w.side, w.limit, m.price) {
                 break;
@@ -211,7 +238,11 @@ impl ReferenceBook {
                     SelfTradePrevention::CancelResting => {
                         self.resting.remove(i);
                         out.push(BookEvent::Cancelled(outcome(
-                            OrderRef { order_id: m.id, account_id: m.account, symbol: self.instrument.symbol() },
+                            OrderRef {
+                                order_id: m.id,
+                                account_id: m.account,
+                                symbol: self.instrument.symbol(),
+                            },
                             ReasonCode::SelfTrade,
                             "cancelled by self-trade prevention",
                         )));
@@ -260,11 +291,13 @@ impl ReferenceBook {
                 ReasonCode::NoLiquidity,
                 "market order remainder: no more liquidity",
             ))),
-            (Some(_), TimeInForce::Ioc | TimeInForce::Fok) => out.push(BookEvent::Cancelled(outcome(
-                me,
-                ReasonCode::ImmediateOrCancel,
-                "unfilled remainder of an immediate-or-cancel order",
-            ))),
+            (Some(_), TimeInForce::Ioc | TimeInForce::Fok) => {
+                out.push(BookEvent::Cancelled(outcome(
+                    me,
+                    ReasonCode::ImmediateOrCancel,
+                    "unfilled remainder of an immediate-or-cancel order",
+                )))
+            }
             (Some(price), _) => self.resting.push(Resting {
                 id: w.id,
                 account: w.account,
@@ -288,7 +321,11 @@ impl ReferenceBook {
                 .min_by_key(|&i| (std::cmp::Reverse(self.stops[i].stop), self.stops[i].seq));
             let pick = match (buy, sell) {
                 (Some(b), Some(s)) => {
-                    if self.stops[b].seq < self.stops[s].seq { b } else { s }
+                    if self.stops[b].seq < self.stops[s].seq {
+                        b
+                    } else {
+                        s
+                    }
                 }
                 (Some(b), None) => b,
                 (None, Some(s)) => s,
@@ -318,9 +355,17 @@ impl ReferenceBook {
 
     fn cancel(&mut self, c: &CancelOrder, out: &mut Vec<BookEvent>) {
         let o = c.order;
-        if let Some(i) = self.resting.iter().position(|r| r.id == o.order_id && r.account == o.account_id) {
+        if let Some(i) = self
+            .resting
+            .iter()
+            .position(|r| r.id == o.order_id && r.account == o.account_id)
+        {
             self.resting.remove(i);
-        } else if let Some(i) = self.stops.iter().position(|s| s.id == o.order_id && s.account == o.account_id) {
+        } else if let Some(i) = self
+            .stops
+            .iter()
+            .position(|s| s.id == o.order_id && s.account == o.account_id)
+        {
             self.stops.remove(i);
         } else {
             out.push(BookEvent::Rejected(outcome(
@@ -330,24 +375,41 @@ impl ReferenceBook {
             )));
             return;
         }
-        out.push(BookEvent::Cancelled(outcome(o, ReasonCode::Requested, "cancelled on request")));
+        out.push(BookEvent::Cancelled(outcome(
+            o,
+            ReasonCode::Requested,
+            "cancelled on request",
+        )));
     }
 
-    fn check_quantity(&self, a: &AmendOrder, filled: Decimal) -> Result<Option<Decimal>, (ReasonCode, String)> {
-        let Some(new) = a.quantity else { return Ok(None) };
+    fn check_quantity(
+        &self,
+        a: &AmendOrder,
+        filled: Decimal,
+    ) -> Result<Option<Decimal>, (ReasonCode, String)> {
+        let Some(new) = a.quantity else {
+            return Ok(None);
+        };
         self.instrument
             .validate_quantity("quantity", new)
             .map_err(|e| (ReasonCode::InvalidOrder, e.to_string()))?;
         if new.value() <= filled {
             return Err((
                 ReasonCode::QuantityBelowFilled,
-                format!("quantity {new} must exceed the filled quantity {}", q(filled)),
+                format!(
+                    "quantity {new} must exceed the filled quantity {}",
+                    q(filled)
+                ),
             ));
         }
         Ok(Some(new.value()))
     }
 
-    fn check_price(&self, field: &'static str, p: Option<Price>) -> Result<Option<Price>, (ReasonCode, String)> {
+    fn check_price(
+        &self,
+        field: &'static str,
+        p: Option<Price>,
+    ) -> Result<Option<Price>, (ReasonCode, String)> {
         match p {
             None => Ok(None),
             Some(p) => self
@@ -360,16 +422,23 @@ impl ReferenceBook {
 
     fn amend(&mut self, a: &AmendOrder, now: Timestamp, out: &mut Vec<BookEvent>) {
         let o = a.order;
-        let result = if let Some(i) =
-            self.resting.iter().position(|r| r.id == o.order_id && r.account == o.account_id)
+        let result = if let Some(i) = self
+            .resting
+            .iter()
+            .position(|r| r.id == o.order_id && r.account == o.account_id)
         {
             self.amend_resting(i, a, now, out)
-        } else if let Some(i) =
-            self.stops.iter().position(|s| s.id == o.order_id && s.account == o.account_id)
+        } else if let Some(i) = self
+            .stops
+            .iter()
+            .position(|s| s.id == o.order_id && s.account == o.account_id)
         {
             self.amend_stop(i, a, out)
         } else {
-            Err((ReasonCode::UnknownOrder, "no open order with this id in this account".into()))
+            Err((
+                ReasonCode::UnknownOrder,
+                "no open order with this id in this account".into(),
+            ))
         };
         match result {
             Ok(()) => self.triggers(now, out),
@@ -385,12 +454,17 @@ impl ReferenceBook {
         out: &mut Vec<BookEvent>,
     ) -> Result<(), (ReasonCode, String)> {
         if a.stop_price.is_some() {
-            return Err((ReasonCode::InvalidOrder, "stop_price: a resting limit order has no stop".into()));
+            return Err((
+                ReasonCode::InvalidOrder,
+                "stop_price: a resting limit order has no stop".into(),
+            ));
         }
         let r = self.resting[i].clone();
         let total = r.filled + r.remaining;
         let new_total = self.check_quantity(a, r.filled)?.unwrap_or(total);
-        let new_price = self.check_price("limit_price", a.limit_price)?.unwrap_or(r.price);
+        let new_price = self
+            .check_price("limit_price", a.limit_price)?
+            .unwrap_or(r.price);
         out.push(BookEvent::Amended(AmendOrder {
             order: a.order,
             quantity: Some(q(new_total)),
@@ -418,13 +492,23 @@ impl ReferenceBook {
         Ok(())
     }
 
-    fn amend_stop(&mut self, i: usize, a: &AmendOrder, out: &mut Vec<BookEvent>) -> Result<(), (ReasonCode, String)> {
+    fn amend_stop(
+        &mut self,
+        i: usize,
+        a: &AmendOrder,
+        out: &mut Vec<BookEvent>,
+    ) -> Result<(), (ReasonCode, String)> {
         let s = self.stops[i].clone();
         if s.limit.is_none() && a.limit_price.is_some() {
-            return Err((ReasonCode::InvalidOrder, "limit_price: a stop (market) order has no limit".into()));
+            return Err((
+                ReasonCode::InvalidOrder,
+                "limit_price: a stop (market) order has no limit".into(),
+            ));
         }
         let quantity = self.check_quantity(a, Decimal::ZERO)?.unwrap_or(s.quantity);
-        let stop = self.check_price("stop_price", a.stop_price)?.unwrap_or(s.stop);
+        let stop = self
+            .check_price("stop_price", a.stop_price)?
+            .unwrap_or(s.stop);
         let limit = self.check_price("limit_price", a.limit_price)?.or(s.limit);
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -434,7 +518,13 @@ impl ReferenceBook {
             limit_price: limit,
             stop_price: Some(stop),
         }));
-        self.stops[i] = Stop { quantity, stop, limit, seq, ..s };
+        self.stops[i] = Stop {
+            quantity,
+            stop,
+            limit,
+            seq,
+            ..s
+        };
         Ok(())
     }
 
@@ -444,13 +534,22 @@ impl ReferenceBook {
             .iter()
             .filter(|r| r.tif == TimeInForce::Day)
             .map(|r| (r.seq, r.id, r.account))
-            .chain(self.stops.iter().filter(|s| s.tif == TimeInForce::Day).map(|s| (s.seq, s.id, s.account)))
+            .chain(
+                self.stops
+                    .iter()
+                    .filter(|s| s.tif == TimeInForce::Day)
+                    .map(|s| (s.seq, s.id, s.account)),
+            )
             .collect();
         expiring.sort();
         self.resting.retain(|r| r.tif != TimeInForce::Day);
         self.stops.retain(|s| s.tif != TimeInForce::Day);
         for (_, order_id, account_id) in expiring {
-            out.push(BookEvent::Expired(OrderRef { order_id, account_id, symbol: self.instrument.symbol() }));
+            out.push(BookEvent::Expired(OrderRef {
+                order_id,
+                account_id,
+                symbol: self.instrument.symbol(),
+            }));
         }
     }
 

@@ -1,0 +1,38 @@
+//! `stratus bench …`: reproducible benchmarks that print one JSON line each.
+//!
+//! Speed is measured here and only here (never by timed assertions in tests). Build with
+//! `--release`: a debug build is 10–50× slower and its figures mean nothing.
+
+mod matching;
+
+use clap::{Args, Subcommand};
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    which: Bench,
+}
+
+#[derive(Debug, Subcommand)]
+enum Bench {
+    /// The order book under an exchange-core-shaped command mix.
+    Matching(matching::MatchingArgs),
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if cfg!(debug_assertions) {
+        eprintln!("warning: this is a debug build; run with --release for meaningful figures");
+    }
+    match args.which {
+        Bench::Matching(a) => matching::run(a),
+    }
+}
+
+/// Percentile of sorted nanosecond samples (nearest rank).
+pub fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1] as f64
+}
