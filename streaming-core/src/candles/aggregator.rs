@@ -1,0 +1,271 @@
+//! `CandleAggregator`: ticks of one symbol → candles on several timeframes at once.
+//!
+//! Periods are aligned to UTC (see [`Timeframe::period_start`]). A candle is emitted when
+//! its period has closed: when a tick of a later period arrives, or when a heartbeat
+//! ([`CandleAggregator::on_heartbeat`]) reports that the clock has passed its end, so a
+//! quiet market still closes its bars. Periods without trades produce no candle unless
+//! gap filling is on; then each is a flat candle at the previous close with zero volume
+//! and zero trades.
+//!
+//! **Late ticks.** The aggregator keeps a watermark: the latest start of an open period
+//! over its timeframes — for nested timeframes (5m in 1h), the finest one's — advanced by
+//! ticks and heartbeats. A tick older than the watermark
+//! belongs to a candle that may already have been emitted; it is dropped — for every
+//! timeframe, so all timeframes see the same ticks — and counted in
+//! [`AggregatorStats::late_ticks`]. A tick out of order but not older than the watermark
+//! is inside every open candle: it counts toward high, low, volume and trades, and sets
+//! the close only if it is the newest tick of the candle.
+//!
+//! Emission order: candles closed by the same tick or heartbeat come out by end time,
+//! then finest timeframe first.
+
+use domain::{Candle, Price, Quantity, Symbol, Tick, Timeframe, Timestamp};
+
+use super::CandleError;
+
+/// Options of an aggregator.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AggregatorConfig {
+    /// Emit flat candles for periods without trades.
+    pub gap_fill: bool,
+}
+
+/// What the aggregator has seen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AggregatorStats {
+    pub ticks: u64,
+    /// Ticks dropped for being older than the watermark.
+    pub late_ticks: u64,
+    /// Ticks of another symbol, refused.
+    pub foreign_ticks: u64,
+    pub candles: u64,
+}
+
+/// A candle being built.
+#[derive(Debug, Clone, Copy)]
+struct OpenCandle {
+    start: Timestamp,
+    end: Timestamp,
+    open: Price,
+    high: Price,
+    low: Price,
+    close: Price,
+    /// Time of the tick that set `close`.
+    close_time: Timestamp,
+    volume: Quantity,
+    trades: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Series {
+    timeframe: Timeframe,
+    open: Option<OpenCandle>,
+    /// Close of the last emitted candle, for gap filling.
+    last_close: Option<Price>,
+    /// End of the last emitted candle: the next gap-filled period starts here.
+    last_end: Option<Timestamp>,
+}
+
+/// Builds candles of one symbol on several timeframes. See the module docs.
+#[derive(Debug, Clone)]
+pub struct CandleAggregator {
+    symbol: Symbol,
+    config: AggregatorConfig,
+    /// Finest first.
+    series: Vec<Series>,
+    watermark: Timestamp,
+    stats: AggregatorStats,
+}
+
+impl CandleAggregator {
+    pub fn new(
+        symbol: Symbol,
+        timeframes: &[Timeframe],
+        config: AggregatorConfig,
+    ) -> Result<Self, CandleError> {
+        if timeframes.is_empty() {
+            return Err(CandleError::NoTimeframes);
+        }
+        let mut sorted = timeframes.to_vec();
+        sorted.sort();
+        if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+            return Err(CandleError::DuplicateTimeframe(w[0]));
+        }
+        let series = sorted
+            .into_iter()
+            .map(|timeframe| Series {
+                timeframe,
+                open: None,
+                last_close: None,
+                last_end: None,
+            })
+            .collect();
+        Ok(CandleAggregator {
+            symbol,
+            config,
+            series,
+            watermark: Timestamp::from_nanos(i64::MIN),
+            stats: AggregatorStats::default(),
+        })
+    }
+
+    pub fn symbol(&self) -> Symbol {
+        self.symbol
+    }
+
+    pub fn timeframes(&self) -> impl Iterator<Item = Timeframe> + '_ {
+        self.series.iter().map(|s| s.timeframe)
+    }
+
+    pub fn stats(&self) -> AggregatorStats {
+        self.stats
+    }
+
+    /// Adds a tick; candles it closes are appended to `out`. Returns whether the tick was
+    /// used (false: late, or of another symbol).
+    pub fn on_tick(&mut self, tick: &Tick, out: &mut Vec<Candle>) -> bool {
+        self.stats.ticks += 1;
+        if tick.symbol != self.symbol {
+            self.stats.foreign_ticks += 1;
+            return false;
+        }
+        let t = tick.time;
+        if t < self.watermark {
+            self.stats.late_ticks += 1;
+            return false;
+        }
+        let before = out.len();
+        for series in &mut self.series {
+            match &mut series.open {
+                Some(c) if t < c.end => {
+                    // The hot path: the tick falls in the open candle.
+                    if tick.price > c.high {
+                        c.high = tick.price;
+                    } else if tick.price < c.low {
+                        c.low = tick.price;
+                    }
+                    if t >= c.close_time {
+                        c.close = tick.price;
+                        c.close_time = t;
+                    }
+                    c.volume = c.volume.checked_add(tick.size).unwrap_or(c.volume);
+                    c.trades += 1;
+                }
+                _ => {
+                    let start = series.timeframe.period_start(t);
+                    Self::close_open(self.symbol, series, out);
+                    Self::fill_gaps(self.symbol, self.config, series, start, out);
+                    series.open = Some(OpenCandle {
+                        start,
+                        end: series.timeframe.period_end(start),
+                        open: tick.price,
+                        high: tick.price,
+                        low: tick.price,
+                        close: tick.price,
+                        close_time: t,
+                        volume: tick.size,
+                        trades: 1,
+                    });
+                    if start > self.watermark {
+                        self.watermark = start;
+                    }
+                }
+            }
+        }
+        self.finish_batch(before, out);
+        true
+    }
+
+    /// Tells the aggregator the clock reads `now`: candles whose period ended at or
+    /// before `now` are closed (and, with gap filling, empty periods up to `now` filled).
+    pub fn on_heartbeat(&mut self, now: Timestamp, out: &mut Vec<Candle>) {
+        let before = out.len();
+        for series in &mut self.series {
+            if series.open.is_some_and(|c| c.end <= now) {
+                Self::close_open(self.symbol, series, out);
+            }
+            if series.open.is_none() {
+                let current = series.timeframe.period_start(now);
+                Self::fill_gaps(self.symbol, self.config, series, current, out);
+            }
+        }
+        for series in &self.series {
+            let current = series.timeframe.period_start(now);
+            if current > self.watermark {
+                self.watermark = current;
+            }
+        }
+        self.finish_batch(before, out);
+    }
+
+    /// Emits the candles still open (end of data). Their periods may be incomplete.
+    pub fn flush(&mut self, out: &mut Vec<Candle>) {
+        let before = out.len();
+        for series in &mut self.series {
+            Self::close_open(self.symbol, series, out);
+        }
+        self.finish_batch(before, out);
+    }
+
+    fn finish_batch(&mut self, before: usize, out: &mut [Candle]) {
+        let batch = &mut out[before..];
+        if batch.len() > 1 {
+            // Each series emitted in time order; merge them by end, finest first.
+            batch.sort_by_key(|c| (c.end, c.timeframe));
+        }
+        self.stats.candles += batch.len() as u64;
+    }
+
+    fn close_open(symbol: Symbol, series: &mut Series, out: &mut Vec<Candle>) {
+        if let Some(c) = series.open.take() {
+            out.push(Candle {
+                symbol,
+                timeframe: series.timeframe,
+                start: c.start,
+                end: c.end,
+                open: c.open,
+                high: c.high,
+                low: c.low,
+                close: c.close,
+                volume: c.volume,
+                trades: c.trades,
+            });
+            series.last_close = Some(c.close);
+            series.last_end = Some(c.end);
+        }
+    }
+
+    /// With gap filling on, emits flat candles for the periods from the last emitted
+    /// candle's end up to (not including) `until`.
+    fn fill_gaps(
+        symbol: Symbol,
+        config: AggregatorConfig,
+        series: &mut Series,
+        until: Timestamp,
+        out: &mut Vec<Candle>,
+    ) {
+        if !config.gap_fill {
+            return;
+        }
+        let (Some(close), Some(mut start)) = (series.last_close, series.last_end) else {
+            return;
+        };
+        while start < until {
+            let end = series.timeframe.period_end(start);
+            out.push(Candle {
+                symbol,
+                timeframe: series.timeframe,
+                start,
+                end,
+                open: close,
+                high: close,
+                low: close,
+                close,
+                volume: Quantity::ZERO,
+                trades: 0,
+            });
+            start = end;
+        }
+        series.last_end = Some(start);
+    }
+}
