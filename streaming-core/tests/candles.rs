@@ -308,3 +308,43 @@ fn five_minute_file_resamples_to_hours_and_days() {
     assert_eq!(out[0].low, first.iter().map(|c| c.low).min().unwrap());
     assert!(out.iter().all(|c| c.validate().is_ok()));
 }
+
+/// Many timeframes at once give, for each, exactly what an aggregator of that timeframe
+/// alone gives — with or without gap filling, with heartbeats between ticks. (Nested
+/// timeframes are built from the finest one's candles; 7m is fed by ticks.)
+#[test]
+fn many_timeframes_at_once_equal_each_alone() {
+    let tfs: Vec<Timeframe> = ["1m", "5m", "7m", "15m", "1h", "4h", "1d"]
+        .iter()
+        .map(|s| tf(s))
+        .collect();
+    let ticks = synthetic(3, 1.0 / 20.0, 30_000);
+    for gap_fill in [false, true] {
+        let run = |tfs: &[Timeframe]| {
+            let mut agg = CandleAggregator::new(sym(), tfs, AggregatorConfig { gap_fill }).unwrap();
+            let mut out = Vec::new();
+            for (i, t) in ticks.iter().enumerate() {
+                if i % 97 == 0 {
+                    // A clock a little behind the ticks now and then.
+                    agg.on_heartbeat(
+                        Timestamp::from_nanos(t.time.nanos() - 1_000_000_000),
+                        &mut out,
+                    );
+                }
+                agg.on_tick(t, &mut out);
+            }
+            agg.flush(&mut out);
+            out
+        };
+        let together = run(&tfs);
+        for &one in &tfs {
+            let alone = run(&[one]);
+            let picked: Vec<Candle> = together
+                .iter()
+                .filter(|c| c.timeframe == one)
+                .copied()
+                .collect();
+            assert_eq!(picked, alone, "{one} (gap_fill {gap_fill})");
+        }
+    }
+}

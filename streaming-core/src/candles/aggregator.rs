@@ -18,6 +18,11 @@
 //!
 //! Emission order: candles closed by the same tick or heartbeat come out by end time,
 //! then finest timeframe first.
+//!
+//! **Cost.** Only the finest timeframe, and any timeframe it does not divide, is updated
+//! per tick. A timeframe the finest divides (1h over 1m) is built from the finest
+//! candles as they close, like a resampler — exactly the same candles, tested — so six
+//! nested timeframes cost little more than one.
 
 use domain::{Candle, Price, Quantity, Symbol, Tick, Timeframe, Timestamp};
 
@@ -59,6 +64,8 @@ struct OpenCandle {
 #[derive(Debug, Clone)]
 struct Series {
     timeframe: Timeframe,
+    /// Built from the finest series' closed candles rather than from ticks.
+    derived: bool,
     open: Option<OpenCandle>,
     /// Close of the last emitted candle, for gap filling.
     last_close: Option<Price>,
@@ -91,10 +98,13 @@ impl CandleAggregator {
         if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
             return Err(CandleError::DuplicateTimeframe(w[0]));
         }
+        let finest = sorted[0];
         let series = sorted
             .into_iter()
-            .map(|timeframe| Series {
+            .enumerate()
+            .map(|(i, timeframe)| Series {
                 timeframe,
+                derived: i > 0 && finest.divides(timeframe),
                 open: None,
                 last_close: None,
                 last_end: None,
@@ -135,7 +145,18 @@ impl CandleAggregator {
             return false;
         }
         let before = out.len();
-        for series in &mut self.series {
+        for i in 0..self.series.len() {
+            let series = &mut self.series[i];
+            if series.derived {
+                // Its candles come from the finest series; here it only closes the
+                // periods this tick has moved past, as a tick-fed series would.
+                if series.open.is_some_and(|c| t >= c.end) {
+                    let start = series.timeframe.period_start(t);
+                    self.close_series(i, out);
+                    self.fill_gaps(i, start, out);
+                }
+                continue;
+            }
             match &mut series.open {
                 Some(c) if t < c.end => {
                     // The hot path: the tick falls in the open candle.
@@ -153,8 +174,9 @@ impl CandleAggregator {
                 }
                 _ => {
                     let start = series.timeframe.period_start(t);
-                    Self::close_open(self.symbol, series, out);
-                    Self::fill_gaps(self.symbol, self.config, series, start, out);
+                    self.close_series(i, out);
+                    self.fill_gaps(i, start, out);
+                    let series = &mut self.series[i];
                     series.open = Some(OpenCandle {
                         start,
                         end: series.timeframe.period_end(start),
@@ -166,9 +188,7 @@ impl CandleAggregator {
                         volume: tick.size,
                         trades: 1,
                     });
-                    if start > self.watermark {
-                        self.watermark = start;
-                    }
+                    self.raise_watermark(start);
                 }
             }
         }
@@ -180,20 +200,15 @@ impl CandleAggregator {
     /// before `now` are closed (and, with gap filling, empty periods up to `now` filled).
     pub fn on_heartbeat(&mut self, now: Timestamp, out: &mut Vec<Candle>) {
         let before = out.len();
-        for series in &mut self.series {
-            if series.open.is_some_and(|c| c.end <= now) {
-                Self::close_open(self.symbol, series, out);
+        for i in 0..self.series.len() {
+            if self.series[i].open.is_some_and(|c| c.end <= now) {
+                self.close_series(i, out);
             }
-            if series.open.is_none() {
-                let current = series.timeframe.period_start(now);
-                Self::fill_gaps(self.symbol, self.config, series, current, out);
+            let current = self.series[i].timeframe.period_start(now);
+            if self.series[i].open.is_none() {
+                self.fill_gaps(i, current, out);
             }
-        }
-        for series in &self.series {
-            let current = series.timeframe.period_start(now);
-            if current > self.watermark {
-                self.watermark = current;
-            }
+            self.raise_watermark(current);
         }
         self.finish_batch(before, out);
     }
@@ -201,10 +216,16 @@ impl CandleAggregator {
     /// Emits the candles still open (end of data). Their periods may be incomplete.
     pub fn flush(&mut self, out: &mut Vec<Candle>) {
         let before = out.len();
-        for series in &mut self.series {
-            Self::close_open(self.symbol, series, out);
+        for i in 0..self.series.len() {
+            self.close_series(i, out);
         }
         self.finish_batch(before, out);
+    }
+
+    fn raise_watermark(&mut self, start: Timestamp) {
+        if start > self.watermark {
+            self.watermark = start;
+        }
     }
 
     fn finish_batch(&mut self, before: usize, out: &mut [Candle]) {
@@ -216,44 +237,73 @@ impl CandleAggregator {
         self.stats.candles += batch.len() as u64;
     }
 
-    fn close_open(symbol: Symbol, series: &mut Series, out: &mut Vec<Candle>) {
-        if let Some(c) = series.open.take() {
-            out.push(Candle {
-                symbol,
-                timeframe: series.timeframe,
-                start: c.start,
-                end: c.end,
-                open: c.open,
-                high: c.high,
-                low: c.low,
-                close: c.close,
-                volume: c.volume,
-                trades: c.trades,
-            });
-            series.last_close = Some(c.close);
-            series.last_end = Some(c.end);
+    /// Emits series `i`'s open candle, if any; the finest series' candle is also folded
+    /// into the derived series.
+    fn close_series(&mut self, i: usize, out: &mut Vec<Candle>) {
+        let series = &mut self.series[i];
+        let Some(c) = series.open.take() else { return };
+        series.last_close = Some(c.close);
+        series.last_end = Some(c.end);
+        out.push(Candle {
+            symbol: self.symbol,
+            timeframe: series.timeframe,
+            start: c.start,
+            end: c.end,
+            open: c.open,
+            high: c.high,
+            low: c.low,
+            close: c.close,
+            volume: c.volume,
+            trades: c.trades,
+        });
+        if i == 0 {
+            for j in 1..self.series.len() {
+                if self.series[j].derived {
+                    self.fold(j, &c, out);
+                }
+            }
         }
     }
 
-    /// With gap filling on, emits flat candles for the periods from the last emitted
+    /// Adds a closed finest candle to derived series `j`.
+    fn fold(&mut self, j: usize, c: &OpenCandle, out: &mut Vec<Candle>) {
+        let start = self.series[j].timeframe.period_start(c.start);
+        match &mut self.series[j].open {
+            Some(open) if open.start == start => {
+                open.high = open.high.max(c.high);
+                open.low = open.low.min(c.low);
+                open.close = c.close;
+                open.close_time = c.close_time;
+                open.volume = open.volume.checked_add(c.volume).unwrap_or(open.volume);
+                open.trades += c.trades;
+            }
+            _ => {
+                self.close_series(j, out);
+                self.fill_gaps(j, start, out);
+                let series = &mut self.series[j];
+                series.open = Some(OpenCandle {
+                    start,
+                    end: series.timeframe.period_end(start),
+                    ..*c
+                });
+            }
+        }
+    }
+
+    /// With gap filling on, emits flat candles for series `i` from the last emitted
     /// candle's end up to (not including) `until`.
-    fn fill_gaps(
-        symbol: Symbol,
-        config: AggregatorConfig,
-        series: &mut Series,
-        until: Timestamp,
-        out: &mut Vec<Candle>,
-    ) {
-        if !config.gap_fill {
+    fn fill_gaps(&mut self, i: usize, until: Timestamp, out: &mut Vec<Candle>) {
+        if !self.config.gap_fill {
             return;
         }
+        let series = &mut self.series[i];
         let (Some(close), Some(mut start)) = (series.last_close, series.last_end) else {
             return;
         };
         while start < until {
             let end = series.timeframe.period_end(start);
             out.push(Candle {
-                symbol,
+                symbol: self.symbol,
                 timeframe: series.timeframe,
                 start,
                 end,
