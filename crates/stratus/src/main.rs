@@ -1,6 +1,7 @@
 //! `stratus`: the command-line entry point of the platform.
 
 mod bench;
+mod commands;
 
 use std::process::ExitCode;
 
@@ -19,6 +20,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a strategy over a data file and report its performance.
+    Backtest(commands::backtest::BacktestArgs),
+    /// Print the candles a data file aggregates or resamples to.
+    Candles(commands::candles::CandlesArgs),
+    /// Print indicator series over a data file.
+    Indicators(commands::indicators::IndicatorsArgs),
     /// Run a benchmark and print one JSON line of results.
     Bench(bench::BenchArgs),
 }
@@ -26,6 +33,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Backtest(args) => commands::backtest::run(args),
+        Command::Candles(args) => commands::candles::run(args),
+        Command::Indicators(args) => commands::indicators::run(args),
         Command::Bench(args) => bench::run(args),
     };
     match result {

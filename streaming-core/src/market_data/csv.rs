@@ -26,7 +26,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{DateTime, NaiveDateTime};
 use domain::{Candle, DomainError, Price, Quantity, Symbol, Tick, Timeframe, Timestamp};
 
 /// A problem with a data file, located to the line.
@@ -129,6 +129,7 @@ enum Layout {
     PriceTicks,
 }
 
+#[derive(Debug)]
 struct Header {
     layout: Layout,
     index: Vec<Option<usize>>,
@@ -153,6 +154,119 @@ impl Reader<'_> {
             line: self.line,
             message: message.into(),
         }
+    }
+
+    fn io_error(&self, line: usize, e: std::io::Error) -> DataError {
+        DataError {
+            path: self.path.to_owned(),
+            line,
+            message: format!("cannot read: {e}"),
+        }
+    }
+
+    /// Parses one row; `last` is the previous row's time (rows must not go back in time;
+    /// bars must move forward).
+    fn row(
+        &self,
+        header: &Header,
+        text: &str,
+        symbol: Symbol,
+        last: Option<Timestamp>,
+    ) -> Result<Row, DataError> {
+        let mut fields = [""; 14];
+        let mut count = 0;
+        for field in text.split(',') {
+            if count < fields.len() {
+                fields[count] = field.trim();
+            }
+            count += 1;
+        }
+        if count != header.width {
+            return Err(self.err(format!("expected {} fields, found {count}", header.width)));
+        }
+        let get = |c: Column| header.col(c).map(|i| fields[i]).unwrap_or_default();
+        let time = match header.layout {
+            Layout::DailyBars => self.date(get(Column::Date))?,
+            Layout::CloseStampedBars => {
+                let day = self.date(get(Column::Date))?;
+                let since_midnight = self.time_of_day(get(Column::Time))?;
+                day.checked_add_nanos(since_midnight)
+                    .ok_or_else(|| self.err("time out of range"))?
+            }
+            Layout::OhlcTicks => self.datetime(get(Column::Datetime))?,
+            Layout::PriceTicks | Layout::StartStampedBars => self.datetime(get(Column::Time))?,
+        };
+        let is_tick = matches!(header.layout, Layout::OhlcTicks | Layout::PriceTicks);
+        if let Some(prev) = last {
+            if time < prev || (!is_tick && time == prev) {
+                return Err(self.err(format!(
+                    "time {time} is not after the previous row's {prev}: rows must be in time order"
+                )));
+            }
+        }
+        if header.layout == Layout::PriceTicks {
+            let price = self.price("Price", get(Column::Price))?;
+            let size = self.volume("Size", get(Column::Size))?;
+            let quote = |c: Column, name: &str| -> Result<Option<Price>, DataError> {
+                match header.col(c).map(|i| fields[i]) {
+                    None | Some("") => Ok(None),
+                    Some(text) => self.price(name, text).map(Some),
+                }
+            };
+            let (bid, ask) = (quote(Column::Bid, "Bid")?, quote(Column::Ask, "Ask")?);
+            return Ok(Row::Tick(Tick {
+                symbol,
+                time,
+                price,
+                size,
+                bid,
+                ask,
+            }));
+        }
+        let open = self.price("Open", get(Column::Open))?;
+        let high = self.price("High", get(Column::High))?;
+        let low = self.price("Low", get(Column::Low))?;
+        let close = self.price("Close", get(Column::Close))?;
+        let volume = self.volume("Volume", get(Column::Volume))?;
+        if header.layout == Layout::OhlcTicks {
+            if open != close || high != close || low != close {
+                return Err(self.err(
+                    "rows of a Datetime file are ticks: Open, High, Low and Close must be equal (the trade price)",
+                ));
+            }
+            return Ok(Row::Tick(Tick {
+                symbol,
+                time,
+                price: close,
+                size: volume,
+                bid: None,
+                ask: None,
+            }));
+        }
+        if high < low {
+            return Err(self.err(format!("High {high} is below Low {low}")));
+        }
+        if open < low || open > high || close < low || close > high {
+            return Err(self.err(format!(
+                "Open {open} and Close {close} must lie between Low {low} and High {high}"
+            )));
+        }
+        // The period (and so start and end) is fixed once known; see `DataReader::place_bar`.
+        Ok(Row::Bar(
+            time,
+            Candle {
+                symbol,
+                timeframe: Timeframe::D1,
+                start: time,
+                end: time,
+                open,
+                high,
+                low,
+                close,
+                volume,
+                trades: 0,
+            },
+        ))
     }
 
     fn header(&self, text: &str) -> Result<Header, DataError> {
@@ -212,17 +326,21 @@ impl Reader<'_> {
             .map_err(|_| self.err(format!("{name} must not be negative, got {text}")))
     }
 
-    fn date(&self, text: &str) -> Result<NaiveDate, DataError> {
-        NaiveDate::parse_from_str(text, "%Y-%m-%d")
-            .map_err(|_| self.err(format!("date {text:?} is not YYYY-MM-DD")))
+    /// `YYYY-MM-DD` as midnight UTC.
+    fn date(&self, text: &str) -> Result<Timestamp, DataError> {
+        parse_date(text).ok_or_else(|| self.err(format!("date {text:?} is not YYYY-MM-DD")))
     }
 
-    fn time_of_day(&self, text: &str) -> Result<NaiveTime, DataError> {
-        NaiveTime::parse_from_str(text, "%H:%M:%S%.f")
-            .map_err(|_| self.err(format!("time {text:?} is not HH:MM:SS[.fff]")))
+    /// `HH:MM:SS[.fff]` as nanoseconds since midnight.
+    fn time_of_day(&self, text: &str) -> Result<i64, DataError> {
+        parse_time_of_day(text)
+            .ok_or_else(|| self.err(format!("time {text:?} is not HH:MM:SS[.fff]")))
     }
 
     fn datetime(&self, text: &str) -> Result<Timestamp, DataError> {
+        if let Some(t) = parse_datetime_fast(text) {
+            return Ok(t);
+        }
         let bad = || {
             self.err(format!(
                 "datetime {text:?} is not ISO 8601 (2015-09-23T20:57:42.146[Z])"
@@ -240,181 +358,390 @@ impl Reader<'_> {
     }
 }
 
+fn digits(text: &[u8]) -> Option<i64> {
+    if text.is_empty() || !text.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(text.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0')))
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// `YYYY-MM-DD` → midnight UTC, checking the calendar (no February 30th).
+fn parse_date(text: &str) -> Option<Timestamp> {
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let (y, m, d) = (digits(&b[0..4])?, digits(&b[5..7])?, digits(&b[8..10])?);
+    if !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) {
+        return None;
+    }
+    days_from_civil(y, m, d)
+        .checked_mul(86_400 * domain::time::NANOS_PER_SECOND)
+        .map(Timestamp::from_nanos)
+}
+
+/// `HH:MM:SS[.f…]` → nanoseconds since midnight.
+fn parse_time_of_day(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() < 8 || b[2] != b':' || b[5] != b':' {
+        return None;
+    }
+    let (h, m, s) = (digits(&b[0..2])?, digits(&b[3..5])?, digits(&b[6..8])?);
+    if h > 23 || m > 59 || s > 59 {
+        return None;
+    }
+    let mut nanos = 0;
+    if b.len() > 8 {
+        let frac = &b[9..];
+        if b[8] != b'.' || frac.len() > 9 {
+            return None;
+        }
+        nanos = digits(frac)? * 10i64.pow(9 - frac.len() as u32);
+    }
+    Some(((h * 60 + m) * 60 + s) * domain::time::NANOS_PER_SECOND + nanos)
+}
+
+/// The common forms without a zone or with `Z`: `YYYY-MM-DDTHH:MM:SS[.f…][Z]` (also with a
+/// space for `T`). Anything else goes to the general parser.
+fn parse_datetime_fast(text: &str) -> Option<Timestamp> {
+    let text = text.strip_suffix('Z').unwrap_or(text);
+    if text.len() < 19 || !text.is_char_boundary(10) || !text.is_char_boundary(11) {
+        return None;
+    }
+    let sep = text.as_bytes()[10];
+    if sep != b'T' && sep != b' ' {
+        return None;
+    }
+    let day = parse_date(&text[..10])?;
+    let time = parse_time_of_day(&text[11..])?;
+    day.checked_add_nanos(time)
+}
+
 /// A plain decimal: digits with an optional sign and point, nothing else.
 fn number(text: &str) -> Result<domain::Decimal, String> {
     domain::num::parse_decimal("value", text)
         .map_err(|_| format!("{text:?} is not a decimal number"))
 }
 
-/// Reads a data file for `symbol`. See the module docs for the formats and rules.
-pub fn read_file(path: &Path, symbol: Symbol) -> Result<MarketData, DataError> {
-    let text = std::fs::read_to_string(path).map_err(|e| DataError {
-        path: path.to_owned(),
-        line: 0,
-        message: format!("cannot read: {e}"),
-    })?;
-    parse(path, &text, symbol)
+/// One row of a data file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    Tick(Tick),
+    Bar(Candle),
 }
 
-/// Parses file contents (`path` is for messages only).
-pub fn parse(path: &Path, text: &str, symbol: Symbol) -> Result<MarketData, DataError> {
-    let mut reader = Reader { path, line: 0 };
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let Some((n, header_line)) = lines.next() else {
-        return Err(reader.err("file is empty"));
-    };
-    reader.line = n + 1;
-    let header = reader.header(header_line.trim_start_matches('\u{feff}'))?;
+/// Whether a file holds ticks or bars (known from its header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataKind {
+    Ticks,
+    Bars,
+}
 
-    let mut ticks = Vec::new();
-    let mut stamped: Vec<(Timestamp, Candle)> = Vec::new();
-    let mut last: Option<Timestamp> = None;
-    for (n, line) in lines {
-        reader.line = n + 1;
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-        if fields.len() != header.width {
-            return Err(reader.err(format!(
-                "expected {} fields, found {}",
-                header.width,
-                fields.len()
-            )));
-        }
-        let get = |c: Column| header.col(c).map(|i| fields[i]);
-        let time = match header.layout {
-            Layout::DailyBars => reader
-                .date(get(Column::Date).unwrap_or_default())
-                .and_then(|d| Timestamp::from_date(d).map_err(|e| reader.err(e.to_string())))?,
-            Layout::CloseStampedBars => {
-                let d = reader.date(get(Column::Date).unwrap_or_default())?;
-                let t = reader.time_of_day(get(Column::Time).unwrap_or_default())?;
-                Timestamp::from_naive_utc(d.and_time(t)).map_err(|e| reader.err(e.to_string()))?
-            }
-            Layout::OhlcTicks => reader.datetime(get(Column::Datetime).unwrap_or_default())?,
-            Layout::PriceTicks | Layout::StartStampedBars => {
-                reader.datetime(get(Column::Time).unwrap_or_default())?
-            }
-        };
-        let is_tick = matches!(header.layout, Layout::OhlcTicks | Layout::PriceTicks);
-        if let Some(prev) = last {
-            if time < prev || (!is_tick && time == prev) {
-                return Err(reader.err(format!(
-                    "time {time} is not after the previous row's {prev}: rows must be in time order"
-                )));
-            }
-        }
-        last = Some(time);
-        if header.layout == Layout::PriceTicks {
-            let price = reader.price("Price", get(Column::Price).unwrap_or_default())?;
-            let size = reader.volume("Size", get(Column::Size).unwrap_or_default())?;
-            let quote = |c: Column, name: &str| -> Result<Option<Price>, DataError> {
-                match get(c) {
-                    None | Some("") => Ok(None),
-                    Some(text) => reader.price(name, text).map(Some),
-                }
-            };
-            let (bid, ask) = (quote(Column::Bid, "Bid")?, quote(Column::Ask, "Ask")?);
-            ticks.push(Tick {
-                symbol,
-                time,
-                price,
-                size,
-                bid,
-                ask,
-            });
-            continue;
-        }
-        let open = reader.price("Open", get(Column::Open).unwrap_or_default())?;
-        let high = reader.price("High", get(Column::High).unwrap_or_default())?;
-        let low = reader.price("Low", get(Column::Low).unwrap_or_default())?;
-        let close = reader.price("Close", get(Column::Close).unwrap_or_default())?;
-        let volume = reader.volume("Volume", get(Column::Volume).unwrap_or_default())?;
-        if header.layout == Layout::OhlcTicks {
-            if open != close || high != close || low != close {
-                return Err(reader.err(
-                    "rows of a Datetime file are ticks: Open, High, Low and Close must be equal (the trade price)",
-                ));
-            }
-            ticks.push(Tick {
-                symbol,
-                time,
-                price: close,
-                size: volume,
-                bid: None,
-                ask: None,
-            });
-            continue;
-        }
-        if high < low {
-            return Err(reader.err(format!("High {high} is below Low {low}")));
-        }
-        if open < low || open > high || close < low || close > high {
-            return Err(reader.err(format!(
-                "Open {open} and Close {close} must lie between Low {low} and High {high}"
-            )));
-        }
-        // Timeframe and start/end are fixed once the bar period is known (below).
-        let candle = Candle {
+/// How many bars are read ahead to infer an intraday file's bar period.
+const PERIOD_LOOKAHEAD: usize = 1_000;
+
+/// Reads a data file row by row, so files larger than memory stream through.
+///
+/// Yields `Err` once, at the first bad row, and then ends. An intraday bar file's period
+/// is the smallest gap between its first 1,000 bars (read ahead and buffered).
+#[derive(Debug)]
+pub struct DataReader<R> {
+    input: R,
+    path: PathBuf,
+    symbol: Symbol,
+    header: Header,
+    line: usize,
+    buf: String,
+    last: Option<Timestamp>,
+    /// Bars read ahead while the period is unknown: (stamp, bar with provisional times).
+    ahead: std::collections::VecDeque<(Timestamp, Candle)>,
+    /// An error met while reading ahead, reported after the bars before it.
+    ahead_error: Option<DataError>,
+    timeframe: Option<Timeframe>,
+    rows: usize,
+    done: bool,
+}
+
+impl DataReader<std::io::BufReader<std::fs::File>> {
+    /// Opens `path` and reads its header.
+    pub fn open(path: &Path, symbol: Symbol) -> Result<Self, DataError> {
+        let file = std::fs::File::open(path).map_err(|e| DataError {
+            path: path.to_owned(),
+            line: 0,
+            message: format!("cannot read: {e}"),
+        })?;
+        DataReader::new(
+            std::io::BufReader::with_capacity(1 << 16, file),
+            path,
             symbol,
-            timeframe: Timeframe::D1,
-            start: time,
-            end: time,
-            open,
-            high,
-            low,
-            close,
-            volume,
-            trades: 0,
+        )
+    }
+}
+
+impl<R: std::io::BufRead> DataReader<R> {
+    /// Reads the header from `input` (`path` names the source in messages).
+    pub fn new(mut input: R, path: &Path, symbol: Symbol) -> Result<Self, DataError> {
+        let mut buf = String::new();
+        let mut line = 0;
+        let reader = Reader { path, line: 0 };
+        let header = loop {
+            buf.clear();
+            let n = input
+                .read_line(&mut buf)
+                .map_err(|e| reader.io_error(line, e))?;
+            if n == 0 {
+                return Err(reader.err("file is empty"));
+            }
+            line += 1;
+            let text = buf.trim().trim_start_matches('\u{feff}');
+            if !text.is_empty() {
+                break Reader { path, line }.header(text)?;
+            }
         };
-        stamped.push((time, candle));
+        let timeframe = (header.layout == Layout::DailyBars).then_some(Timeframe::D1);
+        Ok(DataReader {
+            input,
+            path: path.to_owned(),
+            symbol,
+            header,
+            line,
+            buf,
+            last: None,
+            ahead: std::collections::VecDeque::new(),
+            ahead_error: None,
+            timeframe,
+            rows: 0,
+            done: false,
+        })
     }
-    reader.line = 0;
-    if header.layout == Layout::OhlcTicks || header.layout == Layout::PriceTicks {
-        if ticks.is_empty() {
-            return Err(reader.err("file has a header but no ticks"));
+
+    pub fn kind(&self) -> DataKind {
+        match self.header.layout {
+            Layout::OhlcTicks | Layout::PriceTicks => DataKind::Ticks,
+            _ => DataKind::Bars,
         }
-        return Ok(MarketData::Ticks(ticks));
     }
-    if stamped.is_empty() {
-        return Err(reader.err("file has a header but no bars"));
+
+    /// The bar period of a bar file (reading ahead if needed); `None` for ticks.
+    pub fn timeframe(&mut self) -> Result<Option<Timeframe>, DataError> {
+        if self.kind() == DataKind::Ticks {
+            return Ok(None);
+        }
+        if self.timeframe.is_none() {
+            self.infer_timeframe()?;
+        }
+        Ok(self.timeframe)
     }
-    let timeframe = match header.layout {
-        Layout::DailyBars => Timeframe::D1,
-        _ => infer_period(&stamped).map_err(|m| reader.err(m))?,
-    };
-    let mut candles = Vec::with_capacity(stamped.len());
-    for (time, mut candle) in stamped {
-        let start = match header.layout {
+
+    fn infer_timeframe(&mut self) -> Result<(), DataError> {
+        while self.ahead.len() < PERIOD_LOOKAHEAD && self.ahead_error.is_none() {
+            match self.read_row() {
+                Ok(Some(Row::Bar(time, candle))) => self.ahead.push_back((time, candle)),
+                Ok(Some(Row::Tick(_))) | Ok(None) => break,
+                Err(e) => self.ahead_error = Some(e),
+            }
+        }
+        let gap = self
+            .ahead
+            .iter()
+            .zip(self.ahead.iter().skip(1))
+            .map(|(a, b)| b.0.nanos() - a.0.nanos())
+            .min();
+        let whole = Reader {
+            path: &self.path,
+            line: 0,
+        };
+        let Some(gap) = gap else {
+            if let Some(e) = self.ahead_error.take() {
+                return Err(e);
+            }
+            return Err(whole.err(if self.ahead.is_empty() {
+                "file has a header but no bars"
+            } else {
+                "cannot tell the bar period from a single intraday bar"
+            }));
+        };
+        if gap % domain::time::NANOS_PER_SECOND != 0 {
+            return Err(whole.err(format!(
+                "the smallest gap between bars ({gap} ns) is not a whole number of seconds"
+            )));
+        }
+        let seconds = u32::try_from(gap / domain::time::NANOS_PER_SECOND)
+            .map_err(|_| whole.err("bars are too far apart to infer their period"))?;
+        self.timeframe =
+            Some(Timeframe::from_seconds(seconds).map_err(|e| whole.err(e.to_string()))?);
+        Ok(())
+    }
+
+    /// Fixes a bar's start and end once the period is known.
+    fn place_bar(&self, time: Timestamp, mut candle: Candle, timeframe: Timeframe) -> Candle {
+        let start = match self.header.layout {
             Layout::CloseStampedBars => Timestamp::from_nanos(time.nanos() - timeframe.nanos()),
             _ => time,
         };
         candle.timeframe = timeframe;
         candle.start = start;
         candle.end = timeframe.period_end(start);
-        candles.push(candle);
+        candle
     }
-    Ok(MarketData::Bars { timeframe, candles })
+
+    /// Reads the next non-blank row.
+    fn read_row(&mut self) -> Result<Option<Row>, DataError> {
+        loop {
+            self.buf.clear();
+            let reader = Reader {
+                path: &self.path,
+                line: self.line + 1,
+            };
+            let n = self
+                .input
+                .read_line(&mut self.buf)
+                .map_err(|e| reader.io_error(self.line + 1, e))?;
+            if n == 0 {
+                return Ok(None);
+            }
+            self.line += 1;
+            let text = self.buf.trim();
+            if text.is_empty() {
+                continue;
+            }
+            let row = reader.row(&self.header, text, self.symbol, self.last)?;
+            self.last = Some(row.time());
+            self.rows += 1;
+            return Ok(Some(row));
+        }
+    }
+
+    fn next_record(&mut self) -> Result<Option<Record>, DataError> {
+        if self.kind() == DataKind::Ticks {
+            return Ok(match self.read_row()? {
+                Some(Row::Tick(t)) => Some(Record::Tick(t)),
+                Some(Row::Bar(..)) | None => None,
+            });
+        }
+        let timeframe = match self.timeframe {
+            Some(tf) => tf,
+            None => {
+                self.infer_timeframe()?;
+                self.timeframe.unwrap_or(Timeframe::D1)
+            }
+        };
+        if let Some((time, candle)) = self.ahead.pop_front() {
+            return Ok(Some(Record::Bar(self.place_bar(time, candle, timeframe))));
+        }
+        if let Some(e) = self.ahead_error.take() {
+            return Err(e);
+        }
+        Ok(match self.read_row()? {
+            Some(Row::Bar(time, candle)) => {
+                Some(Record::Bar(self.place_bar(time, candle, timeframe)))
+            }
+            Some(Row::Tick(_)) | None => None,
+        })
+    }
 }
 
-/// The bar period of a bar file: the smallest gap between consecutive bars.
-fn infer_period(bars: &[(Timestamp, Candle)]) -> Result<Timeframe, String> {
-    let gap = bars
-        .windows(2)
-        .map(|w| w[1].0.nanos() - w[0].0.nanos())
-        .min();
-    let Some(gap) = gap else {
-        return Err("cannot tell the bar period from a single intraday bar".into());
-    };
-    if gap % domain::time::NANOS_PER_SECOND != 0 {
-        return Err(format!(
-            "the smallest gap between bars ({gap} ns) is not a whole number of seconds"
-        ));
+/// A parsed row: a tick, or a bar with its stamp and provisional period.
+enum Row {
+    Tick(Tick),
+    Bar(Timestamp, Candle),
+}
+
+impl Row {
+    fn time(&self) -> Timestamp {
+        match self {
+            Row::Tick(t) => t.time,
+            Row::Bar(time, _) => *time,
+        }
     }
-    let seconds = u32::try_from(gap / domain::time::NANOS_PER_SECOND)
-        .map_err(|_| "bars are too far apart to infer their period".to_owned())?;
-    Timeframe::from_seconds(seconds).map_err(|e| e.to_string())
+}
+
+impl<R: std::io::BufRead> Iterator for DataReader<R> {
+    type Item = Result<Record, DataError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.next_record() {
+            Ok(Some(record)) => Some(Ok(record)),
+            Ok(None) => {
+                self.done = true;
+                (self.rows == 0).then(|| {
+                    Err(Reader {
+                        path: &self.path,
+                        line: 0,
+                    }
+                    .err(match self.kind() {
+                        DataKind::Ticks => "file has a header but no ticks",
+                        DataKind::Bars => "file has a header but no bars",
+                    }))
+                })
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// Reads a whole data file for `symbol`. See the module docs for the formats and rules.
+pub fn read_file(path: &Path, symbol: Symbol) -> Result<MarketData, DataError> {
+    collect(DataReader::open(path, symbol)?)
+}
+
+/// Parses file contents (`path` is for messages only).
+pub fn parse(path: &Path, text: &str, symbol: Symbol) -> Result<MarketData, DataError> {
+    collect(DataReader::new(text.as_bytes(), path, symbol)?)
+}
+
+fn collect<R: std::io::BufRead>(mut reader: DataReader<R>) -> Result<MarketData, DataError> {
+    match reader.timeframe()? {
+        None => {
+            let ticks = reader
+                .map(|r| {
+                    r.map(|rec| match rec {
+                        Record::Tick(t) => Some(t),
+                        Record::Bar(_) => None,
+                    })
+                })
+                .filter_map(Result::transpose)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(MarketData::Ticks(ticks))
+        }
+        Some(timeframe) => {
+            let candles = reader
+                .map(|r| {
+                    r.map(|rec| match rec {
+                        Record::Bar(c) => Some(c),
+                        Record::Tick(_) => None,
+                    })
+                })
+                .filter_map(Result::transpose)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(MarketData::Bars { timeframe, candles })
+        }
+    }
 }
 
 #[cfg(test)]
@@ -518,6 +845,79 @@ mod tests {
                 "{text:?}\n  got:  {err}\n  want: {expected}"
             );
         }
+    }
+
+    #[test]
+    fn fast_time_parsing_agrees_with_chrono() {
+        for text in [
+            "1970-01-01",
+            "2000-02-29",
+            "2006-01-02",
+            "1969-12-31",
+            "2262-04-11",
+        ] {
+            let chrono = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap();
+            assert_eq!(
+                parse_date(text),
+                Some(Timestamp::from_date(chrono).unwrap()),
+                "{text}"
+            );
+        }
+        for bad in [
+            "2006-02-29",
+            "1900-02-29",
+            "2006-13-01",
+            "2006-00-10",
+            "2006-1-01",
+            "2006/01/01",
+            "２００６-01-01",
+            "1600-03-01",
+        ] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
+        for (text, want) in [
+            ("2015-09-23T20:57:42.146", "2015-09-23T20:57:42.146Z"),
+            ("2015-09-23 20:57:42", "2015-09-23T20:57:42Z"),
+            (
+                "2015-09-23T20:57:42.123456789Z",
+                "2015-09-23T20:57:42.123456789Z",
+            ),
+        ] {
+            assert_eq!(parse_datetime_fast(text).unwrap().to_string(), want);
+        }
+        for bad in [
+            "2015-09-23T24:00:00",
+            "2015-09-23T20:60:00",
+            "2015-09-23T20:57:42.",
+            "2015-09-23T20:57:42.1234567890",
+        ] {
+            assert_eq!(parse_datetime_fast(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_reader_streams_rows_and_stops_at_the_first_error() {
+        let text = "Time,Price,Size,Bid,Ask\n2020-01-01T00:00:00Z,5,1,4.5,5.5\n2020-01-01T00:00:01Z,x,1,,\n2020-01-01T00:00:02Z,5,1,,\n";
+        let mut reader = DataReader::new(text.as_bytes(), Path::new("q.csv"), sym()).unwrap();
+        assert_eq!(reader.kind(), DataKind::Ticks);
+        let Some(Ok(Record::Tick(first))) = reader.next() else {
+            panic!("a tick first")
+        };
+        assert_eq!(first.bid.map(|p| p.to_string()), Some("4.5".into()));
+        let err = reader.next().unwrap().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "q.csv:3: Price: \"x\" is not a decimal number"
+        );
+        assert!(reader.next().is_none(), "nothing after an error");
+    }
+
+    #[test]
+    fn bar_period_is_the_smallest_gap_even_with_a_missing_first_bar() {
+        let text = "Date,Time,Open,High,Low,Close,Volume\n2006-01-02,09:10:00,1,1,1,1,0\n2006-01-02,09:15:00,1,1,1,1,0\n";
+        let mut reader = DataReader::new(text.as_bytes(), Path::new("b.csv"), sym()).unwrap();
+        assert_eq!(reader.timeframe().unwrap(), Some(Timeframe::M5));
+        assert_eq!(reader.count(), 2);
     }
 
     #[test]

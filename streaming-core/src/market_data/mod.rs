@@ -3,5 +3,5 @@
 pub mod csv;
 pub mod synthetic;
 
-pub use csv::{DataError, MarketData, read_file};
+pub use csv::{DataError, DataKind, DataReader, MarketData, Record, read_file};
 pub use synthetic::{SyntheticConfig, SyntheticFeed, SyntheticSymbol};

@@ -3,6 +3,9 @@
 //! Speed is measured here and only here (never by timed assertions in tests). Build with
 //! `--release`: a debug build is 10–50× slower and its figures mean nothing.
 
+mod backtest;
+mod candles;
+mod indicators;
 mod matching;
 
 use clap::{Args, Subcommand};
@@ -17,6 +20,12 @@ pub struct BenchArgs {
 enum Bench {
     /// The order book under an exchange-core-shaped command mix.
     Matching(matching::MatchingArgs),
+    /// sma_cross over a million synthetic one-minute bars streamed from a file.
+    Backtest(backtest::BacktestArgs),
+    /// Ticks into candles on one and on six timeframes.
+    Candles(candles::CandlesArgs),
+    /// Incremental indicator updates.
+    Indicators(indicators::IndicatorsArgs),
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -25,6 +34,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     match args.which {
         Bench::Matching(a) => matching::run(a),
+        Bench::Backtest(a) => backtest::run(a),
+        Bench::Candles(a) => candles::run(a),
+        Bench::Indicators(a) => indicators::run(a),
     }
 }
 

@@ -1,0 +1,107 @@
+//! The built-in strategies. All are long-only, trade market orders of a fixed `size` on
+//! their primary timeframe (the first of the deployment's timeframes), run independently
+//! on each of their symbols, and keep at most one working order per symbol.
+//!
+//! | name | enters (when flat) | exits (when long) | parameters |
+//! |---|---|---|---|
+//! | `sma_cross` | close crosses above SMA(period) | close crosses below it | `period` 30, `size` 1 |
+//! | `ema_cross` | EMA(fast) crosses above EMA(slow) | crosses below | `fast` 12, `slow` 26, `size` 1 |
+//! | `rsi_reversion` | RSI(period) < `lower` | RSI > `upper` | `period` 14, `lower` 30, `upper` 70, `size` 1 |
+//! | `macd_trend` | MACD line crosses above its signal | crosses below | `fast` 12, `slow` 26, `signal` 9, `size` 1 |
+//! | `bollinger_breakout` | close > upper band | close < middle band | `period` 20, `k` 2, `size` 1 |
+//!
+//! "Crosses above" means the previous bar had `a ≤ b` and this bar has `a > b`.
+
+mod bollinger_breakout;
+mod ema_cross;
+mod macd_trend;
+mod rsi_reversion;
+mod sma_cross;
+
+use std::collections::BTreeMap;
+
+use domain::{Decimal, Quantity, Side, Symbol};
+use serde::{Deserialize, Serialize};
+
+use super::{Context, OrderIntent, Strategy, StrategyConfig, StrategyError};
+
+pub const NAMES: &[&str] = &[
+    "sma_cross",
+    "ema_cross",
+    "rsi_reversion",
+    "macd_trend",
+    "bollinger_breakout",
+];
+
+pub(super) fn create(
+    name: &str,
+    config: &StrategyConfig,
+) -> Result<Box<dyn Strategy>, StrategyError> {
+    Ok(match name {
+        "sma_cross" => Box::new(sma_cross::SmaCross::new(config)?),
+        "ema_cross" => Box::new(ema_cross::EmaCross::new(config)?),
+        "rsi_reversion" => Box::new(rsi_reversion::RsiReversion::new(config)?),
+        "macd_trend" => Box::new(macd_trend::MacdTrend::new(config)?),
+        "bollinger_breakout" => Box::new(bollinger_breakout::BollingerBreakout::new(config)?),
+        _ => {
+            return Err(StrategyError::UnknownStrategy {
+                name: name.to_owned(),
+            });
+        }
+    })
+}
+
+/// The parameter list of a built-in strategy (for help texts).
+pub fn params_of(name: &str) -> Option<&'static [super::params::ParamDoc]> {
+    Some(match name {
+        "sma_cross" => sma_cross::PARAMS,
+        "ema_cross" => ema_cross::PARAMS,
+        "rsi_reversion" => rsi_reversion::PARAMS,
+        "macd_trend" => macd_trend::PARAMS,
+        "bollinger_breakout" => bollinger_breakout::PARAMS,
+        _ => return None,
+    })
+}
+
+/// Long-only entries and exits with at most one working order per symbol.
+fn act(ctx: &mut Context<'_>, symbol: Symbol, size: Decimal, enter: bool, exit: bool) {
+    if ctx.open_orders(symbol) > 0 {
+        return;
+    }
+    let held = ctx.position(symbol);
+    if enter && held.is_zero() {
+        if let Ok(q) = Quantity::positive("size", size) {
+            ctx.submit(OrderIntent::market(symbol, Side::Buy, q));
+        }
+    } else if exit && held > Decimal::ZERO {
+        if let Ok(q) = Quantity::positive("size", held) {
+            ctx.submit(OrderIntent::market(symbol, Side::Sell, q));
+        }
+    }
+}
+
+/// `(a, b)` of the previous bar, per symbol: what crossings are detected from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct PreviousPair(BTreeMap<Symbol, (f64, f64)>);
+
+impl PreviousPair {
+    /// Records `(a, b)` for `symbol`; returns (crossed above, crossed below).
+    fn cross(&mut self, symbol: Symbol, a: f64, b: f64) -> (bool, bool) {
+        let crossed = match self.0.get(&symbol) {
+            Some(&(pa, pb)) => (pa <= pb && a > b, pa >= pb && a < b),
+            None => (false, false),
+        };
+        self.0.insert(symbol, (a, b));
+        crossed
+    }
+}
+
+fn restore_state<T: serde::de::DeserializeOwned>(
+    strategy: &'static str,
+    state: &serde_json::Value,
+) -> Result<T, StrategyError> {
+    serde_json::from_value(state.clone()).map_err(|e| StrategyError::BadSnapshot {
+        strategy,
+        reason: e.to_string(),
+    })
+}
