@@ -46,8 +46,15 @@ pub enum BacktestError {
     NoData,
     #[error("--from {from} is not before --to {to}")]
     EmptyWindow { from: Timestamp, to: Timestamp },
-    #[error("cannot compute metrics: {0}")]
+    #[error(transparent)]
     Analytics(#[from] analytics::AnalyticsError),
+    #[error(
+        "{bars} bars cannot be resampled into {requested} candles: {requested} is not a whole number of aligned {bars} periods"
+    )]
+    Timeframe {
+        bars: Timeframe,
+        requested: Timeframe,
+    },
 }
 
 /// One fill as the report shows it.
@@ -307,6 +314,14 @@ where
                 (Record::Bar(c), None) => c.timeframe,
                 (Record::Tick(_), None) => Timeframe::M1,
             };
+            if let Record::Bar(c) = &record {
+                if !c.timeframe.divides(tf) {
+                    return Err(BacktestError::Timeframe {
+                        bars: c.timeframe,
+                        requested: tf,
+                    });
+                }
+            }
             timeframe = Some(tf);
             let strategy_config =
                 StrategyConfig::new(vec![config.symbol], vec![tf], config.params.clone());

@@ -49,28 +49,39 @@ fn parse_plain(input: &str) -> Option<Decimal> {
         b'+' => (false, &bytes[1..]),
         _ => (false, bytes),
     };
-    let (int, frac) = match body.iter().position(|&b| b == b'.') {
-        Some(dot) => (&body[..dot], &body[dot + 1..]),
-        None => (body, &body[..0]),
-    };
-    let has_dot = int.len() != body.len();
-    if int.is_empty() || (has_dot && frac.is_empty()) || int.len() + frac.len() > 18 {
+    if body.is_empty() || body.len() > 19 {
         return None;
     }
-    let mut mantissa: i64 = 0;
-    for &b in int.iter().chain(frac) {
-        if !b.is_ascii_digit() {
-            return None;
+    let mut mantissa: u64 = 0;
+    let mut digits = 0u32;
+    let mut dot: Option<u32> = None;
+    for &b in body {
+        match b {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(b - b'0');
+                digits += 1;
+            }
+            b'.' if dot.is_none() => dot = Some(digits),
+            _ => return None,
         }
-        mantissa = mantissa * 10 + i64::from(b - b'0');
     }
-    let mut scale = frac.len() as u32;
+    // "1." and ".5" and 19 digits are left to the general parser.
+    let int_digits = dot.unwrap_or(digits);
+    if digits > 18 || int_digits == 0 || (dot.is_some() && int_digits == digits) {
+        return None;
+    }
+    let mut scale = digits - int_digits;
     while scale > 0 && mantissa % 10 == 0 {
         mantissa /= 10;
         scale -= 1;
     }
-    let signed = if negative { -mantissa } else { mantissa };
-    Decimal::try_from_i128_with_scale(i128::from(signed), scale).ok()
+    Some(Decimal::from_parts(
+        mantissa as u32,
+        (mantissa >> 32) as u32,
+        0,
+        negative && mantissa != 0,
+        scale,
+    ))
 }
 
 /// The `f64` nearest to a decimal. Mantissas below 2^53 with up to 22 decimals are exact
@@ -80,11 +91,34 @@ fn parse_plain(input: &str) -> Option<Decimal> {
 /// ratios, never for money.
 pub fn to_f64(d: Decimal) -> f64 {
     const EXACT: i128 = 1 << 53;
-    let (mantissa, scale) = (d.mantissa(), d.scale());
-    if (-EXACT..=EXACT).contains(&mantissa) && scale <= 22 {
-        return mantissa as f64 / 10f64.powi(scale as i32);
+    const POWERS: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+    let (mantissa, scale) = (d.mantissa(), d.scale() as usize);
+    match POWERS.get(scale) {
+        // Through i64: a hardware conversion instead of the 128-bit software one.
+        Some(power) if (-EXACT..=EXACT).contains(&mantissa) => (mantissa as i64) as f64 / power,
+        _ => d.as_f64(),
     }
-    d.as_f64()
+}
+
+/// A non-negative decimal from its mantissa and scale, normalized.
+fn from_parts(mut mantissa: u64, mut scale: u32) -> Option<Decimal> {
+    if scale > 28 {
+        return None;
+    }
+    while scale > 0 && mantissa % 10 == 0 {
+        mantissa /= 10;
+        scale -= 1;
+    }
+    Some(Decimal::from_parts(
+        mantissa as u32,
+        (mantissa >> 32) as u32,
+        0,
+        false,
+        scale,
+    ))
 }
 
 /// `d` without trailing fractional zeros; cheap when it already has none.
@@ -193,6 +227,15 @@ impl Price {
         Self::named(field, parse_decimal(field, input)?)
     }
 
+    /// `mantissa × 10^-scale`, for parsers that have the digits already; `None` for zero
+    /// or a scale above 28.
+    pub fn from_mantissa(mantissa: u64, scale: u32) -> Option<Self> {
+        (mantissa > 0)
+            .then(|| from_parts(mantissa, scale))
+            .flatten()
+            .map(Price)
+    }
+
     pub fn value(self) -> Decimal {
         self.0
     }
@@ -262,6 +305,11 @@ impl Quantity {
 
     pub fn parse(field: &'static str, input: &str) -> Result<Self, DomainError> {
         Self::named(field, parse_decimal(field, input)?)
+    }
+
+    /// `mantissa × 10^-scale`; `None` for a scale above 28.
+    pub fn from_mantissa(mantissa: u64, scale: u32) -> Option<Self> {
+        from_parts(mantissa, scale).map(Quantity)
     }
 
     pub fn value(self) -> Decimal {

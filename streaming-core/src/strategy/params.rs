@@ -100,13 +100,13 @@ impl Params {
     /// A whole number in `min..=max`.
     pub fn integer(&self, name: &str, min: usize, max: usize) -> Result<usize, StrategyError> {
         let text = self.text(name)?;
-        let n: usize = text
+        let n: i64 = text
             .parse()
             .map_err(|_| self.invalid(name, format!("must be a whole number, got {text:?}")))?;
-        if !(min..=max).contains(&n) {
-            return Err(self.invalid(name, format!("must be between {min} and {max}, got {n}")));
-        }
-        Ok(n)
+        usize::try_from(n)
+            .ok()
+            .filter(|n| (min..=max).contains(n))
+            .ok_or_else(|| self.invalid(name, format!("must be between {min} and {max}, got {n}")))
     }
 
     /// A finite number in `min..=max`.

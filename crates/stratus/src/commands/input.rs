@@ -120,7 +120,7 @@ pub fn to_candles(
             },
             Some(tf),
         ) => {
-            if source == tf {
+            if source == tf && !gap_fill {
                 return Ok(candles);
             }
             let symbol = candles.first().map(|c| c.symbol).context("no bars")?;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use domain::{Candle, Decimal, Symbol, Timeframe};
 
 use super::act;
-use crate::indicators::{Bar, IndicatorSpec};
+use crate::indicators::IndicatorSpec;
 use crate::strategy::params::{ParamDoc, Params};
 use crate::strategy::{Context, IndicatorId, Setup, Strategy, StrategyConfig, StrategyError};
 
@@ -84,7 +84,7 @@ impl Strategy for BollingerBreakout {
         ) else {
             return;
         };
-        let close = Bar::from(candle).close;
+        let close = domain::num::to_f64(candle.close.value());
         act(ctx, candle.symbol, self.size, close > upper, close < middle);
     }
 

@@ -18,8 +18,6 @@ mod macd_trend;
 mod rsi_reversion;
 mod sma_cross;
 
-use std::collections::BTreeMap;
-
 use domain::{Decimal, Quantity, Side, Symbol};
 use serde::{Deserialize, Serialize};
 
@@ -80,19 +78,25 @@ fn act(ctx: &mut Context<'_>, symbol: Symbol, size: Decimal, enter: bool, exit: 
     }
 }
 
-/// `(a, b)` of the previous bar, per symbol: what crossings are detected from.
+/// `(a, b)` of the previous bar, per symbol: what crossings are detected from. A vector:
+/// a strategy has a handful of symbols and this is updated on every bar.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-struct PreviousPair(BTreeMap<Symbol, (f64, f64)>);
+struct PreviousPair(Vec<(Symbol, f64, f64)>);
 
 impl PreviousPair {
     /// Records `(a, b)` for `symbol`; returns (crossed above, crossed below).
     fn cross(&mut self, symbol: Symbol, a: f64, b: f64) -> (bool, bool) {
-        let crossed = match self.0.get(&symbol) {
-            Some(&(pa, pb)) => (pa <= pb && a > b, pa >= pb && a < b),
-            None => (false, false),
-        };
-        self.0.insert(symbol, (a, b));
-        crossed
+        match self.0.iter_mut().find(|(s, ..)| *s == symbol) {
+            Some(entry) => {
+                let (pa, pb) = (entry.1, entry.2);
+                (entry.1, entry.2) = (a, b);
+                (pa <= pb && a > b, pa >= pb && a < b)
+            }
+            None => {
+                self.0.push((symbol, a, b));
+                (false, false)
+            }
+        }
     }
 }
 

@@ -70,7 +70,7 @@ impl Strategy for SmaCross {
             return;
         };
         let Some(sma) = ctx.value(id) else { return };
-        let close = crate::indicators::Bar::from(candle).close;
+        let close = domain::num::to_f64(candle.close.value());
         let (above, below) = self.previous.cross(candle.symbol, close, sma);
         act(ctx, candle.symbol, self.size, above, below);
     }
