@@ -1,0 +1,59 @@
+//! One conformance suite per port, run against every adapter: the contract of a port is
+//! what these functions check, and an adapter is only done when it passes them.
+//!
+//! Each suite is a set of `pub async fn`s taking a factory for a fresh, empty instance;
+//! `kv_conformance!` and `stream_conformance!` expand them into one `#[tokio::test]` per
+//! case for a given adapter (see `tests/`).
+
+pub mod kv;
+pub mod stream;
+
+/// Expands the key-value suite into tests for one adapter: `kv_conformance!(factory)`
+/// where `factory: fn(Clock) -> impl Future<Output = Arc<dyn KvTable>>`.
+#[macro_export]
+macro_rules! kv_conformance {
+    ($factory:path) => {
+        $crate::kv_conformance!(@cases $factory,
+            put_get_and_versions,
+            conditional_create_race_has_exactly_one_winner,
+            optimistic_update_race_has_exactly_one_winner,
+            idempotent_replay_returns_the_original,
+            ttl_attribute_is_written_and_expired_items_are_gone,
+            conditional_delete,
+            query_by_prefix_in_order,
+            transactions_are_all_or_nothing,
+            malformed_transactions_are_refused,
+        );
+    };
+    (@cases $factory:path, $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                $crate::conformance::kv::$case(|clock| $factory(clock)).await;
+            }
+        )*
+    };
+}
+
+/// Expands the stream suite into tests for one adapter: `stream_conformance!(factory)`
+/// where `factory: fn() -> impl Future<Output = Arc<dyn StreamLog>>`.
+#[macro_export]
+macro_rules! stream_conformance {
+    ($factory:path) => {
+        $crate::stream_conformance!(@cases $factory,
+            per_partition_order_over_ten_thousand_records,
+            resume_from_a_checkpoint_without_gaps_or_repeats,
+            duplicate_delivery_is_tolerated_by_idempotent_consumers,
+            reads_at_and_after_a_sequence_number,
+            bad_publishes_and_unknown_shards_are_refused,
+        );
+    };
+    (@cases $factory:path, $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                $crate::conformance::stream::$case(|| $factory()).await;
+            }
+        )*
+    };
+}

@@ -1,0 +1,18 @@
+//! Stratus storage: ports (traits) for everything the platform keeps and streams, their
+//! adapters, and one conformance suite per port that every adapter passes.
+//!
+//! | port | cloud adapter | embedded adapter | tests |
+//! |---|---|---|---|
+//! | [`kv::KvTable`] | DynamoDB | SQLite | memory |
+//! | [`stream::StreamLog`] | Kinesis | SQLite log | memory |
+//!
+//! Only this crate knows sqlx and the AWS SDK.
+
+pub mod conformance;
+pub mod error;
+pub mod kv;
+pub mod memory;
+pub mod sqlite;
+pub mod stream;
+
+pub use error::{ErrorKind, StoreError, StoreResult};
