@@ -8,10 +8,12 @@
 //!
 //! Only this crate knows sqlx and the AWS SDK.
 
+pub mod aws;
 pub mod conformance;
 pub mod error;
 pub mod kv;
 pub mod memory;
+pub mod resources;
 pub mod sqlite;
 pub mod stream;
 
