@@ -8,10 +8,13 @@
 //!
 //! Only this crate knows sqlx and the AWS SDK.
 
+pub mod auth;
 pub mod aws;
 pub mod conformance;
 pub mod error;
+pub mod idempotency;
 pub mod kv;
+pub mod leases;
 pub mod memory;
 pub mod resources;
 pub mod sqlite;

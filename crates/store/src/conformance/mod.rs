@@ -6,6 +6,7 @@
 //! case for a given adapter (see `tests/`).
 
 pub mod kv;
+pub mod stores;
 pub mod stream;
 
 /// Expands the key-value suite into tests for one adapter: `kv_conformance!(factory)`
@@ -24,6 +25,23 @@ macro_rules! kv_conformance {
             transactions_are_all_or_nothing,
             malformed_transactions_are_refused,
         );
+        $crate::kv_conformance!(@stores $factory,
+            users_have_unique_emails_even_when_registering_at_once,
+            api_keys_are_listed_found_and_revoked,
+            refresh_tokens_rotate_and_reuse_revokes_the_family,
+            racing_rotations_of_one_token_are_a_reuse,
+            failed_logins_lock_the_email_and_rate_limits_refill,
+            idempotency_keys_replay_and_conflict,
+            leases_are_exclusive_renewable_and_expire,
+        );
+    };
+    (@stores $factory:path, $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                $crate::conformance::stores::$case(|clock| $factory(clock)).await;
+            }
+        )*
     };
     (@cases $factory:path, $($case:ident),* $(,)?) => {
         $(
