@@ -5,6 +5,7 @@
 //! |---|---|---|---|
 //! | [`kv::KvTable`] | DynamoDB | SQLite | memory |
 //! | [`stream::StreamLog`] | Kinesis | SQLite log | memory |
+//! | [`records::RecordStore`] | Postgres | SQLite | — |
 //!
 //! Only this crate knows sqlx and the AWS SDK.
 
@@ -16,6 +17,8 @@ pub mod idempotency;
 pub mod kv;
 pub mod leases;
 pub mod memory;
+pub mod postgres;
+pub mod records;
 pub mod resources;
 pub mod sqlite;
 pub mod stream;

@@ -35,6 +35,14 @@ mod stream_log {
     store::stream_conformance!(super::stream);
 }
 
+async fn records() -> Arc<dyn store::records::RecordStore> {
+    Arc::new(database().await.records())
+}
+
+mod record_store {
+    store::records_conformance!(super::records);
+}
+
 #[tokio::test]
 async fn tables_in_one_file_are_separate_and_data_survives_reopening() {
     let dir = std::env::temp_dir().join(format!("stratus-store-reopen-{}", std::process::id()));

@@ -6,6 +6,7 @@
 //! case for a given adapter (see `tests/`).
 
 pub mod kv;
+pub mod records;
 pub mod stores;
 pub mod stream;
 
@@ -71,6 +72,30 @@ macro_rules! stream_conformance {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
                 $crate::conformance::stream::$case(|| $factory()).await;
+            }
+        )*
+    };
+}
+
+/// Expands the system-of-record suite into tests for one adapter:
+/// `records_conformance!(factory)` where
+/// `factory: fn() -> impl Future<Output = Arc<dyn RecordStore>>`.
+#[macro_export]
+macro_rules! records_conformance {
+    ($factory:path) => {
+        $crate::records_conformance!(@cases $factory,
+            accounts_are_scoped_to_their_user,
+            ledger_posts_are_idempotent_and_refuse_overdrafts,
+            concurrent_withdrawals_never_overdraw,
+            commits_are_all_or_nothing_and_idempotent,
+            the_outbox_relays_in_order,
+        );
+    };
+    (@cases $factory:path, $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                $crate::conformance::records::$case(|| $factory()).await;
             }
         )*
     };

@@ -2,6 +2,7 @@
 //! stream log, so `stratus up` needs nothing installed.
 
 mod kv;
+mod records;
 mod stream;
 
 use std::path::Path;
@@ -13,6 +14,7 @@ use sqlx::sqlite::{
 };
 
 pub use kv::SqliteKv;
+pub use records::SqliteRecords;
 pub use stream::SqliteStream;
 
 use crate::error::{StoreError, StoreResult};
@@ -74,6 +76,11 @@ impl SqliteStore {
     /// A key-value table named `table` in this file.
     pub fn kv(&self, table: &str) -> SqliteKv {
         SqliteKv::new(self.pool.clone(), table)
+    }
+
+    /// The system of record (accounts, ledger, outbox, checkpoints, snapshots).
+    pub fn records(&self) -> SqliteRecords {
+        SqliteRecords::new(self.pool.clone())
     }
 
     /// The stream log, with `shards` shards per stream.

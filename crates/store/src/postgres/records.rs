@@ -1,0 +1,287 @@
+//! [`RecordStore`] on Postgres.
+
+use async_trait::async_trait;
+use domain::{AccountId, Currency, EventId, Money, Timestamp, UserId};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, PgPool, Row};
+use uuid::Uuid;
+
+use crate::error::{StoreError, StoreResult};
+use crate::records::{
+    Account, AccountKind, CommitBatch, LedgerEntry, OutboxEvent, OutboxRecord, PostedEntry,
+    RecordStore, Snapshot,
+};
+use crate::stream::SequenceNumber;
+
+#[derive(Debug, Clone)]
+pub struct PgRecords {
+    pool: PgPool,
+}
+
+impl PgRecords {
+    pub fn new(pool: PgPool) -> Self {
+        PgRecords { pool }
+    }
+}
+
+fn account_from(row: &PgRow) -> StoreResult<Account> {
+    let kind: String = row.try_get("kind")?;
+    let currency: String = row.try_get("base_currency")?;
+    Ok(Account {
+        id: AccountId::from_uuid(row.try_get("id")?),
+        user_id: UserId::from_uuid(row.try_get("user_id")?),
+        name: row.try_get("name")?,
+        kind: AccountKind::parse(&kind)
+            .ok_or_else(|| StoreError::internal(format!("account kind {kind:?}")))?,
+        base_currency: Currency::parse(&currency)
+            .map_err(|e| StoreError::internal(e.to_string()))?,
+        cash: Money::new(row.try_get("cash")?),
+        created_at: Timestamp::from_nanos(row.try_get("created_ns")?),
+    })
+}
+
+fn posted_from(row: &PgRow) -> StoreResult<PostedEntry> {
+    Ok(PostedEntry {
+        entry: LedgerEntry {
+            id: EventId::from_uuid(row.try_get("id")?),
+            account_id: AccountId::from_uuid(row.try_get("account_id")?),
+            kind: row.try_get("kind")?,
+            amount: Money::new(row.try_get("amount")?),
+            reference: row.try_get("reference")?,
+            time: Timestamp::from_nanos(row.try_get("time_ns")?),
+        },
+        balance_after: Money::new(row.try_get("balance_after")?),
+    })
+}
+
+/// The columns of a [`PostedEntry`] (a macro, so queries stay `&'static str`).
+macro_rules! ledger_columns {
+    () => {
+        "id, account_id, kind, amount, balance_after, reference, time_ns"
+    };
+}
+
+/// Posts one entry inside the caller's transaction, the account row locked first.
+async fn post_in(conn: &mut PgConnection, entry: &LedgerEntry) -> StoreResult<PostedEntry> {
+    let cash: Option<domain::Decimal> =
+        sqlx::query_scalar("SELECT cash FROM accounts WHERE id = $1 FOR UPDATE")
+            .bind(entry.account_id.as_uuid())
+            .fetch_optional(&mut *conn)
+            .await?;
+    let cash = Money::new(
+        cash.ok_or_else(|| StoreError::not_found(format!("no account {}", entry.account_id)))?,
+    );
+    // Checked after the lock: a concurrent post of the same entry has committed by now.
+    let existing = sqlx::query(concat!(
+        "SELECT ",
+        ledger_columns!(),
+        " FROM ledger_entries WHERE id = $1"
+    ))
+    .bind(entry.id.as_uuid())
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(row) = existing {
+        return posted_from(&row);
+    }
+    let after = cash
+        .checked_add(entry.amount)
+        .map_err(|e| StoreError::invalid(e.to_string()))?;
+    if after.is_negative() {
+        return Err(StoreError::condition_failed(format!(
+            "insufficient cash: {cash} available, {} asked",
+            entry.amount.checked_neg()
+        )));
+    }
+    sqlx::query("UPDATE accounts SET cash = $1 WHERE id = $2")
+        .bind(after.value())
+        .bind(entry.account_id.as_uuid())
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO ledger_entries (id, account_id, kind, amount, balance_after, reference, time_ns)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(entry.id.as_uuid())
+    .bind(entry.account_id.as_uuid())
+    .bind(&entry.kind)
+    .bind(entry.amount.value())
+    .bind(after.value())
+    .bind(&entry.reference)
+    .bind(entry.time.nanos())
+    .execute(&mut *conn)
+    .await?;
+    Ok(PostedEntry {
+        entry: entry.clone(),
+        balance_after: after,
+    })
+}
+
+#[async_trait]
+impl RecordStore for PgRecords {
+    async fn create_account(&self, account: &Account) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO accounts (id, user_id, name, kind, base_currency, cash, created_ns) VALUES ($1, $2, $3, $4, $5, 0, $6)",
+        )
+        .bind(account.id.as_uuid())
+        .bind(account.user_id.as_uuid())
+        .bind(&account.name)
+        .bind(account.kind.as_str())
+        .bind(account.base_currency.as_str())
+        .bind(account.created_at.nanos())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn accounts(&self, user: UserId) -> StoreResult<Vec<Account>> {
+        let rows = sqlx::query("SELECT * FROM accounts WHERE user_id = $1 ORDER BY created_ns, id")
+            .bind(user.as_uuid())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(account_from).collect()
+    }
+
+    async fn account(&self, user: UserId, id: AccountId) -> StoreResult<Option<Account>> {
+        let row = sqlx::query("SELECT * FROM accounts WHERE id = $1 AND user_id = $2")
+            .bind(id.as_uuid())
+            .bind(user.as_uuid())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(account_from).transpose()
+    }
+
+    async fn post(&self, entry: &LedgerEntry) -> StoreResult<PostedEntry> {
+        let mut tx = self.pool.begin().await?;
+        let posted = post_in(&mut tx, entry).await?;
+        tx.commit().await?;
+        Ok(posted)
+    }
+
+    async fn ledger(&self, account: AccountId, limit: usize) -> StoreResult<Vec<PostedEntry>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            ledger_columns!(),
+            " FROM ledger_entries WHERE account_id = $1 ORDER BY seq DESC LIMIT $2"
+        ))
+        .bind(account.as_uuid())
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(posted_from).collect()
+    }
+
+    async fn commit(&self, batch: &CommitBatch) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        // Lock accounts in one order (by id) so two batches touching the same accounts
+        // cannot deadlock.
+        let mut entries: Vec<&LedgerEntry> = batch.ledger.iter().collect();
+        entries.sort_by_key(|e| e.account_id);
+        for entry in entries {
+            post_in(&mut tx, entry).await?;
+        }
+        for event in &batch.outbox {
+            sqlx::query(
+                "INSERT INTO outbox (event_id, stream, partition_key, payload) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (event_id) DO NOTHING",
+            )
+            .bind(event.event_id.as_uuid())
+            .bind(&event.stream)
+            .bind(&event.partition_key)
+            .bind(&event.payload)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for c in &batch.checkpoints {
+            sqlx::query(
+                "INSERT INTO checkpoints (consumer, stream, shard, sequence) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (consumer, stream, shard) DO UPDATE SET sequence = EXCLUDED.sequence",
+            )
+            .bind(&c.consumer)
+            .bind(&c.stream)
+            .bind(&c.shard)
+            .bind(&c.sequence.0)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(s) = &batch.snapshot {
+            sqlx::query(
+                "INSERT INTO engine_snapshots (name, version, taken_ns, state) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version, taken_ns = EXCLUDED.taken_ns, state = EXCLUDED.state",
+            )
+            .bind(&s.name)
+            .bind(i32::try_from(s.version).map_err(|_| StoreError::invalid("snapshot version too large"))?)
+            .bind(s.taken_at.nanos())
+            .bind(&s.state)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn checkpoint(
+        &self,
+        consumer: &str,
+        stream: &str,
+        shard: &str,
+    ) -> StoreResult<Option<SequenceNumber>> {
+        let seq: Option<String> = sqlx::query_scalar(
+            "SELECT sequence FROM checkpoints WHERE consumer = $1 AND stream = $2 AND shard = $3",
+        )
+        .bind(consumer)
+        .bind(stream)
+        .bind(shard)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(seq.map(SequenceNumber))
+    }
+
+    async fn unpublished(&self, limit: usize) -> StoreResult<Vec<OutboxRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, event_id, stream, partition_key, payload FROM outbox WHERE NOT published ORDER BY id LIMIT $1",
+        )
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(OutboxRecord {
+                    id: row.try_get("id")?,
+                    event: OutboxEvent {
+                        event_id: EventId::from_uuid(row.try_get::<Uuid, _>("event_id")?),
+                        stream: row.try_get("stream")?,
+                        partition_key: row.try_get("partition_key")?,
+                        payload: row.try_get("payload")?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    async fn mark_published(&self, ids: &[i64]) -> StoreResult<()> {
+        sqlx::query("UPDATE outbox SET published = TRUE WHERE id = ANY($1)")
+            .bind(ids)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn snapshot(&self, name: &str) -> StoreResult<Option<Snapshot>> {
+        let row = sqlx::query(
+            "SELECT name, version, taken_ns, state FROM engine_snapshots WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(Snapshot {
+                name: row.try_get("name")?,
+                version: u32::try_from(row.try_get::<i32, _>("version")?)
+                    .map_err(|_| StoreError::internal("snapshot version out of range"))?,
+                taken_at: Timestamp::from_nanos(row.try_get("taken_ns")?),
+                state: row.try_get("state")?,
+            })
+        })
+        .transpose()
+    }
+}

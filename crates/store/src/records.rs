@@ -1,0 +1,151 @@
+//! The system-of-record port (Postgres in the cloud, the SQLite file embedded): accounts
+//! and their cash ledger, and the core's commit — ledger entries, outbox events, stream
+//! checkpoints and an engine snapshot in one transaction, so a crash loses only
+//! uncommitted work and nothing half-applied is ever visible.
+
+use async_trait::async_trait;
+use domain::{AccountId, Currency, EventId, Money, Timestamp, UserId};
+use serde::{Deserialize, Serialize};
+
+use crate::error::StoreResult;
+use crate::stream::SequenceNumber;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountKind {
+    Paper,
+    Broker,
+}
+
+impl AccountKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountKind::Paper => "paper",
+            AccountKind::Broker => "broker",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "paper" => Some(AccountKind::Paper),
+            "broker" => Some(AccountKind::Broker),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub id: AccountId,
+    pub user_id: UserId,
+    pub name: String,
+    pub kind: AccountKind,
+    pub base_currency: Currency,
+    /// Cash as the ledger has it (the sum of its entries).
+    pub cash: Money,
+    pub created_at: Timestamp,
+}
+
+/// One movement of cash. Its id is deterministic (derived from what caused it), so posting
+/// the same entry twice applies it once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    pub id: EventId,
+    pub account_id: AccountId,
+    /// `deposit`, `withdrawal`, `trade`, `fee`, …
+    pub kind: String,
+    /// Signed: deposits and sale proceeds positive, withdrawals, purchases, fees negative.
+    pub amount: Money,
+    pub reference: String,
+    pub time: Timestamp,
+}
+
+/// A ledger entry as stored, with the balance it left.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostedEntry {
+    pub entry: LedgerEntry,
+    pub balance_after: Money,
+}
+
+/// An event to relay to a stream after the transaction that produced it commits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEvent {
+    pub event_id: EventId,
+    pub stream: String,
+    pub partition_key: String,
+    pub payload: Vec<u8>,
+}
+
+/// An outbox event as stored, with its position in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRecord {
+    pub id: i64,
+    pub event: OutboxEvent,
+}
+
+/// How far a consumer has processed a shard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub consumer: String,
+    pub stream: String,
+    pub shard: String,
+    pub sequence: SequenceNumber,
+}
+
+/// A serialized engine state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub name: String,
+    /// The format version of `state`; a reader refuses versions it does not know.
+    pub version: u32,
+    pub taken_at: Timestamp,
+    pub state: Vec<u8>,
+}
+
+/// What one batch of the core's work produced, committed together.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommitBatch {
+    pub ledger: Vec<LedgerEntry>,
+    pub outbox: Vec<OutboxEvent>,
+    pub checkpoints: Vec<Checkpoint>,
+    pub snapshot: Option<Snapshot>,
+}
+
+/// See the module docs.
+#[async_trait]
+pub trait RecordStore: Send + Sync {
+    /// Creates an account with zero cash; `ConditionFailed` if the id exists.
+    async fn create_account(&self, account: &Account) -> StoreResult<()>;
+
+    /// The user's accounts, oldest first.
+    async fn accounts(&self, user: UserId) -> StoreResult<Vec<Account>>;
+
+    /// The account if it is the user's (another user's id is as missing as an unknown one).
+    async fn account(&self, user: UserId, id: AccountId) -> StoreResult<Option<Account>>;
+
+    /// Posts one entry: idempotent by entry id (a repeat returns the first posting);
+    /// refuses to take cash below zero (`ConditionFailed`, nothing changes); `NotFound`
+    /// for an unknown account.
+    async fn post(&self, entry: &LedgerEntry) -> StoreResult<PostedEntry>;
+
+    /// The latest `limit` entries of an account, newest first.
+    async fn ledger(&self, account: AccountId, limit: usize) -> StoreResult<Vec<PostedEntry>>;
+
+    /// Everything in `batch` or nothing: ledger entries (idempotent, no overdraft),
+    /// outbox events (idempotent by event id), checkpoints (upserted) and the snapshot.
+    async fn commit(&self, batch: &CommitBatch) -> StoreResult<()>;
+
+    async fn checkpoint(
+        &self,
+        consumer: &str,
+        stream: &str,
+        shard: &str,
+    ) -> StoreResult<Option<SequenceNumber>>;
+
+    /// Unpublished outbox events, oldest first.
+    async fn unpublished(&self, limit: usize) -> StoreResult<Vec<OutboxRecord>>;
+
+    async fn mark_published(&self, ids: &[i64]) -> StoreResult<()>;
+
+    async fn snapshot(&self, name: &str) -> StoreResult<Option<Snapshot>>;
+}

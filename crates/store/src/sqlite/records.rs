@@ -1,0 +1,302 @@
+//! [`RecordStore`] in the SQLite file. Every write runs in a `BEGIN IMMEDIATE`
+//! transaction (the file's write lock first), so concurrent postings to one account are
+//! serialized and the overdraft check cannot race.
+
+use async_trait::async_trait;
+use domain::{AccountId, Currency, EventId, Money, Timestamp, UserId};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection, SqlitePool};
+
+use crate::error::{StoreError, StoreResult};
+use crate::records::{
+    Account, AccountKind, CommitBatch, LedgerEntry, OutboxEvent, OutboxRecord, PostedEntry,
+    RecordStore, Snapshot,
+};
+use crate::stream::SequenceNumber;
+
+#[derive(Debug, Clone)]
+pub struct SqliteRecords {
+    pool: SqlitePool,
+}
+
+impl SqliteRecords {
+    pub fn new(pool: SqlitePool) -> Self {
+        SqliteRecords { pool }
+    }
+}
+
+fn money(text: &str) -> StoreResult<Money> {
+    domain::num::parse_decimal("amount", text)
+        .map(Money::new)
+        .map_err(|e| StoreError::internal(format!("stored amount {text:?}: {e}")))
+}
+
+fn uuid_of<T: std::str::FromStr>(text: &str) -> StoreResult<T> {
+    text.parse()
+        .map_err(|_| StoreError::internal(format!("stored id {text:?} is not a UUID")))
+}
+
+fn account_from(row: &SqliteRow) -> StoreResult<Account> {
+    let kind: String = row.try_get("kind")?;
+    let currency: String = row.try_get("base_currency")?;
+    Ok(Account {
+        id: uuid_of(&row.try_get::<String, _>("id")?)?,
+        user_id: uuid_of(&row.try_get::<String, _>("user_id")?)?,
+        name: row.try_get("name")?,
+        kind: AccountKind::parse(&kind)
+            .ok_or_else(|| StoreError::internal(format!("account kind {kind:?}")))?,
+        base_currency: Currency::parse(&currency)
+            .map_err(|e| StoreError::internal(e.to_string()))?,
+        cash: money(&row.try_get::<String, _>("cash")?)?,
+        created_at: Timestamp::from_nanos(row.try_get("created_ns")?),
+    })
+}
+
+fn posted_from(row: &SqliteRow) -> StoreResult<PostedEntry> {
+    Ok(PostedEntry {
+        entry: LedgerEntry {
+            id: uuid_of::<EventId>(&row.try_get::<String, _>("id")?)?,
+            account_id: uuid_of(&row.try_get::<String, _>("account_id")?)?,
+            kind: row.try_get("kind")?,
+            amount: money(&row.try_get::<String, _>("amount")?)?,
+            reference: row.try_get("reference")?,
+            time: Timestamp::from_nanos(row.try_get("time_ns")?),
+        },
+        balance_after: money(&row.try_get::<String, _>("balance_after")?)?,
+    })
+}
+
+/// The columns of a [`PostedEntry`] (a macro, so queries stay `&'static str`).
+macro_rules! ledger_columns {
+    () => {
+        "id, account_id, kind, amount, balance_after, reference, time_ns"
+    };
+}
+
+/// Posts one entry inside the caller's transaction.
+async fn post_in(conn: &mut SqliteConnection, entry: &LedgerEntry) -> StoreResult<PostedEntry> {
+    let existing = sqlx::query(concat!(
+        "SELECT ",
+        ledger_columns!(),
+        " FROM ledger_entries WHERE id = ?"
+    ))
+    .bind(entry.id.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(row) = existing {
+        return posted_from(&row);
+    }
+    let cash: Option<String> = sqlx::query_scalar("SELECT cash FROM accounts WHERE id = ?")
+        .bind(entry.account_id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let cash = money(
+        &cash.ok_or_else(|| StoreError::not_found(format!("no account {}", entry.account_id)))?,
+    )?;
+    let after = cash
+        .checked_add(entry.amount)
+        .map_err(|e| StoreError::invalid(e.to_string()))?;
+    if after.is_negative() {
+        return Err(StoreError::condition_failed(format!(
+            "insufficient cash: {cash} available, {} asked",
+            entry.amount.checked_neg()
+        )));
+    }
+    sqlx::query("UPDATE accounts SET cash = ? WHERE id = ?")
+        .bind(after.to_string())
+        .bind(entry.account_id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO ledger_entries (id, account_id, kind, amount, balance_after, reference, time_ns)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(entry.id.to_string())
+    .bind(entry.account_id.to_string())
+    .bind(&entry.kind)
+    .bind(entry.amount.to_string())
+    .bind(after.to_string())
+    .bind(&entry.reference)
+    .bind(entry.time.nanos())
+    .execute(&mut *conn)
+    .await?;
+    Ok(PostedEntry {
+        entry: entry.clone(),
+        balance_after: after,
+    })
+}
+
+async fn outbox_in(conn: &mut SqliteConnection, event: &OutboxEvent) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO outbox (event_id, stream, partition_key, payload) VALUES (?, ?, ?, ?)
+         ON CONFLICT (event_id) DO NOTHING",
+    )
+    .bind(event.event_id.to_string())
+    .bind(&event.stream)
+    .bind(&event.partition_key)
+    .bind(&event.payload)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl RecordStore for SqliteRecords {
+    async fn create_account(&self, account: &Account) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO accounts (id, user_id, name, kind, base_currency, cash, created_ns) VALUES (?, ?, ?, ?, ?, '0', ?)",
+        )
+        .bind(account.id.to_string())
+        .bind(account.user_id.to_string())
+        .bind(&account.name)
+        .bind(account.kind.as_str())
+        .bind(account.base_currency.as_str())
+        .bind(account.created_at.nanos())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn accounts(&self, user: UserId) -> StoreResult<Vec<Account>> {
+        let rows = sqlx::query("SELECT * FROM accounts WHERE user_id = ? ORDER BY created_ns, id")
+            .bind(user.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(account_from).collect()
+    }
+
+    async fn account(&self, user: UserId, id: AccountId) -> StoreResult<Option<Account>> {
+        let row = sqlx::query("SELECT * FROM accounts WHERE id = ? AND user_id = ?")
+            .bind(id.to_string())
+            .bind(user.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(account_from).transpose()
+    }
+
+    async fn post(&self, entry: &LedgerEntry) -> StoreResult<PostedEntry> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let posted = post_in(&mut tx, entry).await?;
+        tx.commit().await?;
+        Ok(posted)
+    }
+
+    async fn ledger(&self, account: AccountId, limit: usize) -> StoreResult<Vec<PostedEntry>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            ledger_columns!(),
+            " FROM ledger_entries WHERE account_id = ? ORDER BY seq DESC LIMIT ?"
+        ))
+        .bind(account.to_string())
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(posted_from).collect()
+    }
+
+    async fn commit(&self, batch: &CommitBatch) -> StoreResult<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for entry in &batch.ledger {
+            post_in(&mut tx, entry).await?;
+        }
+        for event in &batch.outbox {
+            outbox_in(&mut tx, event).await?;
+        }
+        for c in &batch.checkpoints {
+            sqlx::query(
+                "INSERT INTO checkpoints (consumer, stream, shard, sequence) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (consumer, stream, shard) DO UPDATE SET sequence = excluded.sequence",
+            )
+            .bind(&c.consumer)
+            .bind(&c.stream)
+            .bind(&c.shard)
+            .bind(&c.sequence.0)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(s) = &batch.snapshot {
+            sqlx::query(
+                "INSERT INTO engine_snapshots (name, version, taken_ns, state) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (name) DO UPDATE SET version = excluded.version, taken_ns = excluded.taken_ns, state = excluded.state",
+            )
+            .bind(&s.name)
+            .bind(i64::from(s.version))
+            .bind(s.taken_at.nanos())
+            .bind(&s.state)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn checkpoint(
+        &self,
+        consumer: &str,
+        stream: &str,
+        shard: &str,
+    ) -> StoreResult<Option<SequenceNumber>> {
+        let seq: Option<String> = sqlx::query_scalar(
+            "SELECT sequence FROM checkpoints WHERE consumer = ? AND stream = ? AND shard = ?",
+        )
+        .bind(consumer)
+        .bind(stream)
+        .bind(shard)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(seq.map(SequenceNumber))
+    }
+
+    async fn unpublished(&self, limit: usize) -> StoreResult<Vec<OutboxRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, event_id, stream, partition_key, payload FROM outbox WHERE published = 0 ORDER BY id LIMIT ?",
+        )
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(OutboxRecord {
+                    id: row.try_get("id")?,
+                    event: OutboxEvent {
+                        event_id: uuid_of(&row.try_get::<String, _>("event_id")?)?,
+                        stream: row.try_get("stream")?,
+                        partition_key: row.try_get("partition_key")?,
+                        payload: row.try_get("payload")?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    async fn mark_published(&self, ids: &[i64]) -> StoreResult<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for id in ids {
+            sqlx::query("UPDATE outbox SET published = 1 WHERE id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn snapshot(&self, name: &str) -> StoreResult<Option<Snapshot>> {
+        let row = sqlx::query(
+            "SELECT name, version, taken_ns, state FROM engine_snapshots WHERE name = ?",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(Snapshot {
+                name: row.try_get("name")?,
+                version: u32::try_from(row.try_get::<i64, _>("version")?)
+                    .map_err(|_| StoreError::internal("snapshot version out of range"))?,
+                taken_at: Timestamp::from_nanos(row.try_get("taken_ns")?),
+                state: row.try_get("state")?,
+            })
+        })
+        .transpose()
+    }
+}
