@@ -4,7 +4,10 @@
 //! uncommitted work and nothing half-applied is ever visible.
 
 use async_trait::async_trait;
-use domain::{AccountId, Currency, EventId, Money, Timestamp, UserId};
+use domain::{
+    AccountId, ClientOrderId, Currency, EventId, Fill, Money, Order, OrderId, OrderStatus,
+    Position, Symbol, Timestamp, UserId,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::StoreResult;
@@ -102,9 +105,53 @@ pub struct Snapshot {
     pub state: Vec<u8>,
 }
 
+/// Where a page of orders ends: the next page starts after this order (newest first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderCursor {
+    pub created_at: Timestamp,
+    pub id: OrderId,
+}
+
+impl OrderCursor {
+    /// An opaque token for APIs: `<nanos>_<uuid>`.
+    pub fn to_token(&self) -> String {
+        format!("{}_{}", self.created_at.nanos(), self.id)
+    }
+
+    pub fn from_token(token: &str) -> Option<Self> {
+        let (nanos, id) = token.split_once('_')?;
+        Some(OrderCursor {
+            created_at: Timestamp::from_nanos(nanos.parse().ok()?),
+            id: OrderId::parse(id).ok()?,
+        })
+    }
+}
+
+/// Which of an account's orders to list, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderQuery {
+    pub status: Option<OrderStatus>,
+    pub symbol: Option<Symbol>,
+    pub after: Option<OrderCursor>,
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderPage {
+    pub orders: Vec<Order>,
+    /// Present when there may be more.
+    pub next: Option<OrderCursor>,
+}
+
 /// What one batch of the core's work produced, committed together.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CommitBatch {
+    /// Orders as they now are (inserted or replaced by id).
+    pub orders: Vec<Order>,
+    /// Fills (idempotent by order and trade id).
+    pub fills: Vec<Fill>,
+    /// Positions as they now are, per account.
+    pub positions: Vec<(AccountId, Position)>,
     pub ledger: Vec<LedgerEntry>,
     pub outbox: Vec<OutboxEvent>,
     pub checkpoints: Vec<Checkpoint>,
@@ -148,4 +195,41 @@ pub trait RecordStore: Send + Sync {
     async fn mark_published(&self, ids: &[i64]) -> StoreResult<()>;
 
     async fn snapshot(&self, name: &str) -> StoreResult<Option<Snapshot>>;
+
+    /// Records a new order; `ConditionFailed` if its id, or its `client_order_id` within
+    /// the account, is taken.
+    async fn insert_order(&self, order: &Order) -> StoreResult<()>;
+
+    /// The order if its account is the user's.
+    async fn order(&self, user: UserId, id: OrderId) -> StoreResult<Option<Order>>;
+
+    async fn order_by_client_id(
+        &self,
+        account: AccountId,
+        client_order_id: &ClientOrderId,
+    ) -> StoreResult<Option<Order>>;
+
+    /// A page of an account's orders, newest first (the caller checked the account is the
+    /// user's).
+    async fn orders(&self, account: AccountId, query: &OrderQuery) -> StoreResult<OrderPage>;
+
+    /// An account's latest fills, newest first.
+    async fn fills(&self, account: AccountId, limit: usize) -> StoreResult<Vec<Fill>>;
+
+    async fn positions(&self, account: AccountId) -> StoreResult<Vec<Position>>;
+}
+
+/// Builds a page from up to `limit + 1` rows.
+pub fn page(mut orders: Vec<Order>, limit: usize) -> OrderPage {
+    let more = orders.len() > limit;
+    orders.truncate(limit);
+    let next = more
+        .then(|| {
+            orders.last().map(|o| OrderCursor {
+                created_at: o.created_at(),
+                id: o.id,
+            })
+        })
+        .flatten();
+    OrderPage { orders, next }
 }

@@ -89,6 +89,9 @@ macro_rules! records_conformance {
             concurrent_withdrawals_never_overdraw,
             commits_are_all_or_nothing_and_idempotent,
             the_outbox_relays_in_order,
+            orders_are_unique_per_client_id_and_scoped_to_their_user,
+            order_pages_follow_the_cursor_and_the_filters,
+            commits_carry_orders_fills_and_positions_together,
         );
     };
     (@cases $factory:path, $($case:ident),* $(,)?) => {

@@ -159,6 +159,9 @@ where
 
 fn batch(withdraw: &str) -> CommitBatch {
     CommitBatch {
+        orders: vec![],
+        fills: vec![],
+        positions: vec![],
         ledger: vec![
             entry("fill-1", 1, "-40"),
             entry("fill-2", 2, "25"),
@@ -338,4 +341,284 @@ where
     );
     assert_eq!(rest[0].event.stream, "candles");
     s.mark_published(&[]).await.expect("nothing to mark");
+}
+
+fn instrument(symbol: &str) -> domain::Instrument {
+    domain::Instrument::new(
+        domain::Symbol::parse(symbol).expect("symbol"),
+        domain::Decimal::new(1, 2),
+        domain::Decimal::ONE,
+        domain::Decimal::ONE,
+        Currency::USD,
+    )
+    .expect("instrument")
+}
+
+fn order(
+    n: u128,
+    account: u128,
+    symbol: &str,
+    client: Option<&str>,
+    created: i64,
+) -> domain::Order {
+    let request = domain::order::OrderRequest {
+        id: domain::OrderId::from_u128(n),
+        client_order_id: client.map(|c| domain::ClientOrderId::parse(c).expect("client id")),
+        account_id: AccountId::from_u128(account),
+        symbol: domain::Symbol::parse(symbol).expect("symbol"),
+        side: domain::Side::Buy,
+        order_type: domain::OrderType::Limit {
+            limit_price: "100.25".parse().expect("price"),
+        },
+        time_in_force: domain::TimeInForce::Gtc,
+        quantity: "10".parse().expect("quantity"),
+    };
+    domain::Order::new(request, &instrument(symbol), Timestamp::from_secs(created)).expect("order")
+}
+
+pub async fn orders_are_unique_per_client_id_and_scoped_to_their_user<F, Fut>(factory: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn RecordStore>>,
+{
+    let s = factory().await;
+    s.create_account(&account(1, 10)).await.expect("create");
+    s.create_account(&account(2, 20)).await.expect("create");
+    let first = order(1, 1, "ES", Some("bot-1"), 100);
+    s.insert_order(&first).await.expect("insert");
+    let e = s
+        .insert_order(&order(2, 1, "ES", Some("bot-1"), 101))
+        .await
+        .expect_err("same client id");
+    assert_eq!(e.kind(), ErrorKind::ConditionFailed);
+    let e = s
+        .insert_order(&order(1, 1, "ES", None, 101))
+        .await
+        .expect_err("same id");
+    assert_eq!(e.kind(), ErrorKind::ConditionFailed);
+    s.insert_order(&order(3, 2, "ES", Some("bot-1"), 102))
+        .await
+        .expect("another account may reuse it");
+    s.insert_order(&order(4, 1, "ES", None, 103))
+        .await
+        .expect("orders without a client id");
+    s.insert_order(&order(5, 1, "ES", None, 104))
+        .await
+        .expect("several without a client id");
+    assert_eq!(
+        s.order(UserId::from_u128(10), domain::OrderId::from_u128(1))
+            .await
+            .expect("get"),
+        Some(first.clone())
+    );
+    assert_eq!(
+        s.order(UserId::from_u128(20), domain::OrderId::from_u128(1))
+            .await
+            .expect("get"),
+        None,
+        "not theirs"
+    );
+    let client = domain::ClientOrderId::parse("bot-1").expect("client id");
+    assert_eq!(
+        s.order_by_client_id(AccountId::from_u128(1), &client)
+            .await
+            .expect("get"),
+        Some(first)
+    );
+    assert_eq!(
+        s.order_by_client_id(AccountId::from_u128(2), &client)
+            .await
+            .expect("get")
+            .map(|o| o.id),
+        Some(domain::OrderId::from_u128(3))
+    );
+}
+
+pub async fn order_pages_follow_the_cursor_and_the_filters<F, Fut>(factory: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn RecordStore>>,
+{
+    let s = factory().await;
+    s.create_account(&account(1, 10)).await.expect("create");
+    let mut all = Vec::new();
+    for n in 0..25u128 {
+        let symbol = if n % 3 == 0 { "NQ" } else { "ES" };
+        // Pairs share a creation time, so the cursor must break ties by id.
+        let mut o = order(100 + n, 1, symbol, None, 1_000 + (n / 2) as i64);
+        o.accept(Timestamp::from_secs(2_000)).expect("accept");
+        if n % 4 == 0 {
+            o.cancel("requested", Timestamp::from_secs(2_001))
+                .expect("cancel");
+        }
+        s.insert_order(&order(100 + n, 1, symbol, None, 1_000 + (n / 2) as i64))
+            .await
+            .expect("insert");
+        s.commit(&CommitBatch {
+            orders: vec![o.clone()],
+            ..CommitBatch::default()
+        })
+        .await
+        .expect("update");
+        all.push(o);
+    }
+    all.sort_by_key(|o| std::cmp::Reverse((o.created_at(), o.id)));
+    let mut seen = Vec::new();
+    let mut query = crate::records::OrderQuery {
+        status: None,
+        symbol: None,
+        after: None,
+        limit: 10,
+    };
+    loop {
+        let page = s
+            .orders(AccountId::from_u128(1), &query)
+            .await
+            .expect("page");
+        assert!(page.orders.len() <= 10);
+        seen.extend(page.orders);
+        match page.next {
+            Some(cursor) => {
+                let token = cursor.to_token();
+                query.after = Some(
+                    crate::records::OrderCursor::from_token(&token).expect("token round trip"),
+                );
+            }
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen, all,
+        "every order once, newest first, through the cursor"
+    );
+    let cancelled = s
+        .orders(
+            AccountId::from_u128(1),
+            &crate::records::OrderQuery {
+                status: Some(domain::OrderStatus::Cancelled),
+                symbol: None,
+                after: None,
+                limit: 100,
+            },
+        )
+        .await
+        .expect("filter");
+    assert_eq!(cancelled.orders.len(), 7);
+    assert!(
+        cancelled
+            .orders
+            .iter()
+            .all(|o| o.status() == domain::OrderStatus::Cancelled)
+    );
+    let nq = s
+        .orders(
+            AccountId::from_u128(1),
+            &crate::records::OrderQuery {
+                status: Some(domain::OrderStatus::Accepted),
+                symbol: Some(domain::Symbol::parse("NQ").expect("symbol")),
+                after: None,
+                limit: 100,
+            },
+        )
+        .await
+        .expect("filter");
+    assert!(
+        nq.orders
+            .iter()
+            .all(|o| o.symbol.as_str() == "NQ" && o.status() == domain::OrderStatus::Accepted)
+    );
+    assert_eq!(nq.orders.len(), 6);
+    assert!(nq.next.is_none());
+}
+
+pub async fn commits_carry_orders_fills_and_positions_together<F, Fut>(factory: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn RecordStore>>,
+{
+    let s = factory().await;
+    s.create_account(&account(1, 10)).await.expect("create");
+    s.post(&entry("dep", 1, "5000")).await.expect("deposit");
+    let mut o = order(1, 1, "ES", Some("c-1"), 100);
+    s.insert_order(&o).await.expect("insert");
+    o.accept(Timestamp::from_secs(101)).expect("accept");
+    o.fill(
+        "10".parse().expect("qty"),
+        "100.25".parse().expect("price"),
+        Timestamp::from_secs(102),
+    )
+    .expect("fill");
+    let fill = domain::Fill {
+        trade_id: domain::TradeId(7),
+        order_id: o.id,
+        account_id: AccountId::from_u128(1),
+        symbol: o.symbol,
+        side: domain::Side::Buy,
+        price: "100.25".parse().expect("price"),
+        quantity: "10".parse().expect("qty"),
+        fee: Money::ZERO,
+        liquidity: domain::Liquidity::Taker,
+        time: Timestamp::from_secs(102),
+    };
+    let mut position = domain::Position::flat(o.symbol);
+    position.apply(&fill).expect("position");
+    let paid = entry("trade-7", 1, "-1002.5");
+    let mut batch = CommitBatch {
+        orders: vec![o.clone()],
+        fills: vec![fill.clone()],
+        positions: vec![(AccountId::from_u128(1), position.clone())],
+        ledger: vec![paid.clone(), entry("too-much", 1, "-10000")],
+        ..CommitBatch::default()
+    };
+    assert!(
+        s.commit(&batch).await.is_err(),
+        "the overdraft fails the whole batch"
+    );
+    let stored = s
+        .order(UserId::from_u128(10), o.id)
+        .await
+        .expect("get")
+        .expect("order");
+    assert_eq!(
+        stored.status(),
+        domain::OrderStatus::New,
+        "the order is untouched"
+    );
+    assert!(
+        s.fills(AccountId::from_u128(1), 10)
+            .await
+            .expect("fills")
+            .is_empty()
+    );
+    assert!(
+        s.positions(AccountId::from_u128(1))
+            .await
+            .expect("positions")
+            .is_empty()
+    );
+
+    batch.ledger = vec![paid];
+    s.commit(&batch).await.expect("commit");
+    s.commit(&batch).await.expect("replay");
+    assert_eq!(
+        s.order(UserId::from_u128(10), o.id).await.expect("get"),
+        Some(o)
+    );
+    assert_eq!(
+        s.fills(AccountId::from_u128(1), 10).await.expect("fills"),
+        vec![fill],
+        "once, despite the replay"
+    );
+    assert_eq!(
+        s.positions(AccountId::from_u128(1))
+            .await
+            .expect("positions"),
+        vec![position]
+    );
+    let acct = s
+        .account(UserId::from_u128(10), AccountId::from_u128(1))
+        .await
+        .expect("get")
+        .expect("acct");
+    assert_eq!(acct.cash, cash("3997.5"));
 }

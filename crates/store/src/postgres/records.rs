@@ -1,15 +1,18 @@
 //! [`RecordStore`] on Postgres.
 
 use async_trait::async_trait;
-use domain::{AccountId, Currency, EventId, Money, Timestamp, UserId};
+use domain::{
+    AccountId, ClientOrderId, Currency, EventId, Fill, Money, Order, OrderId, Position, Timestamp,
+    UserId,
+};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
 use crate::error::{StoreError, StoreResult};
 use crate::records::{
-    Account, AccountKind, CommitBatch, LedgerEntry, OutboxEvent, OutboxRecord, PostedEntry,
-    RecordStore, Snapshot,
+    Account, AccountKind, CommitBatch, LedgerEntry, OrderPage, OrderQuery, OutboxEvent,
+    OutboxRecord, PostedEntry, RecordStore, Snapshot, page,
 };
 use crate::stream::SequenceNumber;
 
@@ -116,6 +119,33 @@ async fn post_in(conn: &mut PgConnection, entry: &LedgerEntry) -> StoreResult<Po
     })
 }
 
+async fn upsert_order(conn: &mut PgConnection, order: &Order) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO orders (id, account_id, client_order_id, symbol, status, created_ns, body) VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, body = EXCLUDED.body",
+    )
+    .bind(order.id.as_uuid())
+    .bind(order.account_id.as_uuid())
+    .bind(order.client_order_id.as_ref().map(|c| c.as_str().to_owned()))
+    .bind(order.symbol.as_str())
+    .bind(order.status().as_str())
+    .bind(order.created_at().nanos())
+    .bind(serde_json::to_value(order)?)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+fn bodies<T: serde::de::DeserializeOwned>(rows: &[PgRow]) -> StoreResult<Vec<T>> {
+    rows.iter()
+        .map(|r| {
+            Ok(serde_json::from_value(
+                r.try_get::<serde_json::Value, _>("body")?,
+            )?)
+        })
+        .collect()
+}
+
 #[async_trait]
 impl RecordStore for PgRecords {
     async fn create_account(&self, account: &Account) -> StoreResult<()> {
@@ -172,6 +202,33 @@ impl RecordStore for PgRecords {
 
     async fn commit(&self, batch: &CommitBatch) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
+        for order in &batch.orders {
+            upsert_order(&mut tx, order).await?;
+        }
+        for fill in &batch.fills {
+            sqlx::query(
+                "INSERT INTO fills (order_id, trade_id, account_id, time_ns, body) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (order_id, trade_id) DO NOTHING",
+            )
+            .bind(fill.order_id.as_uuid())
+            .bind(i64::try_from(fill.trade_id.0).map_err(|_| StoreError::invalid("trade id out of range"))?)
+            .bind(fill.account_id.as_uuid())
+            .bind(fill.time.nanos())
+            .bind(serde_json::to_value(fill)?)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (account, position) in &batch.positions {
+            sqlx::query(
+                "INSERT INTO positions (account_id, symbol, body) VALUES ($1, $2, $3)
+                 ON CONFLICT (account_id, symbol) DO UPDATE SET body = EXCLUDED.body",
+            )
+            .bind(account.as_uuid())
+            .bind(position.symbol.as_str())
+            .bind(serde_json::to_value(position)?)
+            .execute(&mut *tx)
+            .await?;
+        }
         // Lock accounts in one order (by id) so two batches touching the same accounts
         // cannot deadlock.
         let mut entries: Vec<&LedgerEntry> = batch.ledger.iter().collect();
@@ -283,5 +340,86 @@ impl RecordStore for PgRecords {
             })
         })
         .transpose()
+    }
+
+    async fn insert_order(&self, order: &Order) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO orders (id, account_id, client_order_id, symbol, status, created_ns, body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(order.id.as_uuid())
+        .bind(order.account_id.as_uuid())
+        .bind(order.client_order_id.as_ref().map(|c| c.as_str().to_owned()))
+        .bind(order.symbol.as_str())
+        .bind(order.status().as_str())
+        .bind(order.created_at().nanos())
+        .bind(serde_json::to_value(order)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn order(&self, user: UserId, id: OrderId) -> StoreResult<Option<Order>> {
+        let rows = sqlx::query(
+            "SELECT o.body FROM orders o JOIN accounts a ON a.id = o.account_id WHERE o.id = $1 AND a.user_id = $2",
+        )
+        .bind(id.as_uuid())
+        .bind(user.as_uuid())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(bodies(&rows)?.pop())
+    }
+
+    async fn order_by_client_id(
+        &self,
+        account: AccountId,
+        client_order_id: &ClientOrderId,
+    ) -> StoreResult<Option<Order>> {
+        let rows =
+            sqlx::query("SELECT body FROM orders WHERE account_id = $1 AND client_order_id = $2")
+                .bind(account.as_uuid())
+                .bind(client_order_id.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(bodies(&rows)?.pop())
+    }
+
+    async fn orders(&self, account: AccountId, query: &OrderQuery) -> StoreResult<OrderPage> {
+        let (after_ns, after_id) = match &query.after {
+            Some(c) => (Some(c.created_at.nanos()), Some(c.id.as_uuid())),
+            None => (None, None),
+        };
+        let rows = sqlx::query(
+            "SELECT body FROM orders WHERE account_id = $1
+               AND ($2::text IS NULL OR status = $2)
+               AND ($3::text IS NULL OR symbol = $3)
+               AND ($4::bigint IS NULL OR created_ns < $4 OR (created_ns = $4 AND id < $5))
+             ORDER BY created_ns DESC, id DESC LIMIT $6",
+        )
+        .bind(account.as_uuid())
+        .bind(query.status.map(|s| s.as_str()))
+        .bind(query.symbol.map(|s| s.as_str().to_owned()))
+        .bind(after_ns)
+        .bind(after_id)
+        .bind(i64::try_from(query.limit.saturating_add(1)).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(page(bodies(&rows)?, query.limit))
+    }
+
+    async fn fills(&self, account: AccountId, limit: usize) -> StoreResult<Vec<Fill>> {
+        let rows = sqlx::query("SELECT body FROM fills WHERE account_id = $1 ORDER BY time_ns DESC, trade_id DESC LIMIT $2")
+            .bind(account.as_uuid())
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        bodies(&rows)
+    }
+
+    async fn positions(&self, account: AccountId) -> StoreResult<Vec<Position>> {
+        let rows = sqlx::query("SELECT body FROM positions WHERE account_id = $1 ORDER BY symbol")
+            .bind(account.as_uuid())
+            .fetch_all(&self.pool)
+            .await?;
+        bodies(&rows)
     }
 }

@@ -3,14 +3,17 @@
 //! serialized and the overdraft check cannot race.
 
 use async_trait::async_trait;
-use domain::{AccountId, Currency, EventId, Money, Timestamp, UserId};
+use domain::{
+    AccountId, ClientOrderId, Currency, EventId, Fill, Money, Order, OrderId, Position, Timestamp,
+    UserId,
+};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use crate::error::{StoreError, StoreResult};
 use crate::records::{
-    Account, AccountKind, CommitBatch, LedgerEntry, OutboxEvent, OutboxRecord, PostedEntry,
-    RecordStore, Snapshot,
+    Account, AccountKind, CommitBatch, LedgerEntry, OrderPage, OrderQuery, OutboxEvent,
+    OutboxRecord, PostedEntry, RecordStore, Snapshot, page,
 };
 use crate::stream::SequenceNumber;
 
@@ -140,6 +143,29 @@ async fn outbox_in(conn: &mut SqliteConnection, event: &OutboxEvent) -> StoreRes
     Ok(())
 }
 
+async fn upsert_order(conn: &mut SqliteConnection, order: &Order) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO orders (id, account_id, client_order_id, symbol, status, created_ns, body) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body",
+    )
+    .bind(order.id.to_string())
+    .bind(order.account_id.to_string())
+    .bind(order.client_order_id.as_ref().map(|c| c.as_str().to_owned()))
+    .bind(order.symbol.as_str())
+    .bind(order.status().as_str())
+    .bind(order.created_at().nanos())
+    .bind(serde_json::to_string(order)?)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+fn bodies<T: serde::de::DeserializeOwned>(rows: &[SqliteRow]) -> StoreResult<Vec<T>> {
+    rows.iter()
+        .map(|r| Ok(serde_json::from_str(&r.try_get::<String, _>("body")?)?))
+        .collect()
+}
+
 #[async_trait]
 impl RecordStore for SqliteRecords {
     async fn create_account(&self, account: &Account) -> StoreResult<()> {
@@ -196,6 +222,33 @@ impl RecordStore for SqliteRecords {
 
     async fn commit(&self, batch: &CommitBatch) -> StoreResult<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for order in &batch.orders {
+            upsert_order(&mut tx, order).await?;
+        }
+        for fill in &batch.fills {
+            sqlx::query(
+                "INSERT INTO fills (order_id, trade_id, account_id, time_ns, body) VALUES (?, ?, ?, ?, ?)
+                 ON CONFLICT (order_id, trade_id) DO NOTHING",
+            )
+            .bind(fill.order_id.to_string())
+            .bind(i64::try_from(fill.trade_id.0).map_err(|_| StoreError::invalid("trade id out of range"))?)
+            .bind(fill.account_id.to_string())
+            .bind(fill.time.nanos())
+            .bind(serde_json::to_string(fill)?)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (account, position) in &batch.positions {
+            sqlx::query(
+                "INSERT INTO positions (account_id, symbol, body) VALUES (?, ?, ?)
+                 ON CONFLICT (account_id, symbol) DO UPDATE SET body = excluded.body",
+            )
+            .bind(account.to_string())
+            .bind(position.symbol.as_str())
+            .bind(serde_json::to_string(position)?)
+            .execute(&mut *tx)
+            .await?;
+        }
         for entry in &batch.ledger {
             post_in(&mut tx, entry).await?;
         }
@@ -298,5 +351,88 @@ impl RecordStore for SqliteRecords {
             })
         })
         .transpose()
+    }
+
+    async fn insert_order(&self, order: &Order) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO orders (id, account_id, client_order_id, symbol, status, created_ns, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(order.id.to_string())
+        .bind(order.account_id.to_string())
+        .bind(order.client_order_id.as_ref().map(|c| c.as_str().to_owned()))
+        .bind(order.symbol.as_str())
+        .bind(order.status().as_str())
+        .bind(order.created_at().nanos())
+        .bind(serde_json::to_string(order)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn order(&self, user: UserId, id: OrderId) -> StoreResult<Option<Order>> {
+        let rows = sqlx::query(
+            "SELECT o.body FROM orders o JOIN accounts a ON a.id = o.account_id WHERE o.id = ? AND a.user_id = ?",
+        )
+        .bind(id.to_string())
+        .bind(user.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(bodies(&rows)?.pop())
+    }
+
+    async fn order_by_client_id(
+        &self,
+        account: AccountId,
+        client_order_id: &ClientOrderId,
+    ) -> StoreResult<Option<Order>> {
+        let rows =
+            sqlx::query("SELECT body FROM orders WHERE account_id = ? AND client_order_id = ?")
+                .bind(account.to_string())
+                .bind(client_order_id.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(bodies(&rows)?.pop())
+    }
+
+    async fn orders(&self, account: AccountId, query: &OrderQuery) -> StoreResult<OrderPage> {
+        let status = query.status.map(|s| s.as_str());
+        let symbol = query.symbol.map(|s| s.as_str().to_owned());
+        let (after_ns, after_id) = match &query.after {
+            Some(c) => (Some(c.created_at.nanos()), Some(c.id.to_string())),
+            None => (None, None),
+        };
+        let rows = sqlx::query(
+            "SELECT body FROM orders WHERE account_id = ?1
+               AND (?2 IS NULL OR status = ?2)
+               AND (?3 IS NULL OR symbol = ?3)
+               AND (?4 IS NULL OR created_ns < ?4 OR (created_ns = ?4 AND id < ?5))
+             ORDER BY created_ns DESC, id DESC LIMIT ?6",
+        )
+        .bind(account.to_string())
+        .bind(status)
+        .bind(symbol)
+        .bind(after_ns)
+        .bind(after_id)
+        .bind(i64::try_from(query.limit.saturating_add(1)).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(page(bodies(&rows)?, query.limit))
+    }
+
+    async fn fills(&self, account: AccountId, limit: usize) -> StoreResult<Vec<Fill>> {
+        let rows = sqlx::query("SELECT body FROM fills WHERE account_id = ? ORDER BY time_ns DESC, trade_id DESC LIMIT ?")
+            .bind(account.to_string())
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        bodies(&rows)
+    }
+
+    async fn positions(&self, account: AccountId) -> StoreResult<Vec<Position>> {
+        let rows = sqlx::query("SELECT body FROM positions WHERE account_id = ? ORDER BY symbol")
+            .bind(account.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        bodies(&rows)
     }
 }
