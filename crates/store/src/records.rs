@@ -143,6 +143,47 @@ pub struct OrderPage {
     pub next: Option<OrderCursor>,
 }
 
+/// A strategy deployment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StrategyRecord {
+    pub id: domain::StrategyId,
+    pub account_id: AccountId,
+    /// The built-in strategy's name (`sma_cross`, …).
+    pub strategy: String,
+    pub symbols: Vec<Symbol>,
+    pub timeframes: Vec<domain::Timeframe>,
+    pub params: serde_json::Value,
+    pub status: StrategyStatus,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StrategyStatus {
+    Running,
+    Paused,
+    Stopped,
+}
+
+impl StrategyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StrategyStatus::Running => "running",
+            StrategyStatus::Paused => "paused",
+            StrategyStatus::Stopped => "stopped",
+        }
+    }
+}
+
+/// One day's report row of an account (metrics as the reports function computed them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportRow {
+    pub account_id: AccountId,
+    /// `YYYY-MM-DD` (UTC).
+    pub day: String,
+    pub body: serde_json::Value,
+}
+
 /// What one batch of the core's work produced, committed together.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CommitBatch {
@@ -152,6 +193,8 @@ pub struct CommitBatch {
     pub fills: Vec<Fill>,
     /// Positions as they now are, per account.
     pub positions: Vec<(AccountId, Position)>,
+    /// Closed candles for the history (upserted by symbol, timeframe and start).
+    pub candles: Vec<domain::Candle>,
     pub ledger: Vec<LedgerEntry>,
     pub outbox: Vec<OutboxEvent>,
     pub checkpoints: Vec<Checkpoint>,
@@ -217,6 +260,40 @@ pub trait RecordStore: Send + Sync {
     async fn fills(&self, account: AccountId, limit: usize) -> StoreResult<Vec<Fill>>;
 
     async fn positions(&self, account: AccountId) -> StoreResult<Vec<Position>>;
+
+    /// Creates or replaces a deployment (status changes go through here too).
+    async fn save_strategy(&self, strategy: &StrategyRecord) -> StoreResult<()>;
+
+    /// The deployment if its account is the user's.
+    async fn strategy(
+        &self,
+        user: UserId,
+        id: domain::StrategyId,
+    ) -> StoreResult<Option<StrategyRecord>>;
+
+    /// An account's deployments, oldest first; `None` for every account (the core at start-up).
+    async fn strategies(&self, account: Option<AccountId>) -> StoreResult<Vec<StrategyRecord>>;
+
+    /// Candle history of `[from, to)`, oldest first, at most `limit`.
+    async fn candles(
+        &self,
+        symbol: Symbol,
+        timeframe: domain::Timeframe,
+        from: Timestamp,
+        to: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<domain::Candle>>;
+
+    /// Creates or replaces an account's report row for a day.
+    async fn save_report(&self, row: &ReportRow) -> StoreResult<()>;
+
+    /// An account's report rows with `from <= day <= to` (`YYYY-MM-DD`), oldest first.
+    async fn reports(
+        &self,
+        account: AccountId,
+        from: &str,
+        to: &str,
+    ) -> StoreResult<Vec<ReportRow>>;
 }
 
 /// Builds a page from up to `limit + 1` rows.

@@ -92,6 +92,7 @@ macro_rules! records_conformance {
             orders_are_unique_per_client_id_and_scoped_to_their_user,
             order_pages_follow_the_cursor_and_the_filters,
             commits_carry_orders_fills_and_positions_together,
+            strategies_candles_and_reports_are_kept,
         );
     };
     (@cases $factory:path, $($case:ident),* $(,)?) => {

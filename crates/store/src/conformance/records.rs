@@ -162,6 +162,7 @@ fn batch(withdraw: &str) -> CommitBatch {
         orders: vec![],
         fills: vec![],
         positions: vec![],
+        candles: vec![],
         ledger: vec![
             entry("fill-1", 1, "-40"),
             entry("fill-2", 2, "25"),
@@ -621,4 +622,141 @@ where
         .expect("get")
         .expect("acct");
     assert_eq!(acct.cash, cash("3997.5"));
+}
+
+pub async fn strategies_candles_and_reports_are_kept<F, Fut>(factory: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn RecordStore>>,
+{
+    use crate::records::{ReportRow, StrategyRecord, StrategyStatus};
+    let s = factory().await;
+    s.create_account(&account(1, 10)).await.expect("create");
+    s.create_account(&account(2, 20)).await.expect("create");
+    let es = domain::Symbol::parse("ES").expect("symbol");
+    let mut deployment = StrategyRecord {
+        id: domain::StrategyId::from_u128(5),
+        account_id: AccountId::from_u128(1),
+        strategy: "sma_cross".into(),
+        symbols: vec![es],
+        timeframes: vec![domain::Timeframe::M1],
+        params: serde_json::json!({"period": 20, "size": "2"}),
+        status: StrategyStatus::Running,
+        created_at: Timestamp::from_secs(10),
+    };
+    s.save_strategy(&deployment).await.expect("save");
+    deployment.status = StrategyStatus::Paused;
+    s.save_strategy(&deployment).await.expect("pause");
+    let other = StrategyRecord {
+        id: domain::StrategyId::from_u128(6),
+        account_id: AccountId::from_u128(2),
+        ..deployment.clone()
+    };
+    s.save_strategy(&other).await.expect("save");
+    assert_eq!(
+        s.strategy(UserId::from_u128(10), deployment.id)
+            .await
+            .expect("get"),
+        Some(deployment.clone())
+    );
+    assert_eq!(
+        s.strategy(UserId::from_u128(20), deployment.id)
+            .await
+            .expect("get"),
+        None,
+        "not theirs"
+    );
+    assert_eq!(
+        s.strategies(Some(AccountId::from_u128(1)))
+            .await
+            .expect("list"),
+        vec![deployment.clone()]
+    );
+    assert_eq!(s.strategies(None).await.expect("all").len(), 2);
+
+    let candle = |minute: i64, close: &str| domain::Candle {
+        symbol: es,
+        timeframe: domain::Timeframe::M1,
+        start: Timestamp::from_secs(minute * 60),
+        end: Timestamp::from_secs(minute * 60 + 60),
+        open: "100".parse().expect("price"),
+        high: "101".parse().expect("price"),
+        low: "99".parse().expect("price"),
+        close: close.parse().expect("price"),
+        volume: "5".parse().expect("qty"),
+        trades: 3,
+    };
+    let candles: Vec<domain::Candle> = (0..5).map(|m| candle(m, "100.5")).collect();
+    s.commit(&CommitBatch {
+        candles: candles.clone(),
+        ..CommitBatch::default()
+    })
+    .await
+    .expect("commit");
+    // A re-emitted candle replaces the stored one.
+    s.commit(&CommitBatch {
+        candles: vec![candle(2, "99.5")],
+        ..CommitBatch::default()
+    })
+    .await
+    .expect("commit");
+    let got = s
+        .candles(
+            es,
+            domain::Timeframe::M1,
+            Timestamp::from_secs(60),
+            Timestamp::from_secs(240),
+            100,
+        )
+        .await
+        .expect("candles");
+    assert_eq!(
+        got.iter()
+            .map(|c| c.start.nanos() / 60_000_000_000)
+            .collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert_eq!(got[1].close, "99.5".parse().expect("price"));
+    assert!(
+        s.candles(
+            es,
+            domain::Timeframe::M5,
+            Timestamp::EPOCH,
+            Timestamp::MAX,
+            10
+        )
+        .await
+        .expect("none")
+        .is_empty()
+    );
+
+    for day in ["2026-11-20", "2026-11-21", "2026-11-22"] {
+        let row = ReportRow {
+            account_id: AccountId::from_u128(1),
+            day: day.into(),
+            body: serde_json::json!({"equity": "100"}),
+        };
+        s.save_report(&row).await.expect("save");
+    }
+    let updated = ReportRow {
+        account_id: AccountId::from_u128(1),
+        day: "2026-11-21".into(),
+        body: serde_json::json!({"equity": "90"}),
+    };
+    s.save_report(&updated).await.expect("replace");
+    let rows = s
+        .reports(AccountId::from_u128(1), "2026-11-21", "2026-11-22")
+        .await
+        .expect("reports");
+    assert_eq!(
+        rows.iter().map(|r| r.day.as_str()).collect::<Vec<_>>(),
+        ["2026-11-21", "2026-11-22"]
+    );
+    assert_eq!(rows[0].body["equity"], "90");
+    assert!(
+        s.reports(AccountId::from_u128(2), "2000-01-01", "2100-01-01")
+            .await
+            .expect("none")
+            .is_empty()
+    );
 }

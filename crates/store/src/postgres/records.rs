@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use domain::{
-    AccountId, ClientOrderId, Currency, EventId, Fill, Money, Order, OrderId, Position, Timestamp,
-    UserId,
+    AccountId, Candle, ClientOrderId, Currency, EventId, Fill, Money, Order, OrderId, Position,
+    StrategyId, Symbol, Timeframe, Timestamp, UserId,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::error::{StoreError, StoreResult};
 use crate::records::{
     Account, AccountKind, CommitBatch, LedgerEntry, OrderPage, OrderQuery, OutboxEvent,
-    OutboxRecord, PostedEntry, RecordStore, Snapshot, page,
+    OutboxRecord, PostedEntry, RecordStore, ReportRow, Snapshot, StrategyRecord, page,
 };
 use crate::stream::SequenceNumber;
 
@@ -229,6 +229,18 @@ impl RecordStore for PgRecords {
             .execute(&mut *tx)
             .await?;
         }
+        for candle in &batch.candles {
+            sqlx::query(
+                "INSERT INTO candles (symbol, timeframe, start_ns, body) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (symbol, timeframe, start_ns) DO UPDATE SET body = EXCLUDED.body",
+            )
+            .bind(candle.symbol.as_str())
+            .bind(candle.timeframe.to_string())
+            .bind(candle.start.nanos())
+            .bind(serde_json::to_value(candle)?)
+            .execute(&mut *tx)
+            .await?;
+        }
         // Lock accounts in one order (by id) so two batches touching the same accounts
         // cannot deadlock.
         let mut entries: Vec<&LedgerEntry> = batch.ledger.iter().collect();
@@ -418,6 +430,91 @@ impl RecordStore for PgRecords {
     async fn positions(&self, account: AccountId) -> StoreResult<Vec<Position>> {
         let rows = sqlx::query("SELECT body FROM positions WHERE account_id = $1 ORDER BY symbol")
             .bind(account.as_uuid())
+            .fetch_all(&self.pool)
+            .await?;
+        bodies(&rows)
+    }
+
+    async fn save_strategy(&self, strategy: &StrategyRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO strategies (id, account_id, status, created_ns, body) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, body = EXCLUDED.body",
+        )
+        .bind(strategy.id.as_uuid())
+        .bind(strategy.account_id.as_uuid())
+        .bind(strategy.status.as_str())
+        .bind(strategy.created_at.nanos())
+        .bind(serde_json::to_value(strategy)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn strategy(&self, user: UserId, id: StrategyId) -> StoreResult<Option<StrategyRecord>> {
+        let rows = sqlx::query(
+            "SELECT s.body FROM strategies s JOIN accounts a ON a.id = s.account_id WHERE s.id = $1 AND a.user_id = $2",
+        )
+        .bind(id.as_uuid())
+        .bind(user.as_uuid())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(bodies(&rows)?.pop())
+    }
+
+    async fn strategies(&self, account: Option<AccountId>) -> StoreResult<Vec<StrategyRecord>> {
+        let rows =
+            sqlx::query("SELECT body FROM strategies WHERE $1::uuid IS NULL OR account_id = $1 ORDER BY created_ns, id")
+                .bind(account.map(|a| a.as_uuid()))
+                .fetch_all(&self.pool)
+                .await?;
+        bodies(&rows)
+    }
+
+    async fn candles(
+        &self,
+        symbol: Symbol,
+        timeframe: Timeframe,
+        from: Timestamp,
+        to: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<Candle>> {
+        let rows = sqlx::query(
+            "SELECT body FROM candles WHERE symbol = $1 AND timeframe = $2 AND start_ns >= $3 AND start_ns < $4
+             ORDER BY start_ns LIMIT $5",
+        )
+        .bind(symbol.as_str())
+        .bind(timeframe.to_string())
+        .bind(from.nanos())
+        .bind(to.nanos())
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        bodies(&rows)
+    }
+
+    async fn save_report(&self, row: &ReportRow) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO reports (account_id, day, body) VALUES ($1, $2, $3)
+             ON CONFLICT (account_id, day) DO UPDATE SET body = EXCLUDED.body",
+        )
+        .bind(row.account_id.as_uuid())
+        .bind(&row.day)
+        .bind(serde_json::to_value(row)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn reports(
+        &self,
+        account: AccountId,
+        from: &str,
+        to: &str,
+    ) -> StoreResult<Vec<ReportRow>> {
+        let rows = sqlx::query("SELECT body FROM reports WHERE account_id = $1 AND day >= $2 AND day <= $3 ORDER BY day")
+            .bind(account.as_uuid())
+            .bind(from)
+            .bind(to)
             .fetch_all(&self.pool)
             .await?;
         bodies(&rows)

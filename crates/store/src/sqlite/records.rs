@@ -4,8 +4,8 @@
 
 use async_trait::async_trait;
 use domain::{
-    AccountId, ClientOrderId, Currency, EventId, Fill, Money, Order, OrderId, Position, Timestamp,
-    UserId,
+    AccountId, Candle, ClientOrderId, Currency, EventId, Fill, Money, Order, OrderId, Position,
+    StrategyId, Symbol, Timeframe, Timestamp, UserId,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection, SqlitePool};
@@ -13,7 +13,7 @@ use sqlx::{Row, SqliteConnection, SqlitePool};
 use crate::error::{StoreError, StoreResult};
 use crate::records::{
     Account, AccountKind, CommitBatch, LedgerEntry, OrderPage, OrderQuery, OutboxEvent,
-    OutboxRecord, PostedEntry, RecordStore, Snapshot, page,
+    OutboxRecord, PostedEntry, RecordStore, ReportRow, Snapshot, StrategyRecord, page,
 };
 use crate::stream::SequenceNumber;
 
@@ -249,6 +249,18 @@ impl RecordStore for SqliteRecords {
             .execute(&mut *tx)
             .await?;
         }
+        for candle in &batch.candles {
+            sqlx::query(
+                "INSERT INTO candles (symbol, timeframe, start_ns, body) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (symbol, timeframe, start_ns) DO UPDATE SET body = excluded.body",
+            )
+            .bind(candle.symbol.as_str())
+            .bind(candle.timeframe.to_string())
+            .bind(candle.start.nanos())
+            .bind(serde_json::to_string(candle)?)
+            .execute(&mut *tx)
+            .await?;
+        }
         for entry in &batch.ledger {
             post_in(&mut tx, entry).await?;
         }
@@ -433,6 +445,92 @@ impl RecordStore for SqliteRecords {
             .bind(account.to_string())
             .fetch_all(&self.pool)
             .await?;
+        bodies(&rows)
+    }
+
+    async fn save_strategy(&self, strategy: &StrategyRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO strategies (id, account_id, status, created_ns, body) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body",
+        )
+        .bind(strategy.id.to_string())
+        .bind(strategy.account_id.to_string())
+        .bind(strategy.status.as_str())
+        .bind(strategy.created_at.nanos())
+        .bind(serde_json::to_string(strategy)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn strategy(&self, user: UserId, id: StrategyId) -> StoreResult<Option<StrategyRecord>> {
+        let rows = sqlx::query(
+            "SELECT s.body FROM strategies s JOIN accounts a ON a.id = s.account_id WHERE s.id = ? AND a.user_id = ?",
+        )
+        .bind(id.to_string())
+        .bind(user.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(bodies(&rows)?.pop())
+    }
+
+    async fn strategies(&self, account: Option<AccountId>) -> StoreResult<Vec<StrategyRecord>> {
+        let rows = sqlx::query("SELECT body FROM strategies WHERE ?1 IS NULL OR account_id = ?1 ORDER BY created_ns, id")
+            .bind(account.map(|a| a.to_string()))
+            .fetch_all(&self.pool)
+            .await?;
+        bodies(&rows)
+    }
+
+    async fn candles(
+        &self,
+        symbol: Symbol,
+        timeframe: Timeframe,
+        from: Timestamp,
+        to: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<Candle>> {
+        let rows = sqlx::query(
+            "SELECT body FROM candles WHERE symbol = ? AND timeframe = ? AND start_ns >= ? AND start_ns < ?
+             ORDER BY start_ns LIMIT ?",
+        )
+        .bind(symbol.as_str())
+        .bind(timeframe.to_string())
+        .bind(from.nanos())
+        .bind(to.nanos())
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        bodies(&rows)
+    }
+
+    async fn save_report(&self, row: &ReportRow) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO reports (account_id, day, body) VALUES (?, ?, ?)
+             ON CONFLICT (account_id, day) DO UPDATE SET body = excluded.body",
+        )
+        .bind(row.account_id.to_string())
+        .bind(&row.day)
+        .bind(serde_json::to_string(row)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn reports(
+        &self,
+        account: AccountId,
+        from: &str,
+        to: &str,
+    ) -> StoreResult<Vec<ReportRow>> {
+        let rows = sqlx::query(
+            "SELECT body FROM reports WHERE account_id = ? AND day >= ? AND day <= ? ORDER BY day",
+        )
+        .bind(account.to_string())
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
         bodies(&rows)
     }
 }
