@@ -3,19 +3,20 @@
 //! them into a report with the analytics metrics and a buy-and-hold comparison.
 //!
 //! Records are consumed one at a time, never collected, so memory grows with the number
-//! of equity points (one per bar of the strategy's timeframe, 32 bytes each), not with
-//! the file.
+//! of equity points (one per bar of the strategy's timeframe, in compact curves of 17
+//! bytes a point each for the strategy and buy and hold), not with the file.
 
-use analytics::{AnalyticsConfig, EquityPoint, Metrics, RoundTrip, TradeSide};
+use analytics::{AnalyticsConfig, EquityCurve, EquityPoint, Metrics, RoundTrip, TradeSide};
 use domain::{
-    AccountId, Candle, Currency, Decimal, DomainError, Fill, Instrument, Money, Position, Side,
-    StrategyId, Symbol, Timeframe, Timestamp,
+    AccountId, Candle, Currency, Decimal, DomainError, Fill, Instrument, Money, Position, Price,
+    Side, StrategyId, Symbol, Timeframe, Timestamp,
 };
 use serde::Serialize;
 
 use crate::engine::{Engine, EngineError, EngineEvent};
 use crate::market_data::{DataError, Record};
 use crate::paper::CostModel;
+use crate::portfolio::Portfolio;
 use crate::strategy::StrategyConfig;
 
 /// What to run.
@@ -75,8 +76,10 @@ pub struct BacktestReport {
     pub timeframe: Timeframe,
     pub fills: Vec<Fill>,
     pub round_trips: Vec<RoundTrip>,
-    pub equity: Vec<EquityPoint>,
-    pub benchmark: Vec<EquityPoint>,
+    /// One point per bar of the strategy's timeframe, stored compactly.
+    pub equity: EquityCurve,
+    /// Buy and hold at the same times.
+    pub benchmark: EquityCurve,
     pub final_cash: Money,
     pub final_equity: Money,
     pub records: u64,
@@ -201,40 +204,63 @@ impl TripBook {
 /// Collects what the report needs from the engine's events.
 struct Recorder {
     account: AccountId,
+    symbol: Symbol,
     cash: Money,
     timeframe: Option<Timeframe>,
     trips: TripBook,
     fills: Vec<Fill>,
-    equity: Vec<EquityPoint>,
-    benchmark: Vec<EquityPoint>,
+    equity: EquityCurve,
+    benchmark: EquityCurve,
     /// Units buy-and-hold bought with the starting cash at the first open.
     benchmark_units: Option<Decimal>,
+    benchmark_values: BenchmarkValues,
+    /// The account as of its last fill, while it holds nothing but `symbol`.
+    holdings: Option<Holdings>,
+}
+
+/// What an account's equity is made of when it holds one symbol: cash and a quantity.
+/// Only fills change them, so they are read from the portfolio after fills and the
+/// equity of a bar is `cash + quantity × close`, the very operations
+/// `Portfolio::equity` performs with the mark the engine set (the bar's close).
+#[derive(Debug, Clone, Copy)]
+struct Holdings {
+    cash: Money,
+    quantity: Decimal,
 }
 
 impl Recorder {
-    fn record(&mut self, events: &[EngineEvent], engine: &Engine) -> Result<(), BacktestError> {
+    /// Records the engine's events for one input. `bar` is the input when it was a bar:
+    /// a candle event of it is then valued from the holdings and its close.
+    fn record(
+        &mut self,
+        events: &[EngineEvent],
+        engine: &Engine,
+        bar: Option<&Candle>,
+    ) -> Result<(), BacktestError> {
         for event in events {
             match event {
-                EngineEvent::Filled(fill) => {
-                    self.trips.on_fill(fill)?;
-                    self.fills.push(fill.clone());
-                }
+                EngineEvent::Filled(fill) => self.on_fill(fill, engine)?,
                 EngineEvent::Candle(c) if Some(c.timeframe) == self.timeframe => {
-                    let portfolio = engine
-                        .portfolio(self.account)
-                        .ok_or(EngineError::UnknownAccount(self.account))?;
-                    let value = portfolio.equity()?;
+                    let own_bar =
+                        bar.is_some_and(|b| b.timeframe == c.timeframe && b.start == c.start);
+                    let (value, exposed) = match self.holdings {
+                        Some(h) if own_bar => h.value(c.close)?,
+                        _ => {
+                            let portfolio = self.portfolio(engine)?;
+                            (portfolio.equity()?, portfolio.is_exposed())
+                        }
+                    };
                     self.equity.push(EquityPoint {
                         time: c.end,
                         equity: value.value(),
-                        exposed: portfolio.is_exposed(),
+                        exposed,
                     });
                     // Buy and hold: all the starting cash in at the first open.
                     let cash = self.cash.value();
                     let held = *self.benchmark_units.get_or_insert_with(|| {
                         cash.checked_div(c.open.value()).unwrap_or_default()
                     });
-                    let bench = held.checked_mul(c.close.value()).unwrap_or_default();
+                    let bench = self.benchmark_values.value(held, c.close.value());
                     self.benchmark.push(EquityPoint {
                         time: c.end,
                         equity: bench,
@@ -245,6 +271,78 @@ impl Recorder {
             }
         }
         Ok(())
+    }
+
+    #[inline(never)]
+    fn on_fill(&mut self, fill: &Fill, engine: &Engine) -> Result<(), BacktestError> {
+        self.trips.on_fill(fill)?;
+        self.fills.push(fill.clone());
+        let portfolio = self.portfolio(engine)?;
+        let symbol = self.symbol;
+        self.holdings = portfolio
+            .positions()
+            .all(|p| p.symbol == symbol || p.is_flat())
+            .then(|| Holdings {
+                cash: portfolio.cash(),
+                quantity: portfolio.quantity(symbol),
+            });
+        Ok(())
+    }
+
+    fn portfolio<'e>(&self, engine: &'e Engine) -> Result<&'e Portfolio, BacktestError> {
+        Ok(engine
+            .portfolio(self.account)
+            .ok_or(EngineError::UnknownAccount(self.account))?)
+    }
+}
+
+impl Holdings {
+    /// Equity at `mark` and whether a position is open.
+    #[inline]
+    fn value(self, mark: Price) -> Result<(Money, bool), DomainError> {
+        if self.quantity.is_zero() {
+            return Ok((self.cash, false));
+        }
+        let position = self
+            .quantity
+            .checked_mul(mark.value())
+            .map(Money::new)
+            .ok_or(DomainError::Overflow {
+                operation: "market value",
+            })?;
+        Ok((self.cash.checked_add(position)?, true))
+    }
+}
+
+/// Buy-and-hold values (`units × close`) computed once per distinct close and looked up
+/// after that: the product with the 28-digit unit count is the most expensive step of
+/// recording a bar, and prices keep returning to the same values on their tick grid.
+/// Direct-mapped on the close's mantissa; a slot holds the close it was computed for, to
+/// the exact representation, so a hit is the very product. `units` is fixed for a run.
+struct BenchmarkValues {
+    slots: Vec<Option<(Decimal, Decimal)>>,
+}
+
+impl BenchmarkValues {
+    const SLOTS: usize = 4096;
+
+    fn new() -> Self {
+        BenchmarkValues {
+            slots: vec![None; Self::SLOTS],
+        }
+    }
+
+    fn value(&mut self, units: Decimal, close: Decimal) -> Decimal {
+        let parts = close.unpack();
+        let slot = (parts.lo ^ (parts.scale << 7)) as usize % Self::SLOTS;
+        match self.slots[slot] {
+            Some((seen, value)) if seen.serialize() == close.serialize() => value,
+            _ => {
+                let value = units.checked_mul(close).unwrap_or_default();
+                self.slots[slot] = Some((close, value));
+                value
+            }
+        }
     }
 }
 
@@ -280,13 +378,19 @@ where
     let mut deployed = false;
     let mut recorder = Recorder {
         account,
+        symbol: config.symbol,
         cash: config.cash,
         timeframe: None,
         trips: TripBook::new(config.symbol),
         fills: Vec::new(),
-        equity: Vec::new(),
-        benchmark: Vec::new(),
+        equity: EquityCurve::new(),
+        benchmark: EquityCurve::new(),
         benchmark_units: None,
+        benchmark_values: BenchmarkValues::new(),
+        holdings: Some(Holdings {
+            cash: config.cash,
+            quantity: Decimal::ZERO,
+        }),
     };
     let mut events = Vec::new();
     let mut count = 0u64;
@@ -331,29 +435,30 @@ where
         }
         events.clear();
         match &record {
-            Record::Tick(t) => engine.on_tick(
-                &domain::Tick {
+            Record::Tick(t) => {
+                let tick = domain::Tick {
                     symbol: config.symbol,
                     ..*t
-                },
-                &mut events,
-            ),
-            Record::Bar(c) => engine.on_bar(
-                &Candle {
+                };
+                engine.on_tick(&tick, &mut events);
+                recorder.record(&events, &engine, None)?;
+            }
+            Record::Bar(c) => {
+                let bar = Candle {
                     symbol: config.symbol,
                     ..*c
-                },
-                &mut events,
-            ),
+                };
+                engine.on_bar(&bar, &mut events);
+                recorder.record(&events, &engine, Some(&bar))?;
+            }
         }
         last_time = Some((time, matches!(record, Record::Tick(_))));
-        recorder.record(&events, &engine)?;
     }
     // A tick run's last candle is still open: the clock at its end closes it.
     if let (Some((time, true)), Some(tf)) = (last_time, timeframe) {
         events.clear();
         engine.on_timer(tf.period_end(tf.period_start(time)), &mut events);
-        recorder.record(&events, &engine)?;
+        recorder.record(&events, &engine, None)?;
     }
     if count == 0 {
         return Err(BacktestError::NoData);
@@ -372,7 +477,7 @@ where
         ..
     } = recorder;
     let periods_per_year = periods_per_year(&equity, timeframe);
-    let metrics = analytics::compute(
+    let metrics = analytics::compute_curves(
         &equity,
         &trips.trips,
         &benchmark,
@@ -400,7 +505,7 @@ where
 /// Periods per year as the data shows it: bars over elapsed calendar time (≈252 for
 /// exchange-day bars, 525,960 for round-the-clock minutes). Falls back to the nominal
 /// count of the timeframe for very short runs.
-fn periods_per_year(equity: &[EquityPoint], timeframe: Timeframe) -> f64 {
+fn periods_per_year(equity: &EquityCurve, timeframe: Timeframe) -> f64 {
     const YEAR_SECS: f64 = 365.25 * 86_400.0;
     let nominal = YEAR_SECS / f64::from(timeframe.seconds());
     match (equity.first(), equity.last()) {

@@ -26,6 +26,7 @@ use crate::portfolio::Portfolio;
 use crate::strategy::{
     self, Context, IndicatorRegistry, Intent, Setup, Strategy, StrategyConfig, StrategyError,
 };
+use crate::vec_map::VecMap;
 
 /// What the engine did, for the runner to record or publish.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,7 +62,7 @@ struct Slot {
     config: StrategyConfig,
     strategy: Box<dyn Strategy>,
     registry: IndicatorRegistry,
-    open_orders: BTreeMap<OrderId, Symbol>,
+    open_orders: VecMap<OrderId, Symbol>,
     next_order: u64,
     paused: bool,
 }
@@ -111,7 +112,7 @@ pub enum EngineError {
 /// See the module docs.
 #[derive(Debug)]
 pub struct Engine {
-    accounts: BTreeMap<AccountId, Portfolio>,
+    accounts: VecMap<AccountId, Portfolio>,
     broker: PaperBroker,
     slots: Vec<Slot>,
     /// Tick input: one aggregator per symbol over the timeframes strategies asked for.
@@ -126,7 +127,7 @@ pub struct Engine {
 impl Engine {
     pub fn new(costs: CostModel) -> Self {
         Engine {
-            accounts: BTreeMap::new(),
+            accounts: VecMap::new(),
             broker: PaperBroker::new(costs),
             slots: Vec::new(),
             aggregators: BTreeMap::new(),
@@ -144,8 +145,7 @@ impl Engine {
     /// Opens an account with `cash`; an existing account is left as it is.
     pub fn open_account(&mut self, account: AccountId, cash: Money) {
         self.accounts
-            .entry(account)
-            .or_insert_with(|| Portfolio::new(cash));
+            .entry_or_insert_with(account, || Portfolio::new(cash));
     }
 
     pub fn portfolio(&self, account: AccountId) -> Option<&Portfolio> {
@@ -190,7 +190,7 @@ impl Engine {
             config,
             strategy,
             registry,
-            open_orders: BTreeMap::new(),
+            open_orders: VecMap::new(),
             next_order: 0,
             paused: false,
         });
@@ -275,7 +275,18 @@ impl Engine {
         self.settle(bar.start, out);
         self.mark(bar.symbol, bar.close);
         self.dispatch_candle(bar, out);
-        // Higher timeframes some strategy trades, built from these bars.
+        // Higher timeframes some strategy trades, built from these bars (most runs trade
+        // the bars themselves: then nothing is collected).
+        let higher = |s: &Slot| {
+            s.config.symbols.contains(&bar.symbol)
+                && s.config
+                    .timeframes
+                    .iter()
+                    .any(|tf| *tf != bar.timeframe && bar.timeframe.divides(*tf))
+        };
+        if !self.slots.iter().any(higher) {
+            return;
+        }
         let wanted: Vec<Timeframe> = self
             .slots
             .iter()
@@ -353,9 +364,7 @@ impl Engine {
 
     fn mark(&mut self, symbol: Symbol, price: domain::Price) {
         for portfolio in self.accounts.values_mut() {
-            if portfolio.position(symbol).is_some() || portfolio.last_price(symbol).is_some() {
-                portfolio.mark(symbol, price);
-            }
+            portfolio.mark_if_held(symbol, price);
         }
     }
 
@@ -493,7 +502,11 @@ impl Engine {
     /// Everything needed to resume exactly where the engine is.
     pub fn snapshot(&self) -> EngineSnapshot {
         EngineSnapshot {
-            accounts: self.accounts.clone(),
+            accounts: self
+                .accounts
+                .iter()
+                .map(|(id, portfolio)| (*id, portfolio.clone()))
+                .collect(),
             broker: self.broker.clone(),
             strategies: self
                 .slots
@@ -504,7 +517,11 @@ impl Engine {
                     name: s.name.clone(),
                     config: s.config.clone(),
                     registry: s.registry.clone(),
-                    open_orders: s.open_orders.clone(),
+                    open_orders: s
+                        .open_orders
+                        .iter()
+                        .map(|(id, symbol)| (*id, *symbol))
+                        .collect(),
                     next_order: s.next_order,
                     paused: s.paused,
                     state: s.strategy.snapshot(),
@@ -518,7 +535,7 @@ impl Engine {
     pub fn restore(snapshot: EngineSnapshot) -> Result<Self, EngineError> {
         let mut engine = Engine::new(snapshot.broker.costs());
         engine.broker = snapshot.broker;
-        engine.accounts = snapshot.accounts;
+        engine.accounts = snapshot.accounts.into_iter().collect();
         for s in snapshot.strategies {
             let mut strategy = strategy::create(&s.name, &s.config)?;
             // init registers indicator ids in the same order as before; the registry
@@ -536,7 +553,7 @@ impl Engine {
                 config: s.config,
                 strategy,
                 registry: s.registry,
-                open_orders: s.open_orders,
+                open_orders: s.open_orders.into_iter().collect(),
                 next_order: s.next_order,
                 paused: s.paused,
             });

@@ -11,3 +11,4 @@ pub mod paper;
 pub mod portfolio;
 pub mod rng;
 pub mod strategy;
+mod vec_map;

@@ -273,37 +273,39 @@ impl PaperBroker {
         if !self.pending.iter().any(|o| o.symbol == symbol) {
             return;
         }
-        let mut kept = Vec::with_capacity(self.pending.len());
-        for mut order in std::mem::take(&mut self.pending) {
+        // In place: the orders that stay keep their order, and nothing is allocated.
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.retain_mut(|order| {
             // Orders are only ever checked against data that arrived after them: the
             // engine runs the broker on a bar or tick before strategies see it.
             if order.symbol != symbol {
-                kept.push(order);
-                continue;
+                return true;
             }
             if order.time_in_force == TimeInForce::Day
                 && Timeframe::D1.period_start(market.time)
                     > Timeframe::D1.period_start(order.placed_at)
             {
-                out.push(PaperEvent::Expired(order));
-                continue;
+                out.push(PaperEvent::Expired(order.clone()));
+                return false;
             }
-            match self.fill_price(&mut order, market) {
+            match self.fill_price(order, market) {
                 Some((price, liquidity)) => {
-                    match self.fill(&order, price, liquidity, market.time) {
+                    match self.fill(order, price, liquidity, market.time) {
                         Ok(fill) => out.push(PaperEvent::Filled(fill)),
                         // A fill whose costs overflow cannot happen with real prices; the order
                         // is dropped as cancelled rather than left to fail forever.
-                        Err(_) => out.push(PaperEvent::Cancelled(order)),
+                        Err(_) => out.push(PaperEvent::Cancelled(order.clone())),
                     }
+                    false
                 }
                 None if matches!(order.time_in_force, TimeInForce::Ioc | TimeInForce::Fok) => {
-                    out.push(PaperEvent::Cancelled(order));
+                    out.push(PaperEvent::Cancelled(order.clone()));
+                    false
                 }
-                None => kept.push(order),
+                None => true,
             }
-        }
-        self.pending = kept;
+        });
+        self.pending = pending;
     }
 
     /// Where `order` fills against `market`, if it does.

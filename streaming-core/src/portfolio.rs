@@ -61,6 +61,17 @@ impl Portfolio {
         self.marks.insert(symbol, price);
     }
 
+    /// Marks `symbol` at `price` if the account holds it or has marked it before (an
+    /// account that never traded a symbol keeps no price for it). One map search when
+    /// the mark is updated, as it is on every bar of a traded symbol.
+    pub fn mark_if_held(&mut self, symbol: Symbol, price: Price) {
+        if let Some(mark) = self.marks.get_mut(&symbol) {
+            *mark = price;
+        } else if self.positions.contains_key(&symbol) {
+            self.marks.insert(symbol, price);
+        }
+    }
+
     pub fn last_price(&self, symbol: Symbol) -> Option<Price> {
         self.marks.get(&symbol).copied()
     }
@@ -91,15 +102,18 @@ impl Portfolio {
             Side::Sell => self.cash.checked_add(notional)?.checked_sub(fill.fee)?,
         };
         let fees = self.fees.checked_add(fill.fee)?;
-        let mut position = self
-            .positions
-            .get(&fill.symbol)
-            .cloned()
-            .unwrap_or_else(|| Position::flat(fill.symbol));
-        position.apply(fill)?;
+        // `Position::apply` changes nothing when it fails, so the position is moved in
+        // place; a new one is only inserted once it has applied.
+        match self.positions.get_mut(&fill.symbol) {
+            Some(position) => position.apply(fill)?,
+            None => {
+                let mut position = Position::flat(fill.symbol);
+                position.apply(fill)?;
+                self.positions.insert(fill.symbol, position);
+            }
+        }
         self.cash = cash;
         self.fees = fees;
-        self.positions.insert(fill.symbol, position);
         Ok(())
     }
 }

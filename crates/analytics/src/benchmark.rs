@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::curve::EquityPoint;
+use crate::curve::Points;
 use crate::returns::{
     finite, is_noise, mean, period_returns, ratio_minus_one, sample_covariance, sample_variance,
 };
@@ -23,15 +23,15 @@ pub struct BenchmarkComparison {
 }
 
 /// Compares the strategy returns with a validated benchmark curve of the same times.
-pub(crate) fn compare(
+pub(crate) fn compare<P: Points + ?Sized>(
     strategy_returns: Option<&[f64]>,
     strategy_total_return: f64,
-    benchmark: &[EquityPoint],
+    benchmark: &P,
     periods_per_year: f64,
     risk_free_per_period: f64,
 ) -> Option<BenchmarkComparison> {
-    let (first, last) = (benchmark.first()?, benchmark.last()?);
-    let total_return = ratio_minus_one(last.equity, first.equity);
+    let last = benchmark.len().checked_sub(1)?;
+    let total_return = ratio_minus_one(benchmark.equity(last), benchmark.equity(0));
     let benchmark_returns = period_returns(benchmark);
     let beta = strategy_returns
         .zip(benchmark_returns.as_deref())

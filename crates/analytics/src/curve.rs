@@ -1,6 +1,7 @@
 //! `EquityPoint`, one sample of an equity curve, and the checks a curve must pass before it
 //! is analysed.
 
+use domain::num::SmallDecimal;
 use domain::{Decimal, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -30,28 +31,74 @@ impl EquityPoint {
     }
 }
 
+/// What the metrics read from a curve, however it is stored: a slice of points, or an
+/// [`EquityCurve`](crate::EquityCurve).
+pub(crate) trait Points {
+    fn len(&self) -> usize;
+    fn time(&self, index: usize) -> Timestamp;
+    fn exposed(&self, index: usize) -> bool;
+    /// The equity of point `index`, exactly.
+    fn equity(&self, index: usize) -> Decimal;
+    /// The same, unpacked, when it is small (see [`SmallDecimal`]).
+    fn small(&self, index: usize) -> Option<SmallDecimal>;
+
+    /// The simple return of each period (see [`crate::returns::period_returns`]).
+    fn period_returns(&self) -> Option<Vec<f64>> {
+        crate::returns::walk_returns(self)
+    }
+}
+
+impl Points for [EquityPoint] {
+    fn len(&self) -> usize {
+        <[EquityPoint]>::len(self)
+    }
+
+    #[inline(always)]
+    fn time(&self, index: usize) -> Timestamp {
+        self[index].time
+    }
+
+    #[inline(always)]
+    fn exposed(&self, index: usize) -> bool {
+        self[index].exposed
+    }
+
+    #[inline(always)]
+    fn equity(&self, index: usize) -> Decimal {
+        self[index].equity
+    }
+
+    #[inline(always)]
+    fn small(&self, index: usize) -> Option<SmallDecimal> {
+        SmallDecimal::new(self[index].equity)
+    }
+}
+
 /// Checks that the equity curve is not empty, its times strictly increase and it starts
 /// above zero (returns are measured relative to the start).
-pub(crate) fn validate_equity(points: &[EquityPoint]) -> Result<(), AnalyticsError> {
-    let first = points.first().ok_or(AnalyticsError::EmptyEquity)?;
-    for (index, pair) in points.windows(2).enumerate() {
-        if pair[1].time <= pair[0].time {
+pub(crate) fn check_equity<P: Points + ?Sized>(points: &P) -> Result<(), AnalyticsError> {
+    if points.len() == 0 {
+        return Err(AnalyticsError::EmptyEquity);
+    }
+    for index in 1..points.len() {
+        let (previous, time) = (points.time(index - 1), points.time(index));
+        if time <= previous {
             return Err(AnalyticsError::TimesNotIncreasing {
                 curve: Curve::Equity,
-                index: index + 1,
-                previous: pair[0].time,
-                time: pair[1].time,
+                index,
+                previous,
+                time,
             });
         }
     }
-    require_positive_start(Curve::Equity, first)
+    require_positive_start(Curve::Equity, points.equity(0))
 }
 
 /// Checks that a (non-empty) benchmark has exactly the equity curve's times and starts
 /// above zero. Sharing the times is what makes period returns comparable one to one.
-pub(crate) fn validate_benchmark(
-    equity: &[EquityPoint],
-    benchmark: &[EquityPoint],
+pub(crate) fn check_benchmark<P: Points + ?Sized>(
+    equity: &P,
+    benchmark: &P,
 ) -> Result<(), AnalyticsError> {
     if benchmark.len() != equity.len() {
         return Err(AnalyticsError::BenchmarkLength {
@@ -59,27 +106,38 @@ pub(crate) fn validate_benchmark(
             benchmark: benchmark.len(),
         });
     }
-    for (index, (e, b)) in equity.iter().zip(benchmark).enumerate() {
-        if e.time != b.time {
+    for index in 0..equity.len() {
+        let (equity_time, benchmark_time) = (equity.time(index), benchmark.time(index));
+        if equity_time != benchmark_time {
             return Err(AnalyticsError::BenchmarkTime {
                 index,
-                equity_time: e.time,
-                benchmark_time: b.time,
+                equity_time,
+                benchmark_time,
             });
         }
     }
-    match benchmark.first() {
-        Some(first) => require_positive_start(Curve::Benchmark, first),
-        None => Ok(()),
+    match benchmark.len() {
+        0 => Ok(()),
+        _ => require_positive_start(Curve::Benchmark, benchmark.equity(0)),
     }
 }
 
-fn require_positive_start(curve: Curve, first: &EquityPoint) -> Result<(), AnalyticsError> {
-    if first.equity <= Decimal::ZERO {
-        return Err(AnalyticsError::NonPositiveStart {
-            curve,
-            equity: first.equity,
-        });
+#[cfg(test)]
+fn validate_equity(points: &[EquityPoint]) -> Result<(), AnalyticsError> {
+    check_equity(points)
+}
+
+#[cfg(test)]
+fn validate_benchmark(
+    equity: &[EquityPoint],
+    benchmark: &[EquityPoint],
+) -> Result<(), AnalyticsError> {
+    check_benchmark(equity, benchmark)
+}
+
+fn require_positive_start(curve: Curve, equity: Decimal) -> Result<(), AnalyticsError> {
+    if equity <= Decimal::ZERO {
+        return Err(AnalyticsError::NonPositiveStart { curve, equity });
     }
     Ok(())
 }

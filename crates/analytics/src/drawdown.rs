@@ -1,9 +1,9 @@
 //! Drawdowns: how far equity is below its running peak, and the worst such episode.
 
-use domain::{Decimal, Timestamp};
+use domain::Timestamp;
 
-use crate::curve::{EquityPoint, seconds_between};
-use crate::returns::ratio_minus_one;
+use crate::curve::{EquityPoint, Points, seconds_between};
+use crate::returns::Level;
 
 /// The fraction by which each point's equity is below the highest equity so far:
 /// `(peak − equity) / peak`, so 0 at a new high and 0.25 a quarter below it.
@@ -11,26 +11,27 @@ use crate::returns::ratio_minus_one;
 /// Never negative. It exceeds 1 only if equity goes below zero, and it is 0 while the running
 /// peak itself is not above zero (there is nothing to draw down from).
 pub fn drawdown_series(equity: &[EquityPoint]) -> Vec<(Timestamp, f64)> {
-    let mut peak: Option<Decimal> = None;
-    equity
-        .iter()
-        .map(|point| {
+    let mut peak: Option<Level> = None;
+    (0..equity.len())
+        .map(|index| {
+            let value = Level::at(equity, index);
             let high = match peak {
-                Some(p) if p >= point.equity => p,
-                _ => point.equity,
+                Some(p) if p.at_or_above(equity, &value) => p,
+                _ => value,
             };
             peak = Some(high);
-            (point.time, fraction_below(high, point.equity))
+            (equity[index].time, fraction_below(equity, &high, &value))
         })
         .collect()
 }
 
 /// `(peak − value) / peak`, or 0 when `peak` is not above zero or `value` is at or above it.
-fn fraction_below(peak: Decimal, value: Decimal) -> f64 {
-    if peak <= Decimal::ZERO || value >= peak {
+#[inline]
+fn fraction_below<P: Points + ?Sized>(points: &P, peak: &Level, value: &Level) -> f64 {
+    if !peak.is_positive(points) || value.at_or_above(points, peak) {
         return 0.0;
     }
-    -ratio_minus_one(value, peak)
+    -value.return_over(points, peak)
 }
 
 /// The deepest drawdown of a curve and how long it lasted.
@@ -49,24 +50,25 @@ pub(crate) struct MaxDrawdown {
 ///
 /// The duration runs from the peak the drawdown is measured from to the recovery: the first
 /// later point whose equity is back at or above that peak (or the end of the curve).
-pub(crate) fn max_drawdown(equity: &[EquityPoint]) -> MaxDrawdown {
+pub(crate) fn max_drawdown_of<P: Points + ?Sized>(equity: &P) -> MaxDrawdown {
     let none = MaxDrawdown {
         depth: 0.0,
         duration_secs: 0,
         duration_periods: 0,
     };
-    let Some(first) = equity.first() else {
+    if equity.len() == 0 {
         return none;
-    };
-    let (mut peak_index, mut peak) = (0, first.equity);
+    }
+    let (mut peak_index, mut peak) = (0, Level::at(equity, 0));
     // (depth, index of its peak, index of its trough)
     let mut worst: Option<(f64, usize, usize)> = None;
-    for (index, point) in equity.iter().enumerate() {
-        if point.equity >= peak {
-            (peak_index, peak) = (index, point.equity);
+    for index in 0..equity.len() {
+        let value = Level::at(equity, index);
+        if value.at_or_above(equity, &peak) {
+            (peak_index, peak) = (index, value);
             continue;
         }
-        let depth = fraction_below(peak, point.equity);
+        let depth = fraction_below(equity, &peak, &value);
         if depth > worst.map_or(0.0, |w| w.0) {
             worst = Some((depth, peak_index, index));
         }
@@ -74,21 +76,26 @@ pub(crate) fn max_drawdown(equity: &[EquityPoint]) -> MaxDrawdown {
     let Some((depth, peak_index, trough_index)) = worst else {
         return none;
     };
-    let peak_equity = equity[peak_index].equity;
-    let end_index = equity[trough_index..]
-        .iter()
-        .position(|p| p.equity >= peak_equity)
-        .map_or(equity.len() - 1, |offset| trough_index + offset);
+    let peak = Level::at(equity, peak_index);
+    let end_index = (trough_index..equity.len())
+        .find(|&i| Level::at(equity, i).at_or_above(equity, &peak))
+        .unwrap_or(equity.len() - 1);
     MaxDrawdown {
         depth,
-        duration_secs: seconds_between(equity[peak_index].time, equity[end_index].time),
+        duration_secs: seconds_between(equity.time(peak_index), equity.time(end_index)),
         duration_periods: end_index - peak_index,
     }
 }
 
 #[cfg(test)]
+fn max_drawdown(equity: &[EquityPoint]) -> MaxDrawdown {
+    max_drawdown_of(equity)
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
+    use domain::Decimal;
     use rust_decimal_macros::dec;
 
     fn curve(values: &[Decimal]) -> Vec<EquityPoint> {

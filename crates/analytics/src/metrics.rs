@@ -2,15 +2,16 @@
 //!
 //! The definitions of every metric are on [`Metrics`].
 
-use domain::Decimal;
+use domain::{Decimal, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::benchmark::{BenchmarkComparison, compare};
 use crate::config::AnalyticsConfig;
-use crate::curve::{EquityPoint, seconds_between, validate_benchmark, validate_equity};
-use crate::drawdown::max_drawdown;
+use crate::curve::{EquityPoint, Points, check_benchmark, check_equity, seconds_between};
+use crate::drawdown::max_drawdown_of;
+use crate::equity_curve::EquityCurve;
 use crate::error::AnalyticsError;
-use crate::returns::{finite, mean, period_returns, ratio_minus_one, sample_stdev};
+use crate::returns::{finite, is_positive, mean, period_returns, ratio_minus_one, sample_stdev};
 use crate::trades::{RoundTrip, trade_stats};
 
 /// Seconds in the average Gregorian-with-leap-years year, for CAGR.
@@ -92,21 +93,40 @@ pub fn compute(
     benchmark: &[EquityPoint],
     config: &AnalyticsConfig,
 ) -> Result<Metrics, AnalyticsError> {
+    compute_points(equity, trades, benchmark, config)
+}
+
+/// [`compute`] on compact curves (an empty `benchmark` for none): the same checks and
+/// exactly the same metrics, without unpacking a decimal per point.
+pub fn compute_curves(
+    equity: &EquityCurve,
+    trades: &[RoundTrip],
+    benchmark: &EquityCurve,
+    config: &AnalyticsConfig,
+) -> Result<Metrics, AnalyticsError> {
+    compute_points(equity, trades, benchmark, config)
+}
+
+fn compute_points<P: Points + ?Sized>(
+    equity: &P,
+    trades: &[RoundTrip],
+    benchmark: &P,
+    config: &AnalyticsConfig,
+) -> Result<Metrics, AnalyticsError> {
     config.validate()?;
-    validate_equity(equity)?;
-    if !benchmark.is_empty() {
-        validate_benchmark(equity, benchmark)?;
+    check_equity(equity)?;
+    if benchmark.len() > 0 {
+        check_benchmark(equity, benchmark)?;
     }
     let trade_stats = trade_stats(trades)?;
-    let (Some(first), Some(last)) = (equity.first(), equity.last()) else {
-        return Err(AnalyticsError::EmptyEquity);
-    };
+    let last = equity.len() - 1;
+    let (first_equity, last_equity) = (equity.equity(0), equity.equity(last));
 
     let ppy = config.periods_per_year;
     let rf = config.risk_free_per_period();
     let returns = period_returns(equity);
-    let total_return = ratio_minus_one(last.equity, first.equity);
-    let cagr = cagr(first, last, total_return);
+    let total_return = ratio_minus_one(last_equity, first_equity);
+    let cagr = cagr(equity.time(0), equity.time(last), last_equity, total_return);
     let stdev = returns.as_deref().and_then(sample_stdev);
     let annual_volatility = stdev.and_then(|s| finite(s * ppy.sqrt()));
     let mean_excess = returns.as_deref().and_then(mean).map(|m| m - rf);
@@ -117,12 +137,12 @@ pub fn compute(
         .as_deref()
         .zip(mean_excess)
         .and_then(|(r, excess)| finite(excess / downside_deviation(r, rf)? * ppy.sqrt()));
-    let drawdown = max_drawdown(equity);
+    let drawdown = max_drawdown_of(equity);
     let calmar = cagr
         .filter(|_| drawdown.depth > 0.0)
         .and_then(|cagr| finite(cagr / drawdown.depth));
-    let periods = equity.len() - 1;
-    let exposed = equity.iter().skip(1).filter(|p| p.exposed).count();
+    let periods = last;
+    let exposed = (1..equity.len()).filter(|&i| equity.exposed(i)).count();
     let exposure = if periods == 0 {
         0.0
     } else {
@@ -131,8 +151,8 @@ pub fn compute(
     let benchmark = compare(returns.as_deref(), total_return, benchmark, ppy, rf);
 
     Ok(Metrics {
-        start_equity: first.equity,
-        end_equity: last.equity,
+        start_equity: first_equity,
+        end_equity: last_equity,
         total_return,
         cagr,
         annual_volatility,
@@ -154,9 +174,9 @@ pub fn compute(
 }
 
 /// `(1 + total_return)^(1/years) − 1` over the calendar time between the two points.
-fn cagr(first: &EquityPoint, last: &EquityPoint, total_return: f64) -> Option<f64> {
-    let seconds = seconds_between(first.time, last.time);
-    if seconds < MIN_CAGR_SECONDS || last.equity <= Decimal::ZERO {
+fn cagr(first: Timestamp, last: Timestamp, last_equity: Decimal, total_return: f64) -> Option<f64> {
+    let seconds = seconds_between(first, last);
+    if seconds < MIN_CAGR_SECONDS || !is_positive(last_equity) {
         return None;
     }
     let years = seconds as f64 / SECONDS_PER_YEAR;

@@ -3,7 +3,8 @@
 #![allow(clippy::unwrap_used)] // integration tests: a failed unwrap is a failed test
 
 use analytics::{
-    AnalyticsConfig, EquityPoint, Metrics, RoundTrip, TradeSide, compute, drawdown_series,
+    AnalyticsConfig, EquityCurve, EquityPoint, Metrics, RoundTrip, TradeSide, compute,
+    compute_curves, drawdown_series,
 };
 use domain::{Decimal, Timestamp};
 use proptest::prelude::*;
@@ -166,6 +167,52 @@ proptest! {
         let back: Metrics = serde_json::from_str(&text).unwrap();
         prop_assert_eq!(back.start_equity, m.start_equity);
         prop_assert_eq!(back.trades, m.trades);
+    }
+
+    /// Compact curves give the very metrics (to the bit) and the very errors of slices,
+    /// with values of every size and scale, zero and negative ones included.
+    #[test]
+    fn compact_curves_give_the_same_metrics(
+        equity in wild_curve(),
+        scales in prop::collection::vec(0u32..6, 61),
+        benchmark_cents in prop::collection::vec(-10i64..1_000_000_000_000, 61),
+        trades in trades(),
+        config in config(),
+        with_benchmark in any::<bool>(),
+        swap in any::<bool>(),
+    ) {
+        let mut equity: Vec<EquityPoint> = equity
+            .into_iter()
+            .zip(&scales)
+            .map(|(p, &scale)| {
+                let mut value = p.equity;
+                value.rescale(value.scale() + scale);
+                if scale == 5 {
+                    value *= Decimal::new(1_000_000_000_000_000, 0);
+                }
+                EquityPoint::new(p.time, value, p.exposed)
+            })
+            .collect();
+        if swap && equity.len() > 2 {
+            let t = equity[1].time;
+            equity[1].time = equity[2].time;
+            equity[2].time = t;
+        }
+        let benchmark: Vec<EquityPoint> = if with_benchmark {
+            equity
+                .iter()
+                .zip(&benchmark_cents)
+                .map(|(p, &cents)| EquityPoint::new(p.time, Decimal::new(cents, 2), true))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let compact = |points: &[EquityPoint]| -> EquityCurve { points.iter().copied().collect() };
+        let (curve, bench) = (compact(&equity), compact(&benchmark));
+        prop_assert_eq!(curve.to_vec(), equity.clone());
+        let slices = compute(&equity, &trades, &benchmark, &config);
+        let curves = compute_curves(&curve, &trades, &bench, &config);
+        prop_assert_eq!(format!("{slices:?}"), format!("{curves:?}"));
     }
 
     #[test]

@@ -4,6 +4,9 @@
 //! `0.1 + 0.2 == 0.3` and nothing is lost to binary floating point. Arithmetic that can
 //! overflow is only offered as `checked_*` returning [`DomainError::Overflow`].
 //! On the wire all three are JSON strings (`"101.25"`), never floats.
+//!
+//! [`SmallDecimal`] and the functions built on it (`to_f64`, `sub_to_f64`, `compare`) are
+//! the fast exact paths for the small decimals market data is made of.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -13,6 +16,10 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::error::DomainError;
+
+mod small;
+
+pub use small::SmallDecimal;
 
 /// Parses a decimal string exactly: no rounding, no exponent, no surrounding spaces.
 /// The result is normalized (no trailing fractional zeros: `"101.50"` → `101.5`).
@@ -89,21 +96,47 @@ fn parse_plain(input: &str) -> Option<Decimal> {
 /// result — several times faster than `Decimal::as_f64`, which every other decimal takes
 /// (it is the infallible form of `ToPrimitive::to_f64`). For indicator inputs and return
 /// ratios, never for money.
+#[inline(always)]
 pub fn to_f64(d: Decimal) -> f64 {
-    const EXACT: i128 = 1 << 53;
-    const POWERS: [f64; 23] = [
-        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-    ];
-    let (mantissa, scale) = (d.mantissa(), d.scale() as usize);
-    match POWERS.get(scale) {
-        // Through i64: a hardware conversion instead of the 128-bit software one.
-        Some(power) if (-EXACT..=EXACT).contains(&mantissa) => (mantissa as i64) as f64 / power,
-        _ => d.as_f64(),
+    match SmallDecimal::new(d).and_then(SmallDecimal::to_f64) {
+        Some(x) => x,
+        None => to_f64_slow(d),
     }
 }
 
+#[cold]
+#[inline(never)]
+fn to_f64_slow(d: Decimal) -> f64 {
+    d.as_f64()
+}
+
+/// The `f64` nearest to `a − b`, the difference taken exactly in decimal: what
+/// `a.checked_sub(b).map(to_f64)` gives, `None` when the difference is beyond the decimal
+/// range. Small operands take [`SmallDecimal::sub_to_f64`]; return ratios over a
+/// million-point curve take that path.
+#[inline(always)]
+pub fn sub_to_f64(a: Decimal, b: Decimal) -> Option<f64> {
+    let fast = SmallDecimal::new(a)
+        .zip(SmallDecimal::new(b))
+        .and_then(|(a, b)| a.sub_to_f64(b));
+    fast.or_else(|| sub_to_f64_slow(a, b))
+}
+
+#[cold]
+#[inline(never)]
+fn sub_to_f64_slow(a: Decimal, b: Decimal) -> Option<f64> {
+    a.checked_sub(b).map(to_f64)
+}
+
+/// Orders two decimals exactly, on their integer mantissas when that is cheap (see
+/// `cmp_decimal`); for drawdowns over long equity curves.
+#[inline]
+pub fn compare(a: Decimal, b: Decimal) -> Ordering {
+    cmp_decimal(&a, &b)
+}
+
 /// A non-negative decimal from its mantissa and scale, normalized.
+#[inline]
 fn from_parts(mut mantissa: u64, mut scale: u32) -> Option<Decimal> {
     if scale > 28 {
         return None;
@@ -136,14 +169,27 @@ fn truncate_for_message(input: &str) -> String {
     input.chars().take(40).collect()
 }
 
-/// Orders two decimals on their integer mantissas when that is exact and cheap (same
-/// scale, or one rescale that fits in 128 bits), else through `Decimal::cmp`.
+/// Orders two decimals on their integer mantissas when that is exact and cheap (in 64
+/// bits when both are small, else at the same scale or after one rescale that fits in 128
+/// bits), else through `Decimal::cmp`.
 ///
 /// Candle aggregation compares every tick's price with the candle's high and low; this
 /// is several times cheaper than the general comparison, which handles every scale and
 /// sign combination.
 #[inline]
 fn cmp_decimal(a: &Decimal, b: &Decimal) -> Ordering {
+    let small = SmallDecimal::new(*a)
+        .zip(SmallDecimal::new(*b))
+        .and_then(|(a, b)| a.compare(b));
+    match small {
+        Some(order) => order,
+        None => cmp_decimal_wide(a, b),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn cmp_decimal_wide(a: &Decimal, b: &Decimal) -> Ordering {
     let (sa, sb) = (a.scale(), b.scale());
     if sa == sb {
         return a.mantissa().cmp(&b.mantissa());
@@ -229,11 +275,12 @@ impl Price {
 
     /// `mantissa × 10^-scale`, for parsers that have the digits already; `None` for zero
     /// or a scale above 28.
+    #[inline]
     pub fn from_mantissa(mantissa: u64, scale: u32) -> Option<Self> {
-        (mantissa > 0)
-            .then(|| from_parts(mantissa, scale))
-            .flatten()
-            .map(Price)
+        if mantissa == 0 {
+            return None;
+        }
+        from_parts(mantissa, scale).map(Price)
     }
 
     pub fn value(self) -> Decimal {
@@ -245,7 +292,7 @@ impl Price {
         self.0
             .checked_mul(quantity.0)
             .map(Money)
-            .ok_or(DomainError::overflow("price * quantity"))
+            .ok_or_else(|| DomainError::overflow("price * quantity"))
     }
 }
 
@@ -308,6 +355,7 @@ impl Quantity {
     }
 
     /// `mantissa × 10^-scale`; `None` for a scale above 28.
+    #[inline]
     pub fn from_mantissa(mantissa: u64, scale: u32) -> Option<Self> {
         from_parts(mantissa, scale).map(Quantity)
     }
@@ -323,7 +371,7 @@ impl Quantity {
     pub fn checked_add(self, other: Quantity) -> Result<Quantity, DomainError> {
         add_decimal(self.0, other.0)
             .map(Quantity)
-            .ok_or(DomainError::overflow("quantity + quantity"))
+            .ok_or_else(|| DomainError::overflow("quantity + quantity"))
     }
 
     /// `self - other`, refusing to go below zero.
@@ -331,7 +379,7 @@ impl Quantity {
         let out = self
             .0
             .checked_sub(other.0)
-            .ok_or(DomainError::overflow("quantity - quantity"))?;
+            .ok_or_else(|| DomainError::overflow("quantity - quantity"))?;
         Quantity::named("quantity", out)
     }
 
@@ -400,21 +448,21 @@ impl Money {
         self.0
             .checked_add(other.0)
             .map(Money)
-            .ok_or(DomainError::overflow("money + money"))
+            .ok_or_else(|| DomainError::overflow("money + money"))
     }
 
     pub fn checked_sub(self, other: Money) -> Result<Money, DomainError> {
         self.0
             .checked_sub(other.0)
             .map(Money)
-            .ok_or(DomainError::overflow("money - money"))
+            .ok_or_else(|| DomainError::overflow("money - money"))
     }
 
     pub fn checked_mul(self, factor: Decimal) -> Result<Money, DomainError> {
         self.0
             .checked_mul(factor)
             .map(Money)
-            .ok_or(DomainError::overflow("money * factor"))
+            .ok_or_else(|| DomainError::overflow("money * factor"))
     }
 
     pub fn checked_neg(self) -> Money {
@@ -601,6 +649,59 @@ mod tests {
             for b in values {
                 assert_eq!(cmp_decimal(&a, &b), a.cmp(&b), "{a} vs {b}");
                 assert_eq!(add_decimal(a, b), a.checked_add(b), "{a} + {b}");
+            }
+        }
+    }
+
+    /// Differences taken on the mantissas convert to the same `f64` as the decimal
+    /// difference, over scales, signs, zeros and sizes on both sides of the fast path's
+    /// bounds.
+    #[test]
+    fn fast_differences_agree_with_decimal() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut values = vec![
+            Decimal::ZERO,
+            Decimal::new(0, 5),
+            Decimal::MAX,
+            Decimal::MIN,
+            Decimal::new(1, 28),
+            dec!(9007199254740993),
+            dec!(-9007199254740993),
+            dec!(0.9007199254740993),
+        ];
+        for _ in 0..3_000 {
+            let digits = next() % 20;
+            let mantissa = (next() % 10u64.pow(digits as u32 % 20).max(1)) as i64;
+            let sign = if next() % 3 == 0 { -1 } else { 1 };
+            values.push(Decimal::new(sign * mantissa, (next() % 25) as u32));
+        }
+        for &d in &values {
+            if let Some(small) = SmallDecimal::new(d) {
+                assert_eq!(small.is_positive(), d > Decimal::ZERO, "{d}");
+                let back = SmallDecimal::from_parts(small.mantissa(), small.scale());
+                assert_eq!(back, Some(small));
+                if !(d.is_zero() && d.is_sign_negative()) {
+                    assert_eq!(small.to_decimal().serialize(), d.serialize(), "{d}");
+                }
+                if let Some(x) = small.to_f64() {
+                    // The correctly rounded quotient (`as_f64` can be an ulp off).
+                    let exact = d.mantissa() as f64 / 10f64.powi(d.scale() as i32);
+                    assert_eq!(x.to_bits(), exact.to_bits(), "{d}");
+                    assert!(d.mantissa().unsigned_abs() <= 1 << 53 && d.scale() <= 22);
+                }
+            }
+        }
+        for (i, &a) in values.iter().enumerate() {
+            for &b in values.iter().skip(i % 7).step_by(37) {
+                let want = a.checked_sub(b).map(to_f64).map(f64::to_bits);
+                assert_eq!(sub_to_f64(a, b).map(f64::to_bits), want, "{a} - {b}");
+                assert_eq!(compare(a, b), a.cmp(&b), "{a} vs {b}");
             }
         }
     }

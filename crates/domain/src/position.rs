@@ -69,7 +69,7 @@ impl Position {
             .checked_sub(self.average_price)
             .and_then(|d| d.checked_mul(self.quantity))
             .map(Money::new)
-            .ok_or(overflow("unrealized pnl"))
+            .ok_or_else(|| overflow("unrealized pnl"))
     }
 
     /// Market value of the open quantity at `mark` (negative for shorts).
@@ -77,7 +77,7 @@ impl Position {
         self.quantity
             .checked_mul(mark.value())
             .map(Money::new)
-            .ok_or(overflow("market value"))
+            .ok_or_else(|| overflow("market value"))
     }
 
     /// Applies a fill of this position's symbol. On error the position is unchanged.
@@ -114,7 +114,7 @@ impl Position {
         next.fees = next.fees.checked_add(fee)?;
         let delta = quantity
             .checked_mul(side.sign())
-            .ok_or(overflow("position delta"))?;
+            .ok_or_else(|| overflow("position delta"))?;
         let same_direction =
             next.quantity.is_zero() || next.quantity.is_sign_positive() == delta.is_sign_positive();
         if same_direction {
@@ -124,12 +124,12 @@ impl Position {
             let new_qty = next
                 .quantity
                 .checked_add(delta)
-                .ok_or(overflow("position quantity"))?;
+                .ok_or_else(|| overflow("position quantity"))?;
             let avg = old_cost
                 .zip(add_cost)
                 .and_then(|(a, b)| a.checked_add(b))
                 .and_then(|cost| cost.checked_div(new_qty.abs()))
-                .ok_or(overflow("average price"))?;
+                .ok_or_else(|| overflow("average price"))?;
             next.quantity = new_qty;
             next.average_price = avg;
         } else {
@@ -144,12 +144,12 @@ impl Position {
                 .checked_sub(next.average_price)
                 .and_then(|d| d.checked_mul(closed))
                 .and_then(|d| d.checked_mul(direction))
-                .ok_or(overflow("realized pnl"))?;
+                .ok_or_else(|| overflow("realized pnl"))?;
             next.realized_pnl = next.realized_pnl.checked_add(Money::new(pnl))?;
             next.quantity = next
                 .quantity
                 .checked_add(delta)
-                .ok_or(overflow("position quantity"))?;
+                .ok_or_else(|| overflow("position quantity"))?;
             if next.quantity.is_zero() {
                 next.average_price = Decimal::ZERO;
             } else if quantity > open {

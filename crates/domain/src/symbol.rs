@@ -10,11 +10,39 @@ use crate::error::DomainError;
 
 /// An instrument's ticker: 1 to 15 characters from `A-Z 0-9 . - / _`, starting with a
 /// letter or digit. Input is upper-cased (`aapl` → `AAPL`).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+///
+/// Ordered by length, then bytes (the order of the fields); maps keyed by symbol compare
+/// two of them per step of a search, so the order is taken on one 128-bit number.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Symbol {
     len: u8,
     bytes: [u8; Symbol::MAX_LEN],
+}
+
+impl Symbol {
+    /// The length and the bytes as one big-endian number: its order is theirs.
+    #[inline(always)]
+    fn key(&self) -> u128 {
+        let mut key = [0u8; 16];
+        key[0] = self.len;
+        key[1..].copy_from_slice(&self.bytes);
+        u128::from_be_bytes(key)
+    }
+}
+
+impl Ord for Symbol {
+    #[inline]
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+impl PartialOrd for Symbol {
+    #[inline]
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 impl Symbol {
@@ -167,6 +195,41 @@ mod tests {
             serde_json::to_string(&Symbol::parse("es").unwrap()).unwrap(),
             "\"ES\""
         );
+    }
+
+    /// The order is the one of the fields, length first, then bytes.
+    #[test]
+    fn order_is_length_then_bytes() {
+        let names = [
+            "A",
+            "B",
+            "Z",
+            "AA",
+            "AB",
+            "ZZ",
+            "A0",
+            "A-",
+            "A.B",
+            "AAPL",
+            "AAPM",
+            "ES",
+            "ESZ4",
+            "BTC/USD",
+            "BTC/USDT",
+            "9",
+            "ABCDEFGHIJKLMNO",
+            "ABCDEFGHIJKLMNP",
+            "A_B",
+        ];
+        for a in names {
+            for b in names {
+                let (sa, sb) = (Symbol::parse(a).unwrap(), Symbol::parse(b).unwrap());
+                let fields = (sa.len, sa.bytes).cmp(&(sb.len, sb.bytes));
+                assert_eq!(sa.cmp(&sb), fields, "{a} vs {b}");
+                assert_eq!(sa.partial_cmp(&sb), Some(fields));
+                assert_eq!(sa == sb, fields.is_eq());
+            }
+        }
     }
 
     #[test]

@@ -116,6 +116,18 @@ impl IndicatorSpec {
         Ok(parsed)
     }
 
+    /// Whether the indicator reads only the close of a bar (every one but ATR, the
+    /// stochastic, VWAP and OBV).
+    pub fn reads_close_only(&self) -> bool {
+        !matches!(
+            self,
+            IndicatorSpec::Atr(_)
+                | IndicatorSpec::Stoch(..)
+                | IndicatorSpec::Vwap
+                | IndicatorSpec::Obv
+        )
+    }
+
     /// Output column names, one per value the built indicator pushes per bar.
     pub fn columns(&self) -> Vec<String> {
         let fixed = |names: &[&str]| -> Vec<String> {
@@ -394,6 +406,53 @@ mod tests {
             IndicatorSpec::Stoch(14, 3, 3).columns(),
             ["stoch_k", "stoch_d"]
         );
+    }
+
+    /// A close-only indicator fed bars that carry nothing but the close (as the strategy
+    /// registry feeds them) gives the same values as fed whole bars; the others do read
+    /// more than the close.
+    #[test]
+    fn close_only_indicators_read_nothing_but_the_close() {
+        let bars: Vec<Bar> = (0..60)
+            .map(|i| {
+                let x = f64::from(i);
+                let close = 100.0 + (x * 0.7).sin() * 5.0;
+                Bar {
+                    open: close - 0.3,
+                    high: close + 1.0 + (x * 0.3).cos(),
+                    low: close - 1.0 - (x * 0.2).sin().abs(),
+                    close,
+                    volume: 1_000.0 + 10.0 * x,
+                }
+            })
+            .collect();
+        for text in [
+            "sma:3",
+            "ema:3",
+            "wma:3",
+            "rsi:3",
+            "macd:3:5:2",
+            "bbands:3:2",
+            "atr:3",
+            "stoch:3:2:2",
+            "vwap",
+            "obv",
+        ] {
+            let spec = IndicatorSpec::parse(text).unwrap();
+            let (mut whole, mut close) = (spec.build().unwrap(), spec.build().unwrap());
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            let mut same = true;
+            for bar in &bars {
+                let only = Bar {
+                    close: bar.close,
+                    ..Bar::default()
+                };
+                whole.update(bar, &mut a);
+                close.update(&only, &mut b);
+                same &= a == b;
+            }
+            assert_eq!(same, spec.reads_close_only(), "{text}");
+        }
     }
 
     #[test]

@@ -1,8 +1,6 @@
 //! What a strategy sees and does: [`Setup`] at creation (register indicators), [`Context`]
 //! in every callback (positions, cash, indicators, orders).
 
-use std::collections::BTreeMap;
-
 use domain::{
     AccountId, Candle, Decimal, DomainError, Money, OrderId, OrderType, Price, Quantity, Side,
     StrategyId, Symbol, TimeInForce, Timeframe, Timestamp,
@@ -13,6 +11,7 @@ use super::{StrategyConfig, StrategyError};
 use crate::indicators::{AnyIndicator, Bar, BarIndicator, IndicatorSpec};
 use crate::paper::PaperOrder;
 use crate::portfolio::Portfolio;
+use crate::vec_map::VecMap;
 
 /// A registered indicator, by index into its strategy's registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -68,9 +67,20 @@ impl IndicatorRegistry {
     /// Feeds a closed candle to the indicators registered on its symbol and timeframe.
     pub fn on_candle(&mut self, candle: &Candle) {
         let mut bar = None;
+        // Most indicators read the close only: then only it is converted.
+        let close_only = self.entries.iter().all(|e| e.spec.reads_close_only());
         for e in &mut self.entries {
             if e.symbol == candle.symbol && e.timeframe == candle.timeframe {
-                let bar = bar.get_or_insert_with(|| Bar::from(candle));
+                let bar = bar.get_or_insert_with(|| {
+                    if close_only {
+                        Bar {
+                            close: domain::num::to_f64(candle.close.value()),
+                            ..Bar::default()
+                        }
+                    } else {
+                        Bar::from(candle)
+                    }
+                });
                 e.values.clear();
                 e.indicator.update(bar, &mut e.values);
             }
@@ -152,7 +162,7 @@ pub struct Context<'a> {
     pub(crate) portfolio: &'a Portfolio,
     pub(crate) registry: &'a IndicatorRegistry,
     /// The strategy's working orders and their symbols.
-    pub(crate) open_orders: &'a BTreeMap<OrderId, Symbol>,
+    pub(crate) open_orders: &'a VecMap<OrderId, Symbol>,
     pub(crate) intents: &'a mut Vec<Intent>,
     pub(crate) next_order: &'a mut u64,
 }

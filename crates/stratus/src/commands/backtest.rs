@@ -216,7 +216,7 @@ fn write_report_dir(dir: &std::path::Path, report: &BacktestReport) -> anyhow::R
         "{} on {} ({})",
         report.strategy, report.symbol, report.timeframe
     );
-    let svg = analytics::equity_svg(&report.equity, &report.benchmark, &title);
+    let svg = analytics::equity_svg(&report.equity.to_vec(), &report.benchmark.to_vec(), &title);
     let svg_path = dir.join("equity.svg");
     std::fs::write(&svg_path, svg)
         .with_context(|| format!("{}: cannot write", svg_path.display()))?;

@@ -2,11 +2,9 @@
 //! (SMA(`period`) + `k` standard deviations) and the position is flat; sell the whole
 //! position when the close falls back below the middle band.
 
-use std::collections::BTreeMap;
-
 use domain::{Candle, Decimal, Symbol, Timeframe};
 
-use super::act;
+use super::{PerSymbol, act};
 use crate::indicators::IndicatorSpec;
 use crate::strategy::params::{ParamDoc, Params};
 use crate::strategy::{Context, IndicatorId, Setup, Strategy, StrategyConfig, StrategyError};
@@ -39,7 +37,7 @@ pub struct BollingerBreakout {
     size: Decimal,
     timeframe: Timeframe,
     symbols: Vec<Symbol>,
-    bands: BTreeMap<Symbol, IndicatorId>,
+    bands: PerSymbol<IndicatorId>,
 }
 
 impl BollingerBreakout {
@@ -51,7 +49,7 @@ impl BollingerBreakout {
             size: p.positive_decimal("size")?,
             timeframe: config.primary_timeframe()?,
             symbols: config.symbols.clone(),
-            bands: BTreeMap::new(),
+            bands: PerSymbol::default(),
         })
     }
 }

@@ -1,11 +1,9 @@
 //! `ema_cross`: buy `size` when EMA(`fast`) crosses above EMA(`slow`) and the position is
 //! flat; sell the whole position when it crosses below.
 
-use std::collections::BTreeMap;
-
 use domain::{Candle, Decimal, Symbol, Timeframe};
 
-use super::{PreviousPair, act, restore_state};
+use super::{PerSymbol, PreviousPair, act, restore_state};
 use crate::indicators::IndicatorSpec;
 use crate::strategy::params::{ParamDoc, Params};
 use crate::strategy::{Context, IndicatorId, Setup, Strategy, StrategyConfig, StrategyError};
@@ -38,7 +36,7 @@ pub struct EmaCross {
     size: Decimal,
     timeframe: Timeframe,
     symbols: Vec<Symbol>,
-    emas: BTreeMap<Symbol, (IndicatorId, IndicatorId)>,
+    emas: PerSymbol<(IndicatorId, IndicatorId)>,
     previous: PreviousPair,
 }
 
@@ -59,7 +57,7 @@ impl EmaCross {
             size: p.positive_decimal("size")?,
             timeframe: config.primary_timeframe()?,
             symbols: config.symbols.clone(),
-            emas: BTreeMap::new(),
+            emas: PerSymbol::default(),
             previous: PreviousPair::default(),
         })
     }

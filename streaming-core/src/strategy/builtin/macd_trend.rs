@@ -1,11 +1,9 @@
 //! `macd_trend`: buy `size` when the MACD line crosses above its signal line and the
 //! position is flat; sell the whole position when it crosses below.
 
-use std::collections::BTreeMap;
-
 use domain::{Candle, Decimal, Symbol, Timeframe};
 
-use super::{PreviousPair, act, restore_state};
+use super::{PerSymbol, PreviousPair, act, restore_state};
 use crate::indicators::IndicatorSpec;
 use crate::strategy::params::{ParamDoc, Params};
 use crate::strategy::{Context, IndicatorId, Setup, Strategy, StrategyConfig, StrategyError};
@@ -45,7 +43,7 @@ pub struct MacdTrend {
     size: Decimal,
     timeframe: Timeframe,
     symbols: Vec<Symbol>,
-    macd: BTreeMap<Symbol, IndicatorId>,
+    macd: PerSymbol<IndicatorId>,
     previous: PreviousPair,
 }
 
@@ -67,7 +65,7 @@ impl MacdTrend {
             size: p.positive_decimal("size")?,
             timeframe: config.primary_timeframe()?,
             symbols: config.symbols.clone(),
-            macd: BTreeMap::new(),
+            macd: PerSymbol::default(),
             previous: PreviousPair::default(),
         })
     }

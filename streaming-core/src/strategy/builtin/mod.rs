@@ -63,7 +63,8 @@ pub fn params_of(name: &str) -> Option<&'static [super::params::ParamDoc]> {
 
 /// Long-only entries and exits with at most one working order per symbol.
 fn act(ctx: &mut Context<'_>, symbol: Symbol, size: Decimal, enter: bool, exit: bool) {
-    if ctx.open_orders(symbol) > 0 {
+    // Most bars give no signal: then there is nothing to look up.
+    if !(enter || exit) || ctx.open_orders(symbol) > 0 {
         return;
     }
     let held = ctx.position(symbol);
@@ -71,10 +72,35 @@ fn act(ctx: &mut Context<'_>, symbol: Symbol, size: Decimal, enter: bool, exit: 
         if let Ok(q) = Quantity::positive("size", size) {
             ctx.submit(OrderIntent::market(symbol, Side::Buy, q));
         }
-    } else if exit && held > Decimal::ZERO {
+    } else if exit && held.is_sign_positive() && !held.is_zero() {
         if let Ok(q) = Quantity::positive("size", held) {
             ctx.submit(OrderIntent::market(symbol, Side::Sell, q));
         }
+    }
+}
+
+/// A strategy's values per symbol (indicator ids), in a vector searched linearly: a
+/// strategy has a handful of symbols and looks one up on every candle.
+#[derive(Debug)]
+struct PerSymbol<V>(Vec<(Symbol, V)>);
+
+impl<V> Default for PerSymbol<V> {
+    fn default() -> Self {
+        PerSymbol(Vec::new())
+    }
+}
+
+impl<V> PerSymbol<V> {
+    /// Sets the value of `symbol`, replacing the one it had.
+    fn insert(&mut self, symbol: Symbol, value: V) {
+        match self.0.iter_mut().find(|(s, _)| *s == symbol) {
+            Some(entry) => entry.1 = value,
+            None => self.0.push((symbol, value)),
+        }
+    }
+
+    fn get(&self, symbol: &Symbol) -> Option<&V> {
+        self.0.iter().find(|(s, _)| s == symbol).map(|(_, v)| v)
     }
 }
 

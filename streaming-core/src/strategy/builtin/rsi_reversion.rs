@@ -1,11 +1,9 @@
 //! `rsi_reversion`: buy `size` when RSI(`period`) falls below `lower` and the position is
 //! flat; sell the whole position when RSI rises above `upper`.
 
-use std::collections::BTreeMap;
-
 use domain::{Candle, Decimal, Symbol, Timeframe};
 
-use super::act;
+use super::{PerSymbol, act};
 use crate::indicators::IndicatorSpec;
 use crate::strategy::params::{ParamDoc, Params};
 use crate::strategy::{Context, IndicatorId, Setup, Strategy, StrategyConfig, StrategyError};
@@ -45,7 +43,7 @@ pub struct RsiReversion {
     size: Decimal,
     timeframe: Timeframe,
     symbols: Vec<Symbol>,
-    rsi: BTreeMap<Symbol, IndicatorId>,
+    rsi: PerSymbol<IndicatorId>,
 }
 
 impl RsiReversion {
@@ -69,7 +67,7 @@ impl RsiReversion {
             size: p.positive_decimal("size")?,
             timeframe: config.primary_timeframe()?,
             symbols: config.symbols.clone(),
-            rsi: BTreeMap::new(),
+            rsi: PerSymbol::default(),
         })
     }
 }

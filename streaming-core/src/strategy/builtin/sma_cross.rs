@@ -1,11 +1,9 @@
 //! `sma_cross`: buy `size` when the close crosses above SMA(`period`) and the position is
 //! flat; sell the whole position when the close crosses below.
 
-use std::collections::BTreeMap;
-
 use domain::{Candle, Decimal, Symbol, Timeframe};
 
-use super::{PreviousPair, act, restore_state};
+use super::{PerSymbol, PreviousPair, act, restore_state};
 use crate::indicators::IndicatorSpec;
 use crate::strategy::params::{ParamDoc, Params};
 use crate::strategy::{Context, IndicatorId, Setup, Strategy, StrategyConfig, StrategyError};
@@ -31,7 +29,7 @@ pub struct SmaCross {
     size: Decimal,
     timeframe: Timeframe,
     symbols: Vec<Symbol>,
-    sma: BTreeMap<Symbol, IndicatorId>,
+    sma: PerSymbol<IndicatorId>,
     previous: PreviousPair,
 }
 
@@ -43,7 +41,7 @@ impl SmaCross {
             size: p.positive_decimal("size")?,
             timeframe: config.primary_timeframe()?,
             symbols: config.symbols.clone(),
-            sma: BTreeMap::new(),
+            sma: PerSymbol::default(),
             previous: PreviousPair::default(),
         })
     }
