@@ -6,10 +6,10 @@
 //! of equity points (one per bar of the strategy's timeframe, in compact curves of 17
 //! bytes a point each for the strategy and buy and hold), not with the file.
 
-use analytics::{AnalyticsConfig, EquityCurve, EquityPoint, Metrics, RoundTrip, TradeSide};
+use analytics::{AnalyticsConfig, EquityCurve, EquityPoint, Metrics, RoundTrip, RoundTripBook};
 use domain::{
-    AccountId, Candle, Currency, Decimal, DomainError, Fill, Instrument, Money, Position, Price,
-    Side, StrategyId, Symbol, Timeframe, Timestamp,
+    AccountId, Candle, Currency, Decimal, DomainError, Fill, Instrument, Money, Price, Side,
+    StrategyId, Symbol, Timeframe, Timestamp,
 };
 use serde::Serialize;
 
@@ -113,101 +113,14 @@ impl BacktestReport {
     }
 }
 
-/// Builds round trips from one symbol's fills: a trip opens when the position leaves
-/// zero and closes when it returns to zero (a flip closes one trip and opens the next).
-#[derive(Debug)]
-struct TripBook {
-    position: Position,
-    open: Option<OpenTrip>,
-    trips: Vec<RoundTrip>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct OpenTrip {
-    entry_time: Timestamp,
-    side: TradeSide,
-    quantity: Decimal,
-    entry_price: Decimal,
-    realized_at_entry: Money,
-    fees_at_entry: Money,
-}
-
-impl TripBook {
-    fn new(symbol: Symbol) -> Self {
-        TripBook {
-            position: Position::flat(symbol),
-            open: None,
-            trips: Vec::new(),
-        }
-    }
-
-    fn on_fill(&mut self, fill: &Fill) -> Result<(), DomainError> {
-        let before = self.position.quantity();
-        let fees_before = self.position.fees();
-        let realized_before = self.position.realized_pnl();
-        self.position.apply(fill)?;
-        let after = self.position.quantity();
-        if before.is_zero() && !after.is_zero() {
-            self.open = Some(self.trip_from(fill, realized_before, fees_before));
-        } else if let Some(trip) = &mut self.open {
-            if after.abs() > before.abs() && after.is_sign_positive() == before.is_sign_positive() {
-                trip.quantity = after.abs();
-                trip.entry_price = self.position.average_price();
-            }
-        }
-        let closed = !before.is_zero()
-            && (after.is_zero() || after.is_sign_positive() != before.is_sign_positive());
-        if closed {
-            if let Some(trip) = self.open.take() {
-                let pnl = self
-                    .position
-                    .realized_pnl()
-                    .checked_sub(trip.realized_at_entry)?
-                    .checked_sub(self.position.fees().checked_sub(trip.fees_at_entry)?)?;
-                let fees = self.position.fees().checked_sub(trip.fees_at_entry)?;
-                self.trips.push(RoundTrip {
-                    entry_time: trip.entry_time,
-                    exit_time: fill.time,
-                    side: trip.side,
-                    quantity: trip.quantity,
-                    entry_price: trip.entry_price,
-                    exit_price: fill.price.value(),
-                    pnl: pnl.value(),
-                    fees: fees.value(),
-                });
-            }
-            if !after.is_zero() {
-                // Flipped: the rest opened at this fill's price.
-                self.open =
-                    Some(self.trip_from(fill, self.position.realized_pnl(), self.position.fees()));
-            }
-        }
-        Ok(())
-    }
-
-    fn trip_from(&self, fill: &Fill, realized: Money, fees: Money) -> OpenTrip {
-        OpenTrip {
-            entry_time: fill.time,
-            side: if self.position.quantity().is_sign_positive() {
-                TradeSide::Long
-            } else {
-                TradeSide::Short
-            },
-            quantity: self.position.quantity().abs(),
-            entry_price: self.position.average_price(),
-            realized_at_entry: realized,
-            fees_at_entry: fees,
-        }
-    }
-}
-
 /// Collects what the report needs from the engine's events.
 struct Recorder {
     account: AccountId,
     symbol: Symbol,
     cash: Money,
     timeframe: Option<Timeframe>,
-    trips: TripBook,
+    trips: RoundTripBook,
+    round_trips: Vec<RoundTrip>,
     fills: Vec<Fill>,
     equity: EquityCurve,
     benchmark: EquityCurve,
@@ -275,7 +188,9 @@ impl Recorder {
 
     #[inline(never)]
     fn on_fill(&mut self, fill: &Fill, engine: &Engine) -> Result<(), BacktestError> {
-        self.trips.on_fill(fill)?;
+        if let Some(trip) = self.trips.on_fill(fill)? {
+            self.round_trips.push(trip);
+        }
         self.fills.push(fill.clone());
         let portfolio = self.portfolio(engine)?;
         let symbol = self.symbol;
@@ -381,7 +296,8 @@ where
         symbol: config.symbol,
         cash: config.cash,
         timeframe: None,
-        trips: TripBook::new(config.symbol),
+        trips: RoundTripBook::new(config.symbol),
+        round_trips: Vec::new(),
         fills: Vec::new(),
         equity: EquityCurve::new(),
         benchmark: EquityCurve::new(),
@@ -470,7 +386,7 @@ where
     let final_cash = portfolio.cash();
     let timeframe = timeframe.unwrap_or(Timeframe::D1);
     let Recorder {
-        trips,
+        round_trips,
         fills,
         equity,
         benchmark,
@@ -479,7 +395,7 @@ where
     let periods_per_year = periods_per_year(&equity, timeframe);
     let metrics = analytics::compute_curves(
         &equity,
-        &trips.trips,
+        &round_trips,
         &benchmark,
         &AnalyticsConfig {
             periods_per_year,
@@ -491,7 +407,7 @@ where
         symbol: config.symbol,
         timeframe,
         fills,
-        round_trips: trips.trips,
+        round_trips,
         equity,
         benchmark,
         final_cash,

@@ -164,6 +164,55 @@ impl Engine {
         name: &str,
         config: StrategyConfig,
     ) -> Result<(), EngineError> {
+        self.check_deployable(id, account, &config)?;
+        let strategy = strategy::create(name, &config)?;
+        self.deploy_strategy(id, account, strategy, config)
+    }
+
+    /// Deploys a strategy built by the caller rather than by name from the built-ins (a
+    /// strategy of one's own, or a test's). It runs exactly as a built-in does. An engine
+    /// holding one cannot be [`Engine::restore`]d: restoring re-creates strategies by
+    /// name, and the name is not a built-in's (restore then fails with
+    /// `UnknownStrategy`).
+    pub fn deploy_strategy(
+        &mut self,
+        id: StrategyId,
+        account: AccountId,
+        mut strategy: Box<dyn Strategy>,
+        config: StrategyConfig,
+    ) -> Result<(), EngineError> {
+        self.check_deployable(id, account, &config)?;
+        if config.symbols.is_empty() {
+            return Err(StrategyError::NoSymbols.into());
+        }
+        config.primary_timeframe()?;
+        let mut registry = IndicatorRegistry::default();
+        strategy.init(&mut Setup {
+            config: &config,
+            registry: &mut registry,
+        })?;
+        self.slots.push(Slot {
+            id,
+            account,
+            name: strategy.name().to_owned(),
+            config,
+            strategy,
+            registry,
+            open_orders: VecMap::new(),
+            next_order: 0,
+            paused: false,
+        });
+        self.rebuild_aggregators();
+        Ok(())
+    }
+
+    /// The account exists, the id is free and every symbol has an instrument.
+    fn check_deployable(
+        &self,
+        id: StrategyId,
+        account: AccountId,
+        config: &StrategyConfig,
+    ) -> Result<(), EngineError> {
         if !self.accounts.contains_key(&account) {
             return Err(EngineError::UnknownAccount(account));
         }
@@ -177,24 +226,6 @@ impl Engine {
         {
             return Err(EngineError::UnknownSymbol(missing));
         }
-        let mut strategy = strategy::create(name, &config)?;
-        let mut registry = IndicatorRegistry::default();
-        strategy.init(&mut Setup {
-            config: &config,
-            registry: &mut registry,
-        })?;
-        self.slots.push(Slot {
-            id,
-            account,
-            name: name.to_owned(),
-            config,
-            strategy,
-            registry,
-            open_orders: VecMap::new(),
-            next_order: 0,
-            paused: false,
-        });
-        self.rebuild_aggregators();
         Ok(())
     }
 

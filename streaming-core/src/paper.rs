@@ -618,6 +618,231 @@ mod tests {
         }
     }
 
+    fn tick(secs: i64, price: &str) -> Tick {
+        Tick {
+            symbol: es().symbol(),
+            time: Timestamp::from_secs(secs),
+            price: price.parse().unwrap(),
+            size: Quantity::new(dec!(1)).unwrap(),
+            bid: None,
+            ask: None,
+        }
+    }
+
+    fn tick_fills(broker: &mut PaperBroker, t: &Tick) -> Vec<(u128, String)> {
+        let mut out = Vec::new();
+        broker.on_tick(t, &mut out);
+        out.into_iter()
+            .filter_map(|e| match e {
+                PaperEvent::Filled(f) => {
+                    assert_eq!(f.time, t.time, "fills carry the tick's time");
+                    Some((f.order_id.as_uuid().as_u128(), f.price.to_string()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// On ticks every fill is at the tick's price: a limit that the price reached or went
+    /// through, a stop the price reached or passed, a market order at the next trade.
+    #[test]
+    fn fill_model_on_ticks() {
+        use OrderType::*;
+        let buy_limit = Limit {
+            limit_price: p("99.5"),
+        };
+        let sell_limit = Limit {
+            limit_price: p("100.5"),
+        };
+        let buy_stop = Stop {
+            stop_price: p("100.5"),
+        };
+        let sell_stop = Stop {
+            stop_price: p("99.5"),
+        };
+        let stop_limit = StopLimit {
+            stop_price: p("100.5"),
+            limit_price: p("101"),
+        };
+        let cases: Vec<(&str, Side, OrderType, &str, Option<&str>)> = vec![
+            ("market buy", Side::Buy, Market, "100.25", Some("100.25")),
+            ("market sell", Side::Sell, Market, "99.75", Some("99.75")),
+            (
+                "buy limit above the price",
+                Side::Buy,
+                buy_limit,
+                "99.75",
+                None,
+            ),
+            (
+                "buy limit touched",
+                Side::Buy,
+                buy_limit,
+                "99.5",
+                Some("99.5"),
+            ),
+            (
+                "buy limit traded through",
+                Side::Buy,
+                buy_limit,
+                "99",
+                Some("99"),
+            ),
+            (
+                "sell limit below the price",
+                Side::Sell,
+                sell_limit,
+                "100.25",
+                None,
+            ),
+            (
+                "sell limit touched",
+                Side::Sell,
+                sell_limit,
+                "100.5",
+                Some("100.5"),
+            ),
+            (
+                "sell limit traded through",
+                Side::Sell,
+                sell_limit,
+                "101",
+                Some("101"),
+            ),
+            ("buy stop not reached", Side::Buy, buy_stop, "100.25", None),
+            (
+                "buy stop touched",
+                Side::Buy,
+                buy_stop,
+                "100.5",
+                Some("100.5"),
+            ),
+            (
+                "buy stop passed",
+                Side::Buy,
+                buy_stop,
+                "100.75",
+                Some("100.75"),
+            ),
+            (
+                "sell stop not reached",
+                Side::Sell,
+                sell_stop,
+                "99.75",
+                None,
+            ),
+            ("sell stop passed", Side::Sell, sell_stop, "99", Some("99")),
+            (
+                "stop-limit within its limit",
+                Side::Buy,
+                stop_limit,
+                "100.75",
+                Some("100.75"),
+            ),
+            (
+                "stop-limit past its limit",
+                Side::Buy,
+                stop_limit,
+                "101.25",
+                None,
+            ),
+        ];
+        for (name, side, order_type, price, expect) in cases {
+            let mut broker = broker(CostModel::default());
+            broker
+                .submit(order(1, side, order_type, TimeInForce::Gtc))
+                .unwrap();
+            let got = tick_fills(&mut broker, &tick(60, price));
+            assert_eq!(got.first().map(|(_, p)| p.as_str()), expect, "{name}");
+            assert_eq!(
+                broker.pending().len(),
+                usize::from(expect.is_none()),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn on_ticks_orders_wait_for_the_price_and_ioc_gets_one_tick() {
+        let mut b = broker(CostModel {
+            commission: Commission::None,
+            slippage: Slippage::Ticks(1),
+        });
+        b.submit(order(
+            1,
+            Side::Buy,
+            OrderType::StopLimit {
+                stop_price: p("100.5"),
+                limit_price: p("101"),
+            },
+            TimeInForce::Gtc,
+        ))
+        .unwrap();
+        b.submit(order(
+            2,
+            Side::Buy,
+            OrderType::Limit {
+                limit_price: p("99"),
+            },
+            TimeInForce::Ioc,
+        ))
+        .unwrap();
+        b.submit(order(3, Side::Sell, OrderType::Market, TimeInForce::Gtc))
+            .unwrap();
+        let mut out = Vec::new();
+        b.on_tick(&tick(60, "101.5"), &mut out);
+        let ids: Vec<(u128, &'static str)> = out
+            .iter()
+            .map(|e| match e {
+                PaperEvent::Filled(f) => (f.order_id.as_uuid().as_u128(), "filled"),
+                PaperEvent::Cancelled(o) => (o.id.as_uuid().as_u128(), "cancelled"),
+                PaperEvent::Expired(o) => (o.id.as_uuid().as_u128(), "expired"),
+            })
+            .collect();
+        assert_eq!(ids, [(2, "cancelled"), (3, "filled")]);
+        let PaperEvent::Filled(sell) = &out[1] else {
+            panic!()
+        };
+        assert_eq!(
+            sell.price,
+            p("101.25"),
+            "one tick of slippage against the seller"
+        );
+        assert_eq!(
+            b.pending().len(),
+            1,
+            "the stop-limit triggered, above its limit"
+        );
+        assert!(b.pending()[0].triggered);
+        assert!(tick_fills(&mut b, &tick(61, "101.25")).is_empty());
+        assert_eq!(
+            tick_fills(&mut b, &tick(62, "100.75")),
+            vec![(1, "100.75".to_owned())],
+            "then it works as a limit at 101, filled at the tick's price, unslipped"
+        );
+    }
+
+    #[test]
+    fn per_unit_commission_is_charged_on_the_quantity() {
+        let mut b = broker(CostModel {
+            commission: "per_unit:0.005".parse().unwrap(),
+            slippage: Slippage::None,
+        });
+        let mut big = order(1, Side::Buy, OrderType::Market, TimeInForce::Gtc);
+        big.quantity = Quantity::new(dec!(37)).unwrap();
+        b.submit(big).unwrap();
+        let mut out = Vec::new();
+        b.on_tick(&tick(60, "100"), &mut out);
+        let PaperEvent::Filled(fill) = &out[0] else {
+            panic!()
+        };
+        assert_eq!(
+            fill.fee.value(),
+            dec!(0.185),
+            "37 × 0.005, whatever the price"
+        );
+    }
+
     #[test]
     fn orders_wait_for_a_later_bar_and_stop_limits_work_as_limits_after_triggering() {
         let mut broker = broker(CostModel::default());

@@ -223,6 +223,72 @@ fn assert_resampling_matches(ticks: &[Tick], low: Timeframe, high: Timeframe) {
     assert_eq!(resampled, direct, "{low} → {high}");
 }
 
+/// The same equivalence with gap filling, in the semantics the resampler documents: the
+/// source candles are the real ones (no flat fillers: a filler at the start of a `high`
+/// period would become its open, and its close would widen its range), and the
+/// resampler fills the empty `high` periods itself. That is what a bar file gives the
+/// CLI's `--gap-fill`. Both sides see the same heartbeats (the clock now and then, a
+/// little behind the ticks, and once far past the last tick), so fillers created by the
+/// clock are compared too; `low` candles closed by a heartbeat go to the resampler
+/// before it hears the heartbeat, as a pipeline would pass them on.
+///
+/// Returns the number of filled `high` periods, for the caller to check there were some.
+fn assert_gap_filled_resampling_matches(ticks: &[Tick], low: Timeframe, high: Timeframe) -> usize {
+    let symbol = ticks[0].symbol;
+    let beat = |t: &Tick| Timestamp::from_nanos(t.time.nanos() - 1_000_000_000);
+    let after = Timestamp::from_nanos(
+        high.period_end(high.period_start(ticks[ticks.len() - 1].time))
+            .nanos()
+            + 3 * high.nanos(),
+    );
+
+    let mut agg =
+        CandleAggregator::new(symbol, &[high], AggregatorConfig { gap_fill: true }).unwrap();
+    let mut direct = Vec::new();
+    for (i, t) in ticks.iter().enumerate() {
+        if i % 7 == 0 {
+            agg.on_heartbeat(beat(t), &mut direct);
+        }
+        agg.on_tick(t, &mut direct);
+    }
+    agg.on_heartbeat(after, &mut direct);
+    agg.flush(&mut direct);
+
+    let mut source = CandleAggregator::new(symbol, &[low], AggregatorConfig::default()).unwrap();
+    let mut resampler = Resampler::new(symbol, low, high, true).unwrap();
+    let (mut lows, mut resampled) = (Vec::new(), Vec::new());
+    let pass_on = |lows: &mut Vec<Candle>, resampler: &mut Resampler, out: &mut Vec<Candle>| {
+        for c in lows.drain(..) {
+            resampler.on_candle(&c, out).unwrap();
+        }
+    };
+    for (i, t) in ticks.iter().enumerate() {
+        if i % 7 == 0 {
+            source.on_heartbeat(beat(t), &mut lows);
+            pass_on(&mut lows, &mut resampler, &mut resampled);
+            resampler.on_heartbeat(beat(t), &mut resampled);
+        }
+        source.on_tick(t, &mut lows);
+        pass_on(&mut lows, &mut resampler, &mut resampled);
+    }
+    source.on_heartbeat(after, &mut lows);
+    pass_on(&mut lows, &mut resampler, &mut resampled);
+    resampler.on_heartbeat(after, &mut resampled);
+    source.flush(&mut lows);
+    pass_on(&mut lows, &mut resampler, &mut resampled);
+    resampler.flush(&mut resampled);
+
+    assert!(
+        direct.len() > 20,
+        "too few {high} candles to compare: {}",
+        direct.len()
+    );
+    assert_eq!(resampled, direct, "{low} → {high} with gap filling");
+    // Gap filling did happen, and made a continuous series of periods.
+    assert!(direct.windows(2).all(|w| w[0].end == w[1].start));
+    direct.iter().filter(|c| c.trades == 0).count()
+}
+
 #[test]
 fn resampling_5m_to_1h_equals_aggregating_ticks_to_1h() {
     for seed in 1..=5 {
@@ -244,6 +310,57 @@ fn resampling_15s_to_4h_and_1m_to_1d() {
     let ticks = synthetic(9, 0.5, 200_000);
     assert_resampling_matches(&ticks, tf("15s"), tf("4h"));
     assert_resampling_matches(&ticks, tf("1m"), tf("1d"));
+}
+
+#[test]
+fn resampling_with_gap_filling_equals_aggregating_ticks_with_gap_filling() {
+    for seed in 1..=4 {
+        // ~one tick an hour: a third of the hours and most 5m periods are empty.
+        let ticks = synthetic(seed, 1.0 / 3600.0, 400);
+        let filled = assert_gap_filled_resampling_matches(&ticks, tf("5m"), tf("1h"));
+        assert!(filled > 50, "seed {seed}: only {filled} empty hours");
+        // ~one tick a day: empty days between 1h candles.
+        let ticks = synthetic(seed, 1.0 / 86_400.0, 150);
+        let filled = assert_gap_filled_resampling_matches(&ticks, tf("1h"), tf("1d"));
+        assert!(filled > 20, "seed {seed}: only {filled} empty days");
+    }
+}
+
+/// Why the resampler wants real candles: fed gap-filled ones, the first hour after a
+/// quiet spell opens at the previous close (its flat filler's open), not at its first
+/// trade, and disagrees with the hour aggregated from the ticks.
+#[test]
+fn gap_filled_source_candles_would_set_the_open_of_the_next_real_period() {
+    let ticks = [
+        tick("2026-11-20T10:10:00Z", "100", 1),
+        tick("2026-11-20T11:40:00Z", "103", 1),
+    ];
+    let mut five =
+        CandleAggregator::new(sym(), &[tf("5m")], AggregatorConfig { gap_fill: true }).unwrap();
+    let mut fives = aggregate(&mut five, &ticks);
+    five.flush(&mut fives);
+    let mut resampler = Resampler::new(sym(), tf("5m"), tf("1h"), true).unwrap();
+    let mut hours = Vec::new();
+    for c in &fives {
+        resampler.on_candle(c, &mut hours).unwrap();
+    }
+    resampler.flush(&mut hours);
+    assert_eq!(
+        hours.iter().map(show).collect::<Vec<_>>(),
+        [
+            "1h 2026-11-20T10:00:00Z 100 100 100 100 v1 n1",
+            "1h 2026-11-20T11:00:00Z 100 103 100 103 v1 n1",
+        ],
+        "the 11:00 hour opens at the 10:10 close, not at the 11:40 trade"
+    );
+    let mut hour =
+        CandleAggregator::new(sym(), &[tf("1h")], AggregatorConfig { gap_fill: true }).unwrap();
+    let mut direct = aggregate(&mut hour, &ticks);
+    hour.flush(&mut direct);
+    assert_eq!(
+        show(&direct[1]),
+        "1h 2026-11-20T11:00:00Z 103 103 103 103 v1 n1"
+    );
 }
 
 fn data(name: &str) -> PathBuf {

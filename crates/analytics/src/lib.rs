@@ -28,6 +28,7 @@ mod equity_curve;
 mod error;
 mod metrics;
 mod returns;
+mod round_trips;
 mod trades;
 
 pub use benchmark::BenchmarkComparison;
@@ -38,4 +39,5 @@ pub use drawdown::drawdown_series;
 pub use equity_curve::EquityCurve;
 pub use error::{AnalyticsError, Curve};
 pub use metrics::{Metrics, compute, compute_curves};
+pub use round_trips::RoundTripBook;
 pub use trades::{RoundTrip, TradeSide};

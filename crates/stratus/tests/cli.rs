@@ -1140,6 +1140,18 @@ fn backtest_cash_and_equity_follow_from_the_trades() {
 }
 
 #[test]
+fn backtest_per_unit_commission_charges_every_unit_and_cash_follows() {
+    let last_close = dec(&read_rows(ORCL).last().unwrap()[4]);
+    let doc = backtest_json(&[ORCL_SMA_CROSS, &["--commission", "per_unit:0.005"]].concat());
+    let trades = doc["trades"].as_array().unwrap();
+    assert!(!trades.is_empty());
+    for t in trades {
+        assert_eq!(dec(str_field(t, "fee")), dec("0.5"), "100 units × 0.005");
+    }
+    assert_cash_conserved(&doc, dec("10000"), last_close);
+}
+
+#[test]
 fn backtest_commission_and_slippage_lower_final_equity() {
     let free = backtest_json(ORCL_SMA_CROSS);
     let costly = backtest_json(
@@ -1216,6 +1228,94 @@ fn backtest_report_dir_holds_report_json_and_an_svg_chart() {
         .unwrap()
         .trim();
     assert_eq!(dec(final_equity), dec(str_field(&report, "final_equity")));
+}
+
+/// Splits a progress bar's stderr into its frames (each starts with a carriage return).
+fn progress_frames(stderr: &str) -> Vec<&str> {
+    assert!(stderr.starts_with('\r'), "stderr:\n{stderr:?}");
+    assert!(stderr.ends_with('\n'), "the bar ends its line:\n{stderr:?}");
+    stderr[1..].trim_end_matches('\n').split('\r').collect()
+}
+
+#[test]
+fn backtest_progress_always_draws_the_bar_on_stderr_and_leaves_stdout_alone() {
+    let plain = succeeds(ORCL_SMA_CROSS);
+    let (status, stdout, stderr) = stratus(&[ORCL_SMA_CROSS, &["--progress", "always"]].concat());
+    assert!(status.success(), "{stderr}");
+    assert_eq!(stdout, plain, "the bar never reaches stdout");
+    // 5,036 records: fewer than one update (every 65,536), so only the final frame.
+    let frames = progress_frames(&stderr);
+    assert_eq!(frames.len(), 1, "{frames:?}");
+    let frame = frames[0];
+    assert!(
+        frame.starts_with("[##############################] 100%  5036 records  ")
+            && frame.ends_with('s'),
+        "{frame:?}"
+    );
+}
+
+#[test]
+fn backtest_progress_always_updates_every_65536_records() {
+    // 70,000 one-minute bars: one update on the way, then the final frame.
+    let mut csv = String::from("time,open,high,low,close,volume\n");
+    for i in 0..70_000u32 {
+        let t = NaiveDateTime::parse_from_str("2024-01-01 00:00:00", "%Y-%m-%d %H:%M:%S").unwrap()
+            + Duration::minutes(i64::from(i));
+        let close = 100 + i % 17;
+        csv.push_str(&format!(
+            "{},{close}.00,{}.50,{}.50,{close}.25,10\n",
+            rfc3339(t),
+            close,
+            close - 1
+        ));
+    }
+    let file = TempPath::file("progress.csv", &csv);
+    let (status, _, stderr) = stratus(&[
+        "backtest",
+        "--data",
+        file.as_str(),
+        "--strategy",
+        "sma_cross",
+        "--json",
+        "--progress",
+        "always",
+    ]);
+    assert!(status.success(), "{stderr}");
+    let frames = progress_frames(&stderr);
+    assert_eq!(frames.len(), 2, "{frames:?}");
+    // The file is read ahead in 64 KiB blocks, so the share read is approximate.
+    let share: u32 = frames[0][33..36].trim().parse().unwrap();
+    assert!(
+        frames[0].starts_with('[') && (80..=100).contains(&share),
+        "{:?}",
+        frames[0]
+    );
+    assert!(frames[0].contains("%  65536 records  "), "{:?}", frames[0]);
+    assert!(
+        frames[1].starts_with("[##############################] 100%  70000 records  "),
+        "{:?}",
+        frames[1]
+    );
+}
+
+#[test]
+fn backtest_draws_no_progress_bar_when_stderr_is_not_a_terminal_or_when_told_not_to() {
+    for extra in [&[][..], &["--progress", "auto"], &["--progress", "never"]] {
+        let (status, _, stderr) = stratus(&[ORCL_SMA_CROSS, extra].concat());
+        assert!(status.success(), "{stderr}");
+        assert_eq!(stderr, "", "{extra:?}");
+    }
+    // A usage error, reported by the argument parser (exit 2) with the valid values.
+    let (status, stdout, stderr) =
+        stratus(&[ORCL_SMA_CROSS, &["--progress", "sometimes"]].concat());
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stdout.is_empty());
+    assert_mentions(&stderr, &["sometimes", "auto", "always", "never"]);
+    let help = succeeds(&["backtest", "--help"]);
+    assert_mentions(
+        &help,
+        &["--progress", "auto", "always", "never", "terminal"],
+    );
 }
 
 #[test]
@@ -1416,22 +1516,89 @@ fn backtest_refuses_a_timeframe_the_bars_cannot_be_resampled_into() {
 // bench
 // ---------------------------------------------------------------------------------------
 
-#[test]
-fn bench_matching_prints_exactly_one_json_line_of_figures() {
-    let stdout = succeeds(&["bench", "matching", "--ops", "20000", "--passes", "1"]);
+/// Runs `stratus bench ARGS`: stdout must be exactly one JSON object with exactly `keys`,
+/// naming the bench; returns it.
+#[track_caller]
+fn bench_line(args: &[&str], keys: &[&str]) -> Value {
+    let stdout = succeeds(&[&["bench"], args].concat());
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 1, "one line on stdout:\n{stdout}");
     let doc: Value = serde_json::from_str(lines[0]).unwrap();
-    let obj = doc.as_object().unwrap();
-    let keys: BTreeSet<&str> = obj.keys().map(String::as_str).collect();
-    assert_eq!(
-        keys,
-        BTreeSet::from(["bench", "ops", "ops_per_sec", "p50_ns", "p99_ns", "p999_ns"])
-    );
-    assert_eq!(doc["bench"], "matching");
-    assert_eq!(doc["ops"].as_u64(), Some(20_000));
-    for key in ["ops_per_sec", "p50_ns", "p99_ns", "p999_ns"] {
-        let x = doc[key].as_f64().unwrap();
+    let got: BTreeSet<&str> = doc
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(got, keys.iter().copied().collect::<BTreeSet<_>>());
+    assert_eq!(doc["bench"], args[0]);
+    doc
+}
+
+/// Each of `keys` is a number above zero.
+#[track_caller]
+fn assert_positive(doc: &Value, keys: &[&str]) {
+    for key in keys {
+        let x = doc[*key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{key} should be a number, got {}", doc[*key]));
         assert!(x > 0.0, "{key} = {x}");
     }
+}
+
+#[test]
+fn bench_matching_prints_exactly_one_json_line_of_figures() {
+    let figures = ["ops_per_sec", "p50_ns", "p99_ns", "p999_ns"];
+    let doc = bench_line(
+        &["matching", "--ops", "20000", "--passes", "1"],
+        &[&["bench", "ops"][..], &figures].concat(),
+    );
+    assert_eq!(doc["ops"].as_u64(), Some(20_000));
+    assert_positive(&doc, &figures);
+}
+
+#[test]
+fn bench_candles_prints_exactly_one_json_line_of_figures() {
+    let figures = ["ticks_per_sec_1tf", "ticks_per_sec_6tf"];
+    let doc = bench_line(
+        &["candles", "--ticks", "3000", "--repeat", "2", "--seed", "4"],
+        &[&["bench", "ticks"][..], &figures].concat(),
+    );
+    assert_eq!(doc["ticks"].as_u64(), Some(6_000), "ticks × repeat");
+    assert_positive(&doc, &figures);
+}
+
+#[test]
+fn bench_indicators_prints_exactly_one_json_line_of_figures() {
+    let figures = [
+        "sma_updates_per_sec",
+        "ema_updates_per_sec",
+        "rsi_updates_per_sec",
+        "macd_updates_per_sec",
+        "bbands_updates_per_sec",
+        "atr_updates_per_sec",
+    ];
+    let doc = bench_line(
+        &["indicators", "--updates", "5000"],
+        &[&["bench", "updates"][..], &figures].concat(),
+    );
+    assert_eq!(doc["updates"].as_u64(), Some(5_000));
+    assert_positive(&doc, &figures);
+}
+
+#[test]
+fn bench_backtest_prints_exactly_one_json_line_of_figures() {
+    let doc = bench_line(
+        &["backtest", "--bars", "3000", "--period", "10"],
+        &["bench", "bars", "bars_per_sec", "peak_rss_mb", "fills"],
+    );
+    assert_eq!(doc["bars"].as_u64(), Some(3_000));
+    // A random walk of 3,000 bars crosses its SMA(10) many times; peak memory is read
+    // from /proc on Linux, where these tests run.
+    assert_positive(&doc, &["bars_per_sec", "peak_rss_mb", "fills"]);
+    assert_eq!(
+        doc["fills"].as_u64().unwrap() % 2,
+        0,
+        "long-only: buy, sell, …"
+    );
 }

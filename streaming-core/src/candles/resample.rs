@@ -5,7 +5,9 @@
 //! same ticks (tested in `tests/candles.rs`).
 //!
 //! Feed it candles without gap filling (a flat filler candle would set the open of the
-//! next real period); ask the resampler itself for gap filling instead.
+//! next real period); ask the resampler itself for gap filling instead: real candles
+//! resampled with gap filling on equal the gap-filled candles of an aggregator of the
+//! higher timeframe, heartbeats included (tested).
 
 use domain::{Candle, Quantity, Symbol, Timeframe, Timestamp};
 

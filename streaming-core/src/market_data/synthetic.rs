@@ -234,6 +234,62 @@ mod tests {
         );
     }
 
+    /// The drift estimate: per-tick log returns summed over many independent paths,
+    /// divided by the time they span, plus the Itô term σ²/2 (the log price drifts at
+    /// μ − σ²/2).
+    ///
+    /// Tolerance: the steps are exact GBM, so given the (independent) gaps the summed log
+    /// return is `(μ − σ²/2)·T + σ·W(T)` and the estimate is `μ + σ·W(T)/T`, normal with
+    /// standard deviation `σ/√T` whatever the tick rate. 400 paths of 25 years give
+    /// T = 10,000 years: σ = 0.2 → SD 0.002, and the bound of 0.008 is 4 SD (a seed
+    /// failing it by chance: p ≈ 6e-5). It is 6 SD away from ignoring μ = 0.05, and the Itô
+    /// term itself (0.02) is 10 SD, so a missing or doubled correction fails too. Paths are
+    /// kept short (log SD σ√25 = 1 from 10,000) so no price nears the clamps or rounds by
+    /// more than 1e-3 of itself; the rate is the slowest allowed (one tick per 11.6 days on
+    /// average, ~790 per path), since it does not affect the precision.
+    #[test]
+    fn realized_mean_log_return_matches_the_drift() {
+        const PATHS: u64 = 400;
+        const YEARS: f64 = 25.0;
+        let sigma = 0.2;
+        let start = Timestamp::parse("2026-01-05T00:00:00Z").unwrap();
+        let end = start.nanos() + (YEARS * SECONDS_PER_YEAR * 1e9) as i64;
+        for mu in [0.05, -0.10] {
+            let (mut log_return, mut years, mut steps) = (0.0f64, 0.0f64, 0u64);
+            for seed in 0..PATHS {
+                let feed = SyntheticFeed::new(SyntheticConfig {
+                    symbols: vec![SyntheticSymbol::simple("AAA", 10_000.0).unwrap()],
+                    drift: mu,
+                    volatility: sigma,
+                    ticks_per_second: 1e-6,
+                    start,
+                    seed,
+                })
+                .unwrap();
+                let mut previous: Option<(f64, i64)> = None;
+                for tick in feed.take_while(|t| t.time.nanos() < end) {
+                    let price: f64 = tick.price.value().try_into().unwrap();
+                    if let Some((p, t)) = previous {
+                        log_return += (price / p).ln();
+                        years += (tick.time.nanos() - t) as f64 / 1e9 / SECONDS_PER_YEAR;
+                        steps += 1;
+                    }
+                    previous = Some((price, tick.time.nanos()));
+                }
+            }
+            assert!(
+                // First to last tick of each path: a gap or two short of 25 years.
+                (years / (PATHS as f64 * YEARS) - 1.0).abs() < 0.01 && steps > 300_000,
+                "{years} years in {steps} steps"
+            );
+            let estimate = log_return / years + sigma * sigma / 2.0;
+            assert!(
+                (estimate - mu).abs() < 0.008,
+                "drift {mu}: estimated {estimate}"
+            );
+        }
+    }
+
     #[test]
     fn bad_parameters_are_refused() {
         let mut c = config(1);

@@ -48,6 +48,34 @@ pub struct BacktestArgs {
     /// Also write report.json and equity.svg into this directory.
     #[arg(long, value_name = "DIR")]
     report_dir: Option<PathBuf>,
+    /// Progress bar on stderr (share of the file read, records, seconds): `auto` draws it
+    /// when stderr is a terminal and the run lasts over a second; `always` draws it
+    /// every 65,536 records and once more when done, terminal or not (for logs); `never`
+    /// does not.
+    #[arg(long, value_enum, default_value_t = Progress::Auto)]
+    progress: Progress,
+}
+
+/// When to draw the progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Progress {
+    Auto,
+    Always,
+    Never,
+}
+
+/// One frame of the progress bar: a carriage return, then the bar, so each frame
+/// overwrites the last on a terminal.
+fn progress_frame(done: f64, records: u64, elapsed_secs: f64) -> String {
+    let filled = ((done * 30.0).round() as usize).min(30);
+    format!(
+        "\r[{}{}] {:>3.0}%  {} records  {:.1}s",
+        "#".repeat(filled),
+        ".".repeat(30 - filled),
+        done * 100.0,
+        records,
+        elapsed_secs
+    )
 }
 
 /// `--param k=v` pairs into a JSON object (numbers stay numbers, the rest strings).
@@ -157,28 +185,33 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
     )?;
 
     let started = Instant::now();
-    let show = std::io::stderr().is_terminal();
+    let (show, after_secs) = match args.progress {
+        Progress::Auto => (std::io::stderr().is_terminal(), 1.0),
+        Progress::Always => (true, 0.0),
+        Progress::Never => (false, 0.0),
+    };
     let mut drawn = false;
     let mut progress = |records: u64| {
         let elapsed = started.elapsed().as_secs_f64();
-        if show && elapsed > 1.0 {
-            let done = read.load(Ordering::Relaxed) as f64 / size as f64;
-            let filled = (done * 30.0).round() as usize;
-            eprint!(
-                "\r[{}{}] {:>3.0}%  {} records  {:.1}s",
-                "#".repeat(filled.min(30)),
-                ".".repeat(30 - filled.min(30)),
-                done * 100.0,
-                records,
-                elapsed
-            );
+        if show && elapsed >= after_secs {
+            let done = (read.load(Ordering::Relaxed) as f64 / size as f64).min(1.0);
+            eprint!("{}", progress_frame(done, records, elapsed));
             drawn = true;
         }
     };
-    let report = backtest::run(reader, &config, &mut progress)?;
-    if drawn {
-        eprintln!();
+    let result = backtest::run(reader, &config, &mut progress);
+    match &result {
+        // The last frame: the run is complete (a `--to` may have stopped it before the
+        // end of the file).
+        Ok(report) if drawn || args.progress == Progress::Always => {
+            let frame = progress_frame(1.0, report.records, started.elapsed().as_secs_f64());
+            eprintln!("{frame}");
+        }
+        // The error goes on a line of its own.
+        Err(_) if drawn => eprintln!(),
+        _ => {}
     }
+    let report = result?;
     if let Some(dir) = &args.report_dir {
         write_report_dir(dir, &report)?;
     }
