@@ -122,6 +122,36 @@ impl UserStore {
         self.by_id(id).await
     }
 
+    /// Changes a user's role; `NotFound` for an unknown user. Racing changes both apply
+    /// in some order (compare-and-swap on the profile).
+    pub async fn set_role(&self, id: UserId, role: Role) -> StoreResult<UserRecord> {
+        let pk = format!("user#{id}");
+        loop {
+            let item = self
+                .kv
+                .get(&pk, "profile")
+                .await?
+                .ok_or_else(|| StoreError::not_found(format!("no user {id}")))?;
+            let mut record: UserRecord = decode(&item)?;
+            record.role = role;
+            match self
+                .kv
+                .put(
+                    &pk,
+                    "profile",
+                    encode(&record)?,
+                    None,
+                    Condition::IfVersion(item.version),
+                )
+                .await
+            {
+                Ok(_) => return Ok(record),
+                Err(e) if e.kind() == ErrorKind::ConditionFailed => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Stores a new API key: its hash (for lookups) and its metadata (for listing).
     pub async fn add_api_key(&self, key_hash: &str, key: &ApiKeyRecord) -> StoreResult<()> {
         self.kv

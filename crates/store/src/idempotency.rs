@@ -82,4 +82,26 @@ impl IdempotencyKeys {
             Err(e) => Err(e),
         }
     }
+
+    /// Gives `key` back when the request that claimed it was refused and created nothing,
+    /// so the client may use it again for a corrected request. Only a claim with this
+    /// fingerprint is released (another request's claim is left alone).
+    pub async fn release(&self, scope: &str, key: &str, fingerprint: &str) -> StoreResult<()> {
+        let pk = format!("idem#{scope}");
+        let Some(existing) = self.kv.get(&pk, key).await? else {
+            return Ok(());
+        };
+        let stored: IdempotencyRecord = serde_json::from_value(existing.body)?;
+        if stored.fingerprint != fingerprint {
+            return Ok(());
+        }
+        match self
+            .kv
+            .delete(&pk, key, Condition::IfVersion(existing.version))
+            .await
+        {
+            Err(e) if e.kind() == ErrorKind::ConditionFailed => Ok(()),
+            other => other,
+        }
+    }
 }

@@ -5,21 +5,26 @@
 //! |---|---|---|---|
 //! | [`kv::KvTable`] | DynamoDB | SQLite | memory |
 //! | [`stream::StreamLog`] | Kinesis | SQLite log | memory |
-//! | [`records::RecordStore`] | Postgres | SQLite | — |
+//! | [`records::RecordStore`] | Postgres | SQLite | memory |
 //!
 //! Only this crate knows sqlx and the AWS SDK.
 
 pub mod auth;
 pub mod aws;
+pub mod brokers;
 pub mod conformance;
+pub mod dead_letters;
 pub mod error;
 pub mod idempotency;
 pub mod kv;
 pub mod leases;
+pub mod market_prices;
 pub mod memory;
+pub mod once;
 pub mod postgres;
 pub mod records;
 pub mod resources;
+pub mod risk;
 pub mod sqlite;
 pub mod stream;
 

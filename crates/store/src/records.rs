@@ -210,6 +210,14 @@ pub trait RecordStore: Send + Sync {
     /// The user's accounts, oldest first.
     async fn accounts(&self, user: UserId) -> StoreResult<Vec<Account>>;
 
+    /// Every account, by id, a page at a time: the ones after `after`, at most `limit`
+    /// (for jobs over all accounts, such as the daily report; never for user requests).
+    async fn all_accounts(
+        &self,
+        after: Option<AccountId>,
+        limit: usize,
+    ) -> StoreResult<Vec<Account>>;
+
     /// The account if it is the user's (another user's id is as missing as an unknown one).
     async fn account(&self, user: UserId, id: AccountId) -> StoreResult<Option<Account>>;
 
@@ -217,6 +225,14 @@ pub trait RecordStore: Send + Sync {
     /// refuses to take cash below zero (`ConditionFailed`, nothing changes); `NotFound`
     /// for an unknown account.
     async fn post(&self, entry: &LedgerEntry) -> StoreResult<PostedEntry>;
+
+    /// One posting of an account by entry id (how an idempotent request finds its
+    /// earlier self).
+    async fn ledger_entry(
+        &self,
+        account: AccountId,
+        id: EventId,
+    ) -> StoreResult<Option<PostedEntry>>;
 
     /// The latest `limit` entries of an account, newest first.
     async fn ledger(&self, account: AccountId, limit: usize) -> StoreResult<Vec<PostedEntry>>;
@@ -239,9 +255,10 @@ pub trait RecordStore: Send + Sync {
 
     async fn snapshot(&self, name: &str) -> StoreResult<Option<Snapshot>>;
 
-    /// Records a new order; `ConditionFailed` if its id, or its `client_order_id` within
+    /// Records a new order and the outbox events that submit it, in one transaction;
+    /// `ConditionFailed` (and nothing written) if its id, or its `client_order_id` within
     /// the account, is taken.
-    async fn insert_order(&self, order: &Order) -> StoreResult<()>;
+    async fn insert_order(&self, order: &Order, outbox: &[OutboxEvent]) -> StoreResult<()>;
 
     /// The order if its account is the user's.
     async fn order(&self, user: UserId, id: OrderId) -> StoreResult<Option<Order>>;

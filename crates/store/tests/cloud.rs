@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use store::aws::{DynamoKv, KinesisStream, RecordsApi, ensure_streams, ensure_tables, load_config};
 use store::kv::{Clock, Condition, KvTable};
 use store::resources::physical_name;
-use store::stream::{OutgoingRecord, ShardOrder, StartAt, StreamLog};
+use store::stream::{OutgoingRecord, ShardId, ShardOrder, StartAt, StreamLog};
 use store::{ErrorKind, StoreResult};
 
 /// A prefix of its own per test, so tests neither see nor clean up after each other.
@@ -38,7 +38,7 @@ async fn config() -> aws_config::SdkConfig {
         configured,
         "cloud-tests need an emulator: set AWS_ENDPOINT_URL (scripts/test does), or STRATUS_TEST_REAL_AWS=1 to use AWS"
     );
-    load_config().await
+    load_config().await.unwrap()
 }
 
 async fn kv(clock: Clock) -> Arc<dyn KvTable> {
@@ -69,7 +69,7 @@ mod kinesis_streams {
 }
 
 /// Lets every third record of a call fail (as Kinesis does under load) the first time
-/// it is sent, and sends the rest to the real emulator.
+/// it is sent, and sends the rest (and every read) to the real emulator.
 #[derive(Debug)]
 struct Flaky {
     inner: store::aws::SdkRecords,
@@ -103,6 +103,24 @@ impl RecordsApi for Flaky {
             }
         }
         Ok(out)
+    }
+
+    async fn shard_iterator(
+        &self,
+        stream: &str,
+        shard: &ShardId,
+        from: &StartAt,
+    ) -> StoreResult<String> {
+        self.inner.shard_iterator(stream, shard, from).await
+    }
+
+    async fn get_records(
+        &self,
+        shard: &ShardId,
+        iterator: &str,
+        limit: usize,
+    ) -> StoreResult<store::aws::RecordsPage> {
+        self.inner.get_records(shard, iterator, limit).await
     }
 }
 
@@ -225,6 +243,32 @@ async fn after_a_reshard_parents_are_read_before_children() {
         data[..first_b].iter().all(|d| d.starts_with('a')) && first_b == 40,
         "the parent's records come first"
     );
+}
+
+#[tokio::test]
+async fn every_table_expires_items_by_the_ttl_attribute_and_provisioning_twice_is_fine() {
+    let client = aws_sdk_dynamodb::Client::new(&config().await);
+    let prefix = prefix();
+    let names = ensure_tables(&client, &prefix).await.unwrap();
+    let resources = store::resources::Resources::load().unwrap();
+    assert_eq!(names.len(), resources.tables.len());
+    // Again, as every start-up does: TTL is already on, which is no error.
+    assert_eq!(ensure_tables(&client, &prefix).await.unwrap(), names);
+    for name in &names {
+        let ttl = client
+            .describe_time_to_live()
+            .table_name(name)
+            .send()
+            .await
+            .unwrap();
+        let ttl = ttl.time_to_live_description().unwrap();
+        assert_eq!(
+            ttl.time_to_live_status(),
+            Some(&aws_sdk_dynamodb::types::TimeToLiveStatus::Enabled),
+            "{name}"
+        );
+        assert_eq!(ttl.attribute_name(), Some("expires_at"), "{name}");
+    }
 }
 
 #[tokio::test]

@@ -4,9 +4,10 @@
 
 use std::time::Duration;
 
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
-    TimeToLiveSpecification,
+    TimeToLiveSpecification, TimeToLiveStatus,
 };
 use aws_sdk_kinesis::types::StreamStatus;
 
@@ -65,21 +66,62 @@ pub async fn ensure_tables(
             Err(e) => return Err(e),
         }
         wait_for_table(client, &name).await?;
-        let ttl = TimeToLiveSpecification::builder()
-            .attribute_name(&resources.ttl_attribute)
-            .enabled(true)
-            .build()
-            .map_err(|e| StoreError::invalid(e.to_string()))?;
-        // Enabling TTL twice is an error in AWS ("already enabled"); that is fine here.
-        let _ = client
-            .update_time_to_live()
-            .table_name(&name)
-            .time_to_live_specification(ttl)
-            .send()
-            .await;
+        enable_ttl(client, &name, &resources.ttl_attribute).await?;
         names.push(name);
     }
     Ok(names)
+}
+
+/// Turns TTL on for `attribute` unless it is already on (or turning on) for it. An
+/// "already enabled" refusal (an emulator or a racing provisioner got there first) is
+/// success; any other error — TTL on a different attribute, too many changes, no
+/// permission — is returned.
+async fn enable_ttl(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    attribute: &str,
+) -> StoreResult<()> {
+    let current = client
+        .describe_time_to_live()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|e| from_sdk("DescribeTimeToLive", e))?;
+    if let Some(d) = current.time_to_live_description() {
+        let on = matches!(
+            d.time_to_live_status(),
+            Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+        );
+        if on && d.attribute_name() == Some(attribute) {
+            return Ok(());
+        }
+    }
+    let ttl = TimeToLiveSpecification::builder()
+        .attribute_name(attribute)
+        .enabled(true)
+        .build()
+        .map_err(|e| StoreError::invalid(e.to_string()))?;
+    match client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(ttl)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if is_already_enabled(e.as_service_error()) => Ok(()),
+        Err(e) => Err(from_sdk("UpdateTimeToLive", e)),
+    }
+}
+
+/// DynamoDB's answer to enabling TTL where it is enabled: a `ValidationException`
+/// "TimeToLive is already enabled".
+fn is_already_enabled(error: Option<&impl ProvideErrorMetadata>) -> bool {
+    error.is_some_and(|e| {
+        e.code() == Some("ValidationException")
+            && e.message()
+                .is_some_and(|m| m.to_ascii_lowercase().contains("already enabled"))
+    })
 }
 
 async fn wait_for_table(client: &aws_sdk_dynamodb::Client, name: &str) -> StoreResult<()> {
@@ -154,4 +196,39 @@ async fn wait_for_stream(client: &aws_sdk_kinesis::Client, name: &str) -> StoreR
         ErrorKind::Timeout,
         format!("stream {name} did not become active"),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::error::ErrorMetadata;
+
+    use super::*;
+
+    fn answer(code: &str, message: &str) -> ErrorMetadata {
+        ErrorMetadata::builder().code(code).message(message).build()
+    }
+
+    #[test]
+    fn only_an_already_enabled_ttl_is_tolerated() {
+        let yes = answer("ValidationException", "TimeToLive is already enabled");
+        assert!(is_already_enabled(Some(&yes)));
+        for no in [
+            answer(
+                "ValidationException",
+                "TimeToLive is active on a different AttributeName: current AttributeName is ttl",
+            ),
+            answer(
+                "ValidationException",
+                "Time to live has been modified multiple times within a fixed interval",
+            ),
+            answer("AccessDeniedException", "not authorized: already enabled"),
+            answer("ResourceNotFoundException", "Requested resource not found"),
+        ] {
+            assert!(!is_already_enabled(Some(&no)), "{no:?}");
+        }
+        assert!(
+            !is_already_enabled(None::<&ErrorMetadata>),
+            "not a service error"
+        );
+    }
 }

@@ -5,6 +5,7 @@
 //! `kv_conformance!` and `stream_conformance!` expand them into one `#[tokio::test]` per
 //! case for a given adapter (see `tests/`).
 
+pub mod account_stores;
 pub mod kv;
 pub mod records;
 pub mod stores;
@@ -35,6 +36,21 @@ macro_rules! kv_conformance {
             idempotency_keys_replay_and_conflict,
             leases_are_exclusive_renewable_and_expire,
         );
+        $crate::kv_conformance!(@accounts $factory,
+            risk_limits_halts_and_day_baselines,
+            broker_connections_are_listed_and_removed,
+            last_prices_only_move_forward,
+            events_apply_exactly_once_even_when_racing,
+            dead_letters_are_kept_per_consumer,
+        );
+    };
+    (@accounts $factory:path, $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                $crate::conformance::account_stores::$case(|clock| $factory(clock)).await;
+            }
+        )*
     };
     (@stores $factory:path, $($case:ident),* $(,)?) => {
         $(

@@ -83,6 +83,23 @@ where
             .expect("list")
             .is_empty()
     );
+    // Jobs page through every account by id.
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s.all_accounts(after, 1).await.expect("page");
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        seen.extend(page.iter().map(|a| a.id));
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(seen, sorted, "by id");
+    assert_eq!(
+        seen.len(),
+        s.all_accounts(None, 100).await.expect("all").len()
+    );
+    assert!(seen.len() >= 2);
 }
 
 pub async fn ledger_posts_are_idempotent_and_refuse_overdrafts<F, Fut>(factory: F)
@@ -119,6 +136,26 @@ where
     assert_eq!(ledger.len(), 2);
     assert_eq!(ledger[0].entry.reference, "wd-1", "newest first");
     assert_eq!(ledger[0].balance_after, cash("1000"));
+    assert_eq!(
+        s.ledger_entry(AccountId::from_u128(1), EventId::derived("wd-1"))
+            .await
+            .expect("entry"),
+        Some(ledger[0].clone())
+    );
+    assert_eq!(
+        s.ledger_entry(AccountId::from_u128(2), EventId::derived("wd-1"))
+            .await
+            .expect("entry"),
+        None,
+        "another account's entry is not found"
+    );
+    assert_eq!(
+        s.ledger_entry(AccountId::from_u128(1), EventId::derived("wd-2"))
+            .await
+            .expect("entry"),
+        None,
+        "the refused withdrawal left no entry"
+    );
     let e = s
         .post(&entry("dep-x", 42, "1"))
         .await
@@ -386,24 +423,39 @@ where
     s.create_account(&account(1, 10)).await.expect("create");
     s.create_account(&account(2, 20)).await.expect("create");
     let first = order(1, 1, "ES", Some("bot-1"), 100);
-    s.insert_order(&first).await.expect("insert");
+    let submit = |n: u128| OutboxEvent {
+        event_id: EventId::from_u128(n),
+        stream: "commands".into(),
+        partition_key: "ES".into(),
+        payload: format!("place {n}").into_bytes(),
+    };
+    s.insert_order(&first, &[submit(1)]).await.expect("insert");
     let e = s
-        .insert_order(&order(2, 1, "ES", Some("bot-1"), 101))
+        .insert_order(&order(2, 1, "ES", Some("bot-1"), 101), &[submit(2)])
         .await
         .expect_err("same client id");
     assert_eq!(e.kind(), ErrorKind::ConditionFailed);
+    // The order and its outbox events are one transaction: the refused order left none.
+    let pending: Vec<EventId> = s
+        .unpublished(10)
+        .await
+        .expect("outbox")
+        .into_iter()
+        .map(|r| r.event.event_id)
+        .collect();
+    assert_eq!(pending, [EventId::from_u128(1)]);
     let e = s
-        .insert_order(&order(1, 1, "ES", None, 101))
+        .insert_order(&order(1, 1, "ES", None, 101), &[])
         .await
         .expect_err("same id");
     assert_eq!(e.kind(), ErrorKind::ConditionFailed);
-    s.insert_order(&order(3, 2, "ES", Some("bot-1"), 102))
+    s.insert_order(&order(3, 2, "ES", Some("bot-1"), 102), &[])
         .await
         .expect("another account may reuse it");
-    s.insert_order(&order(4, 1, "ES", None, 103))
+    s.insert_order(&order(4, 1, "ES", None, 103), &[])
         .await
         .expect("orders without a client id");
-    s.insert_order(&order(5, 1, "ES", None, 104))
+    s.insert_order(&order(5, 1, "ES", None, 104), &[])
         .await
         .expect("several without a client id");
     assert_eq!(
@@ -452,9 +504,12 @@ where
             o.cancel("requested", Timestamp::from_secs(2_001))
                 .expect("cancel");
         }
-        s.insert_order(&order(100 + n, 1, symbol, None, 1_000 + (n / 2) as i64))
-            .await
-            .expect("insert");
+        s.insert_order(
+            &order(100 + n, 1, symbol, None, 1_000 + (n / 2) as i64),
+            &[],
+        )
+        .await
+        .expect("insert");
         s.commit(&CommitBatch {
             orders: vec![o.clone()],
             ..CommitBatch::default()
@@ -541,7 +596,7 @@ where
     s.create_account(&account(1, 10)).await.expect("create");
     s.post(&entry("dep", 1, "5000")).await.expect("deposit");
     let mut o = order(1, 1, "ES", Some("c-1"), 100);
-    s.insert_order(&o).await.expect("insert");
+    s.insert_order(&o, &[]).await.expect("insert");
     o.accept(Timestamp::from_secs(101)).expect("accept");
     o.fill(
         "10".parse().expect("qty"),

@@ -58,6 +58,24 @@ where
         .await
         .expect_err("taken");
     assert_eq!(e.kind(), ErrorKind::ConditionFailed);
+    let promoted = users
+        .set_role(UserId::from_u128(1), Role::Admin)
+        .await
+        .expect("promote");
+    assert_eq!(promoted.role, Role::Admin);
+    assert_eq!(
+        users
+            .by_email("ada@example.com")
+            .await
+            .expect("get")
+            .map(|u| u.role),
+        Some(Role::Admin)
+    );
+    let e = users
+        .set_role(UserId::from_u128(99), Role::Admin)
+        .await
+        .expect_err("unknown");
+    assert_eq!(e.kind(), ErrorKind::NotFound);
     assert_eq!(
         users.by_id(UserId::from_u128(2)).await.expect("get"),
         None,
@@ -395,6 +413,23 @@ where
         keys.claim("acct-2", "co-1", &record("h2", "o4"), 4_000_000_000)
             .await
             .expect("other scope"),
+        Claim::New
+    );
+    // A refused request gives its key back; another request's claim is never released.
+    keys.release("acct-2", "co-1", "not-h2")
+        .await
+        .expect("release of another fingerprint");
+    assert_eq!(
+        keys.claim("acct-2", "co-1", &record("h3", "o5"), 4_000_000_000)
+            .await
+            .expect("still claimed"),
+        Claim::Conflict
+    );
+    keys.release("acct-2", "co-1", "h2").await.expect("release");
+    assert_eq!(
+        keys.claim("acct-2", "co-1", &record("h3", "o5"), 4_000_000_000)
+            .await
+            .expect("free again"),
         Claim::New
     );
 }

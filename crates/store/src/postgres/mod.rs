@@ -33,6 +33,34 @@ impl PgStore {
         Ok(PgStore { pool })
     }
 
+    /// Creates database `name` on the server of `admin_url` and returns its URL (tests
+    /// and first-time setup: a fresh database per test run). `name` must be a plain
+    /// identifier (letters, digits, `_`).
+    pub async fn create_database(admin_url: &str, name: &str) -> StoreResult<String> {
+        use sqlx::Connection;
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(StoreError::invalid(format!(
+                "database name {name:?}: use lower-case letters, digits and _"
+            )));
+        }
+        let mut conn = sqlx::PgConnection::connect(admin_url).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await?;
+        let base = match admin_url.split_once('?') {
+            Some((path, _)) => path,
+            None => admin_url,
+        };
+        let (server, _) = base
+            .rsplit_once('/')
+            .ok_or_else(|| StoreError::invalid("the admin URL has no database part"))?;
+        Ok(format!("{server}/{name}"))
+    }
+
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }

@@ -119,6 +119,21 @@ async fn post_in(conn: &mut PgConnection, entry: &LedgerEntry) -> StoreResult<Po
     })
 }
 
+/// Adds an outbox event inside the caller's transaction (idempotent by event id).
+async fn outbox_in(conn: &mut sqlx::PgConnection, event: &OutboxEvent) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO outbox (event_id, stream, partition_key, payload) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (event_id) DO NOTHING",
+    )
+    .bind(event.event_id.as_uuid())
+    .bind(&event.stream)
+    .bind(&event.partition_key)
+    .bind(&event.payload)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 async fn upsert_order(conn: &mut PgConnection, order: &Order) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO orders (id, account_id, client_order_id, symbol, status, created_ns, body) VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -171,6 +186,21 @@ impl RecordStore for PgRecords {
         rows.iter().map(account_from).collect()
     }
 
+    async fn all_accounts(
+        &self,
+        after: Option<AccountId>,
+        limit: usize,
+    ) -> StoreResult<Vec<Account>> {
+        // The nil id sorts first; no account has it (ids are random v4 or v5).
+        let start = after.map_or(uuid::Uuid::nil(), |a| a.as_uuid());
+        let rows = sqlx::query("SELECT * FROM accounts WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(start)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(account_from).collect()
+    }
+
     async fn account(&self, user: UserId, id: AccountId) -> StoreResult<Option<Account>> {
         let row = sqlx::query("SELECT * FROM accounts WHERE id = $1 AND user_id = $2")
             .bind(id.as_uuid())
@@ -185,6 +215,23 @@ impl RecordStore for PgRecords {
         let posted = post_in(&mut tx, entry).await?;
         tx.commit().await?;
         Ok(posted)
+    }
+
+    async fn ledger_entry(
+        &self,
+        account: AccountId,
+        id: EventId,
+    ) -> StoreResult<Option<PostedEntry>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            ledger_columns!(),
+            " FROM ledger_entries WHERE account_id = $1 AND id = $2"
+        ))
+        .bind(account.as_uuid())
+        .bind(id.as_uuid())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(posted_from).transpose()
     }
 
     async fn ledger(&self, account: AccountId, limit: usize) -> StoreResult<Vec<PostedEntry>> {
@@ -249,16 +296,7 @@ impl RecordStore for PgRecords {
             post_in(&mut tx, entry).await?;
         }
         for event in &batch.outbox {
-            sqlx::query(
-                "INSERT INTO outbox (event_id, stream, partition_key, payload) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (event_id) DO NOTHING",
-            )
-            .bind(event.event_id.as_uuid())
-            .bind(&event.stream)
-            .bind(&event.partition_key)
-            .bind(&event.payload)
-            .execute(&mut *tx)
-            .await?;
+            outbox_in(&mut tx, event).await?;
         }
         for c in &batch.checkpoints {
             sqlx::query(
@@ -354,7 +392,8 @@ impl RecordStore for PgRecords {
         .transpose()
     }
 
-    async fn insert_order(&self, order: &Order) -> StoreResult<()> {
+    async fn insert_order(&self, order: &Order, outbox: &[OutboxEvent]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO orders (id, account_id, client_order_id, symbol, status, created_ns, body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -365,8 +404,12 @@ impl RecordStore for PgRecords {
         .bind(order.status().as_str())
         .bind(order.created_at().nanos())
         .bind(serde_json::to_value(order)?)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        for event in outbox {
+            outbox_in(&mut tx, event).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

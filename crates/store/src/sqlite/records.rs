@@ -191,6 +191,23 @@ impl RecordStore for SqliteRecords {
         rows.iter().map(account_from).collect()
     }
 
+    async fn all_accounts(
+        &self,
+        after: Option<AccountId>,
+        limit: usize,
+    ) -> StoreResult<Vec<Account>> {
+        // The nil id sorts first; no account has it (ids are random v4 or v5).
+        let start = after.map_or("00000000-0000-0000-0000-000000000000".to_owned(), |a| {
+            a.to_string()
+        });
+        let rows = sqlx::query("SELECT * FROM accounts WHERE id > ? ORDER BY id LIMIT ?")
+            .bind(start)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(account_from).collect()
+    }
+
     async fn account(&self, user: UserId, id: AccountId) -> StoreResult<Option<Account>> {
         let row = sqlx::query("SELECT * FROM accounts WHERE id = ? AND user_id = ?")
             .bind(id.to_string())
@@ -205,6 +222,23 @@ impl RecordStore for SqliteRecords {
         let posted = post_in(&mut tx, entry).await?;
         tx.commit().await?;
         Ok(posted)
+    }
+
+    async fn ledger_entry(
+        &self,
+        account: AccountId,
+        id: EventId,
+    ) -> StoreResult<Option<PostedEntry>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            ledger_columns!(),
+            " FROM ledger_entries WHERE account_id = ? AND id = ?"
+        ))
+        .bind(account.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(posted_from).transpose()
     }
 
     async fn ledger(&self, account: AccountId, limit: usize) -> StoreResult<Vec<PostedEntry>> {
@@ -365,7 +399,8 @@ impl RecordStore for SqliteRecords {
         .transpose()
     }
 
-    async fn insert_order(&self, order: &Order) -> StoreResult<()> {
+    async fn insert_order(&self, order: &Order, outbox: &[OutboxEvent]) -> StoreResult<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "INSERT INTO orders (id, account_id, client_order_id, symbol, status, created_ns, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
@@ -376,8 +411,12 @@ impl RecordStore for SqliteRecords {
         .bind(order.status().as_str())
         .bind(order.created_at().nanos())
         .bind(serde_json::to_string(order)?)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        for event in outbox {
+            outbox_in(&mut tx, event).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

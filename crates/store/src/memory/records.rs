@@ -1,0 +1,628 @@
+//! [`RecordStore`] in memory: the tables of the SQL adapters as ordered maps behind one
+//! mutex, with the same keys, uniqueness and foreign-key rules.
+//!
+//! The SQL adapters get all-or-nothing from a transaction. Here every write first checks
+//! everything that can refuse it (a taken id or client order id, an unknown account, an
+//! overdraft) against the tables as they are plus what the same batch wrote before, and
+//! only then changes anything — so a refused commit leaves no trace. The mutex is held
+//! for the whole operation, which also serializes postings as the account row lock does.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use async_trait::async_trait;
+use domain::{
+    AccountId, Candle, ClientOrderId, EventId, Fill, Order, OrderId, Position, StrategyId, Symbol,
+    Timeframe, Timestamp, UserId,
+};
+use tokio::sync::Mutex;
+
+use crate::error::{StoreError, StoreResult};
+use crate::records::{
+    Account, CommitBatch, LedgerEntry, OrderPage, OrderQuery, OutboxEvent, OutboxRecord,
+    PostedEntry, RecordStore, ReportRow, Snapshot, StrategyRecord, page,
+};
+use crate::stream::SequenceNumber;
+
+#[derive(Debug, Default)]
+pub struct MemoryRecords {
+    tables: Mutex<Tables>,
+}
+
+impl MemoryRecords {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// An order as stored: the columns the SQL adapters filter, sort and join on keep their
+/// first values (an update replaces only the status and the body, i.e. the order); the
+/// creation time is in `Tables::orders_by_account`.
+#[derive(Debug)]
+struct OrderRow {
+    account_id: AccountId,
+    symbol: Symbol,
+    order: Order,
+}
+
+/// A deployment as stored; as with orders, an update replaces status and body only.
+#[derive(Debug)]
+struct StrategyRow {
+    account_id: AccountId,
+    created_ns: i64,
+    record: StrategyRecord,
+}
+
+/// The tables, and the indexes that give the SQL adapters' orders.
+#[derive(Debug, Default)]
+struct Tables {
+    accounts: BTreeMap<AccountId, Account>,
+    /// `(user, created_ns, id)`: a user's accounts, oldest first.
+    accounts_by_user: BTreeSet<(UserId, i64, AccountId)>,
+    /// Postings by their position in the ledger (`seq`).
+    ledger: BTreeMap<u64, PostedEntry>,
+    ledger_seq: HashMap<EventId, u64>,
+    ledger_by_account: BTreeSet<(AccountId, u64)>,
+    last_ledger_seq: u64,
+    /// Unpublished events by outbox id; `outbox_events` holds every event id ever added
+    /// (published ones too), which is what makes adding idempotent.
+    outbox: BTreeMap<i64, OutboxEvent>,
+    outbox_events: HashSet<EventId>,
+    last_outbox_id: i64,
+    checkpoints: BTreeMap<(String, String, String), SequenceNumber>,
+    snapshots: BTreeMap<String, Snapshot>,
+    orders: BTreeMap<OrderId, OrderRow>,
+    /// `(account, created_ns, id)`: an account's orders, the page order reversed.
+    orders_by_account: BTreeSet<(AccountId, i64, OrderId)>,
+    client_ids: BTreeMap<(AccountId, ClientOrderId), OrderId>,
+    /// Fills by `(order, trade id)`.
+    fills: BTreeMap<(OrderId, i64), Fill>,
+    /// `(account, time_ns, trade id, order)`: an account's fills, oldest first.
+    fills_by_account: BTreeSet<(AccountId, i64, i64, OrderId)>,
+    /// By account and symbol text (the SQL order, not `Symbol`'s).
+    positions: BTreeMap<(AccountId, String), Position>,
+    strategies: BTreeMap<StrategyId, StrategyRow>,
+    /// By symbol, timeframe (as text) and start.
+    candles: BTreeMap<(String, String, i64), Candle>,
+    reports: BTreeMap<(AccountId, String), ReportRow>,
+}
+
+/// What posting one entry does: nothing (its id was posted before; the first posting
+/// stands) or a new posting.
+#[derive(Debug)]
+enum Posting {
+    Repeat(PostedEntry),
+    New(PostedEntry),
+}
+
+impl Posting {
+    fn entry(&self) -> &PostedEntry {
+        match self {
+            Posting::Repeat(p) | Posting::New(p) => p,
+        }
+    }
+}
+
+fn limited<T>(items: impl Iterator<Item = T>, limit: usize) -> Vec<T> {
+    items.take(limit).collect()
+}
+
+impl Tables {
+    /// The foreign key every account-owned row has.
+    fn require_account(&self, id: AccountId) -> StoreResult<()> {
+        if self.accounts.contains_key(&id) {
+            Ok(())
+        } else {
+            Err(StoreError::invalid(format!("no account {id}")))
+        }
+    }
+
+    fn user_owns(&self, user: UserId, account: AccountId) -> bool {
+        self.accounts
+            .get(&account)
+            .is_some_and(|a| a.user_id == user)
+    }
+
+    /// What posting `entries` in order would do; entries see the ones before them, so a
+    /// batch may deposit and then spend, and an id repeated within it applies once.
+    fn plan_postings(&self, entries: &[LedgerEntry]) -> StoreResult<Vec<Posting>> {
+        let mut cash = BTreeMap::new();
+        let mut posted: HashMap<EventId, PostedEntry> = HashMap::new();
+        let mut plan = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let earlier = posted.get(&entry.id).cloned().or_else(|| {
+                self.ledger_seq
+                    .get(&entry.id)
+                    .and_then(|seq| self.ledger.get(seq))
+                    .cloned()
+            });
+            if let Some(first) = earlier {
+                plan.push(Posting::Repeat(first));
+                continue;
+            }
+            let balance = match cash.get(&entry.account_id) {
+                Some(balance) => *balance,
+                None => {
+                    self.accounts
+                        .get(&entry.account_id)
+                        .ok_or_else(|| {
+                            StoreError::not_found(format!("no account {}", entry.account_id))
+                        })?
+                        .cash
+                }
+            };
+            let after = balance
+                .checked_add(entry.amount)
+                .map_err(|e| StoreError::invalid(e.to_string()))?;
+            if after.is_negative() {
+                return Err(StoreError::condition_failed(format!(
+                    "insufficient cash: {balance} available, {} asked",
+                    entry.amount.checked_neg()
+                )));
+            }
+            cash.insert(entry.account_id, after);
+            let new = PostedEntry {
+                entry: entry.clone(),
+                balance_after: after,
+            };
+            posted.insert(entry.id, new.clone());
+            plan.push(Posting::New(new));
+        }
+        Ok(plan)
+    }
+
+    fn apply_postings(&mut self, plan: Vec<Posting>) {
+        for posting in plan {
+            let Posting::New(posted) = posting else {
+                continue;
+            };
+            self.last_ledger_seq += 1;
+            let seq = self.last_ledger_seq;
+            let account = posted.entry.account_id;
+            if let Some(a) = self.accounts.get_mut(&account) {
+                a.cash = posted.balance_after;
+            }
+            self.ledger_seq.insert(posted.entry.id, seq);
+            self.ledger_by_account.insert((account, seq));
+            self.ledger.insert(seq, posted);
+        }
+    }
+
+    /// Refuses a new order whose id, or client order id within its account, is taken
+    /// (`claimed` holds those of earlier orders of the same batch).
+    fn check_new_order(
+        &self,
+        order: &Order,
+        claimed: &BTreeSet<(AccountId, &ClientOrderId)>,
+    ) -> StoreResult<()> {
+        if self.orders.contains_key(&order.id) {
+            return Err(StoreError::condition_failed(format!(
+                "order {} exists",
+                order.id
+            )));
+        }
+        if let Some(client) = &order.client_order_id {
+            let key = (order.account_id, client.clone());
+            if self.client_ids.contains_key(&key) || claimed.contains(&(order.account_id, client)) {
+                return Err(StoreError::condition_failed(format!(
+                    "client order id {} is taken in account {}",
+                    client.as_str(),
+                    order.account_id
+                )));
+            }
+        }
+        self.require_account(order.account_id)
+    }
+
+    /// Checks a batch's orders as the SQL upsert would meet them: an id seen before (stored,
+    /// or earlier in the batch) is an update, which cannot fail; anything else is a new
+    /// order.
+    fn check_orders(&self, orders: &[Order]) -> StoreResult<()> {
+        let mut inserted = BTreeSet::new();
+        let mut claimed = BTreeSet::new();
+        for order in orders {
+            if self.orders.contains_key(&order.id) || inserted.contains(&order.id) {
+                continue;
+            }
+            self.check_new_order(order, &claimed)?;
+            inserted.insert(order.id);
+            if let Some(client) = &order.client_order_id {
+                claimed.insert((order.account_id, client));
+            }
+        }
+        Ok(())
+    }
+
+    fn upsert_order(&mut self, order: &Order) {
+        if let Some(row) = self.orders.get_mut(&order.id) {
+            row.order = order.clone();
+            return;
+        }
+        let created_ns = order.created_at().nanos();
+        self.orders_by_account
+            .insert((order.account_id, created_ns, order.id));
+        if let Some(client) = &order.client_order_id {
+            self.client_ids
+                .insert((order.account_id, client.clone()), order.id);
+        }
+        self.orders.insert(
+            order.id,
+            OrderRow {
+                account_id: order.account_id,
+                symbol: order.symbol,
+                order: order.clone(),
+            },
+        );
+    }
+
+    /// Fills are idempotent by order and trade id; only a new one needs its account.
+    /// Returns each fill's trade id as stored.
+    fn check_fills(&self, fills: &[Fill]) -> StoreResult<Vec<i64>> {
+        let mut inserted = BTreeSet::new();
+        let mut trades = Vec::with_capacity(fills.len());
+        for fill in fills {
+            let trade = i64::try_from(fill.trade_id.0)
+                .map_err(|_| StoreError::invalid("trade id out of range"))?;
+            trades.push(trade);
+            let key = (fill.order_id, trade);
+            if self.fills.contains_key(&key) || !inserted.insert(key) {
+                continue;
+            }
+            self.require_account(fill.account_id)?;
+        }
+        Ok(trades)
+    }
+
+    fn insert_fill(&mut self, fill: &Fill, trade: i64) {
+        if self.fills.contains_key(&(fill.order_id, trade)) {
+            return;
+        }
+        self.fills_by_account
+            .insert((fill.account_id, fill.time.nanos(), trade, fill.order_id));
+        self.fills.insert((fill.order_id, trade), fill.clone());
+    }
+
+    fn add_outbox(&mut self, event: &OutboxEvent) {
+        if self.outbox_events.insert(event.event_id) {
+            self.last_outbox_id += 1;
+            self.outbox.insert(self.last_outbox_id, event.clone());
+        }
+    }
+
+    /// The whole batch, or (on the first refusal, in the SQL adapters' statement order)
+    /// nothing.
+    fn commit(&mut self, batch: &CommitBatch) -> StoreResult<()> {
+        self.check_orders(&batch.orders)?;
+        let trades = self.check_fills(&batch.fills)?;
+        for (account, _) in &batch.positions {
+            self.require_account(*account)?;
+        }
+        let postings = self.plan_postings(&batch.ledger)?;
+        // Nothing below can fail.
+        for order in &batch.orders {
+            self.upsert_order(order);
+        }
+        for (fill, trade) in batch.fills.iter().zip(trades) {
+            self.insert_fill(fill, trade);
+        }
+        for (account, position) in &batch.positions {
+            self.positions.insert(
+                (*account, position.symbol.as_str().to_owned()),
+                position.clone(),
+            );
+        }
+        for candle in &batch.candles {
+            self.candles.insert(
+                (
+                    candle.symbol.as_str().to_owned(),
+                    candle.timeframe.to_string(),
+                    candle.start.nanos(),
+                ),
+                *candle,
+            );
+        }
+        self.apply_postings(postings);
+        for event in &batch.outbox {
+            self.add_outbox(event);
+        }
+        for c in &batch.checkpoints {
+            self.checkpoints.insert(
+                (c.consumer.clone(), c.stream.clone(), c.shard.clone()),
+                c.sequence.clone(),
+            );
+        }
+        if let Some(s) = &batch.snapshot {
+            self.snapshots.insert(s.name.clone(), s.clone());
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RecordStore for MemoryRecords {
+    async fn create_account(&self, account: &Account) -> StoreResult<()> {
+        let mut t = self.tables.lock().await;
+        if t.accounts.contains_key(&account.id) {
+            return Err(StoreError::condition_failed(format!(
+                "account {} exists",
+                account.id
+            )));
+        }
+        t.accounts_by_user
+            .insert((account.user_id, account.created_at.nanos(), account.id));
+        t.accounts.insert(
+            account.id,
+            Account {
+                cash: domain::Money::ZERO,
+                ..account.clone()
+            },
+        );
+        Ok(())
+    }
+
+    async fn accounts(&self, user: UserId) -> StoreResult<Vec<Account>> {
+        let t = self.tables.lock().await;
+        let first = (user, i64::MIN, AccountId::from_u128(0));
+        Ok(t.accounts_by_user
+            .range(first..)
+            .take_while(|(u, _, _)| *u == user)
+            .filter_map(|(_, _, id)| t.accounts.get(id).cloned())
+            .collect())
+    }
+
+    async fn all_accounts(
+        &self,
+        after: Option<AccountId>,
+        limit: usize,
+    ) -> StoreResult<Vec<Account>> {
+        use std::ops::Bound;
+        let t = self.tables.lock().await;
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        Ok(t.accounts
+            .range((start, Bound::Unbounded))
+            .take(limit)
+            .map(|(_, a)| a.clone())
+            .collect())
+    }
+
+    async fn account(&self, user: UserId, id: AccountId) -> StoreResult<Option<Account>> {
+        let t = self.tables.lock().await;
+        Ok(t.accounts.get(&id).filter(|a| a.user_id == user).cloned())
+    }
+
+    async fn post(&self, entry: &LedgerEntry) -> StoreResult<PostedEntry> {
+        let mut t = self.tables.lock().await;
+        let plan = t.plan_postings(std::slice::from_ref(entry))?;
+        let posted = plan
+            .first()
+            .map(|p| p.entry().clone())
+            .ok_or_else(|| StoreError::internal("a posting plan without its entry"))?;
+        t.apply_postings(plan);
+        Ok(posted)
+    }
+
+    async fn ledger_entry(
+        &self,
+        account: AccountId,
+        id: EventId,
+    ) -> StoreResult<Option<PostedEntry>> {
+        let t = self.tables.lock().await;
+        Ok(t.ledger_seq
+            .get(&id)
+            .and_then(|seq| t.ledger.get(seq))
+            .filter(|p| p.entry.account_id == account)
+            .cloned())
+    }
+
+    async fn ledger(&self, account: AccountId, limit: usize) -> StoreResult<Vec<PostedEntry>> {
+        let t = self.tables.lock().await;
+        let entries = t
+            .ledger_by_account
+            .range((account, 0)..=(account, u64::MAX))
+            .rev()
+            .filter_map(|(_, seq)| t.ledger.get(seq).cloned());
+        Ok(limited(entries, limit))
+    }
+
+    async fn commit(&self, batch: &CommitBatch) -> StoreResult<()> {
+        self.tables.lock().await.commit(batch)
+    }
+
+    async fn checkpoint(
+        &self,
+        consumer: &str,
+        stream: &str,
+        shard: &str,
+    ) -> StoreResult<Option<SequenceNumber>> {
+        let t = self.tables.lock().await;
+        Ok(t.checkpoints
+            .get(&(consumer.to_owned(), stream.to_owned(), shard.to_owned()))
+            .cloned())
+    }
+
+    async fn unpublished(&self, limit: usize) -> StoreResult<Vec<OutboxRecord>> {
+        let t = self.tables.lock().await;
+        let records = t.outbox.iter().map(|(id, event)| OutboxRecord {
+            id: *id,
+            event: event.clone(),
+        });
+        Ok(limited(records, limit))
+    }
+
+    async fn mark_published(&self, ids: &[i64]) -> StoreResult<()> {
+        let mut t = self.tables.lock().await;
+        for id in ids {
+            t.outbox.remove(id);
+        }
+        Ok(())
+    }
+
+    async fn snapshot(&self, name: &str) -> StoreResult<Option<Snapshot>> {
+        Ok(self.tables.lock().await.snapshots.get(name).cloned())
+    }
+
+    async fn insert_order(&self, order: &Order, outbox: &[OutboxEvent]) -> StoreResult<()> {
+        let mut t = self.tables.lock().await;
+        t.check_new_order(order, &BTreeSet::new())?;
+        t.upsert_order(order);
+        for event in outbox {
+            t.add_outbox(event);
+        }
+        Ok(())
+    }
+
+    async fn order(&self, user: UserId, id: OrderId) -> StoreResult<Option<Order>> {
+        let t = self.tables.lock().await;
+        Ok(t.orders
+            .get(&id)
+            .filter(|row| t.user_owns(user, row.account_id))
+            .map(|row| row.order.clone()))
+    }
+
+    async fn order_by_client_id(
+        &self,
+        account: AccountId,
+        client_order_id: &ClientOrderId,
+    ) -> StoreResult<Option<Order>> {
+        let t = self.tables.lock().await;
+        Ok(t.client_ids
+            .get(&(account, client_order_id.clone()))
+            .and_then(|id| t.orders.get(id))
+            .map(|row| row.order.clone()))
+    }
+
+    async fn orders(&self, account: AccountId, query: &OrderQuery) -> StoreResult<OrderPage> {
+        let t = self.tables.lock().await;
+        let first = (account, i64::MIN, OrderId::from_u128(0));
+        // Newest first: walk the index backwards from just before the cursor.
+        let rows: Vec<&(AccountId, i64, OrderId)> = match &query.after {
+            Some(c) => t
+                .orders_by_account
+                .range(first..(account, c.created_at.nanos(), c.id))
+                .rev()
+                .collect(),
+            None => t
+                .orders_by_account
+                .range(first..=(account, i64::MAX, OrderId::from_u128(u128::MAX)))
+                .rev()
+                .collect(),
+        };
+        let orders = rows
+            .into_iter()
+            .filter_map(|(_, _, id)| t.orders.get(id))
+            .filter(|row| query.status.is_none_or(|s| row.order.status() == s))
+            .filter(|row| query.symbol.is_none_or(|s| row.symbol == s))
+            .map(|row| row.order.clone());
+        Ok(page(
+            limited(orders, query.limit.saturating_add(1)),
+            query.limit,
+        ))
+    }
+
+    async fn fills(&self, account: AccountId, limit: usize) -> StoreResult<Vec<Fill>> {
+        let t = self.tables.lock().await;
+        let first = (account, i64::MIN, i64::MIN, OrderId::from_u128(0));
+        let last = (account, i64::MAX, i64::MAX, OrderId::from_u128(u128::MAX));
+        let fills = t
+            .fills_by_account
+            .range(first..=last)
+            .rev()
+            .filter_map(|(_, _, trade, order)| t.fills.get(&(*order, *trade)).cloned());
+        Ok(limited(fills, limit))
+    }
+
+    async fn positions(&self, account: AccountId) -> StoreResult<Vec<Position>> {
+        let t = self.tables.lock().await;
+        Ok(t.positions
+            .range((account, String::new())..)
+            .take_while(|((a, _), _)| *a == account)
+            .map(|(_, p)| p.clone())
+            .collect())
+    }
+
+    async fn save_strategy(&self, strategy: &StrategyRecord) -> StoreResult<()> {
+        let mut t = self.tables.lock().await;
+        if let Some(row) = t.strategies.get_mut(&strategy.id) {
+            row.record = strategy.clone();
+            return Ok(());
+        }
+        t.require_account(strategy.account_id)?;
+        t.strategies.insert(
+            strategy.id,
+            StrategyRow {
+                account_id: strategy.account_id,
+                created_ns: strategy.created_at.nanos(),
+                record: strategy.clone(),
+            },
+        );
+        Ok(())
+    }
+
+    async fn strategy(&self, user: UserId, id: StrategyId) -> StoreResult<Option<StrategyRecord>> {
+        let t = self.tables.lock().await;
+        Ok(t.strategies
+            .get(&id)
+            .filter(|row| t.user_owns(user, row.account_id))
+            .map(|row| row.record.clone()))
+    }
+
+    async fn strategies(&self, account: Option<AccountId>) -> StoreResult<Vec<StrategyRecord>> {
+        let t = self.tables.lock().await;
+        let mut rows: Vec<(i64, StrategyId, &StrategyRecord)> = t
+            .strategies
+            .iter()
+            .filter(|(_, row)| account.is_none_or(|a| row.account_id == a))
+            .map(|(id, row)| (row.created_ns, *id, &row.record))
+            .collect();
+        rows.sort_by_key(|(created, id, _)| (*created, *id));
+        Ok(rows.into_iter().map(|(_, _, r)| r.clone()).collect())
+    }
+
+    async fn candles(
+        &self,
+        symbol: Symbol,
+        timeframe: Timeframe,
+        from: Timestamp,
+        to: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<Candle>> {
+        if from >= to {
+            return Ok(Vec::new());
+        }
+        let t = self.tables.lock().await;
+        let key = |at: Timestamp| {
+            (
+                symbol.as_str().to_owned(),
+                timeframe.to_string(),
+                at.nanos(),
+            )
+        };
+        Ok(limited(
+            t.candles.range(key(from)..key(to)).map(|(_, c)| *c),
+            limit,
+        ))
+    }
+
+    async fn save_report(&self, row: &ReportRow) -> StoreResult<()> {
+        let mut t = self.tables.lock().await;
+        t.require_account(row.account_id)?;
+        t.reports
+            .insert((row.account_id, row.day.clone()), row.clone());
+        Ok(())
+    }
+
+    async fn reports(
+        &self,
+        account: AccountId,
+        from: &str,
+        to: &str,
+    ) -> StoreResult<Vec<ReportRow>> {
+        if from > to {
+            return Ok(Vec::new());
+        }
+        let t = self.tables.lock().await;
+        Ok(t.reports
+            .range((account, from.to_owned())..=(account, to.to_owned()))
+            .map(|(_, r)| r.clone())
+            .collect())
+    }
+}
