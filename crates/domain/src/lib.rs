@@ -5,6 +5,7 @@
 //! [`DomainError`], and money arithmetic is checked so that an overflow is an error
 //! rather than a wrong number.
 
+pub mod catalog;
 pub mod error;
 pub mod events;
 pub mod fill;
@@ -17,6 +18,7 @@ pub mod position;
 pub mod symbol;
 pub mod time;
 
+pub use catalog::InstrumentCatalog;
 pub use error::DomainError;
 pub use fill::{Fill, Liquidity, Trade, TradeId};
 pub use ids::{AccountId, ClientOrderId, EventId, OrderId, StrategyId, UserId};

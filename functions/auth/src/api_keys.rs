@@ -1,0 +1,137 @@
+//! API keys for bots: `stk_<key id>_<secret>`, shown once at creation, stored as a
+//! SHA-256 digest, usable instead of an access token, revocable. Keys are managed with
+//! an access token only, so a leaked key cannot mint more keys.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use common::auth::{API_KEY_PREFIX, AuthMethod, Principal};
+use common::extract::ApiJson;
+use common::{ApiError, ApiResult, AppState, crypto};
+use serde::{Deserialize, Serialize};
+use store::auth::ApiKeyRecord;
+
+/// Active keys a user may hold.
+const MAX_KEYS: usize = 20;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    name: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct KeyView {
+    key_id: String,
+    name: String,
+    prefix: String,
+    created_at: String,
+    revoked: bool,
+}
+
+impl From<&ApiKeyRecord> for KeyView {
+    fn from(k: &ApiKeyRecord) -> Self {
+        KeyView {
+            key_id: k.key_id.clone(),
+            name: k.name.clone(),
+            prefix: k.prefix.clone(),
+            created_at: domain::Timestamp::from_secs(k.created_at).to_string(),
+            revoked: k.revoked,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct CreatedKey {
+    #[serde(flatten)]
+    view: KeyView,
+    /// The key itself: shown this once.
+    key: String,
+}
+
+fn with_access_token(principal: &Principal) -> ApiResult<()> {
+    match principal.method {
+        AuthMethod::AccessToken => Ok(()),
+        AuthMethod::ApiKey { .. } => Err(ApiError::forbidden(
+            "API keys are managed with an access token, not with an API key",
+        )),
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<CreateBody>,
+) -> ApiResult<(StatusCode, Json<CreatedKey>)> {
+    with_access_token(&principal)?;
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err(ApiError::invalid_field(
+            "name",
+            "must be 1 to 64 printable characters",
+        ));
+    }
+    let active = state
+        .users
+        .api_keys(principal.user_id)
+        .await?
+        .iter()
+        .filter(|k| !k.revoked)
+        .count();
+    if active >= MAX_KEYS {
+        return Err(ApiError::rejected(
+            "too-many-keys",
+            format!("at most {MAX_KEYS} active API keys; revoke one first"),
+        ));
+    }
+    let key_id = crypto::random_token(9).replace(['-', '_'], "x");
+    let key = format!("{API_KEY_PREFIX}{key_id}_{}", crypto::random_token(32));
+    let record = ApiKeyRecord {
+        key_id: key_id.clone(),
+        user_id: principal.user_id,
+        name: name.to_owned(),
+        prefix: key.chars().take(API_KEY_PREFIX.len() + 6).collect(),
+        created_at: state.clock.unix_seconds(),
+        revoked: false,
+    };
+    state
+        .users
+        .add_api_key(&crypto::sha256_hex(&key), &record)
+        .await?;
+    tracing::info!(user_id = %principal.user_id, key_id = %key_id, "api key created");
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedKey {
+            view: KeyView::from(&record),
+            key,
+        }),
+    ))
+}
+
+#[derive(Debug, Serialize)]
+pub struct KeyList {
+    api_keys: Vec<KeyView>,
+}
+
+pub async fn list(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<KeyList>> {
+    with_access_token(&principal)?;
+    let keys = state.users.api_keys(principal.user_id).await?;
+    Ok(Json(KeyList {
+        api_keys: keys.iter().map(KeyView::from).collect(),
+    }))
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(key_id): Path<String>,
+) -> ApiResult<StatusCode> {
+    with_access_token(&principal)?;
+    match state.users.revoke_api_key(principal.user_id, &key_id).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(e) if e.kind() == store::ErrorKind::NotFound => {
+            Err(ApiError::not_found(format!("no API key {key_id:?}")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,178 @@
+//! Login, refresh and logout: access tokens (JWT, short) and refresh tokens (random,
+//! stored hashed with a TTL, rotated on every use; a reused one revokes its family).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use common::extract::ApiJson;
+use common::http::ClientIp;
+use common::{ApiError, ApiResult, AppState, crypto};
+use serde::{Deserialize, Serialize};
+use store::auth::{Attempt, Rotation};
+
+use crate::password::verify_password;
+use crate::users::normalize_email;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    email: String,
+    password: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TokenPair {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    refresh_token: String,
+    refresh_expires_in: i64,
+}
+
+const INVALID_LOGIN: &str = "invalid email or password";
+
+fn locked(until: i64, now: i64) -> ApiError {
+    let minutes = ((until - now).max(1) + 59) / 60;
+    let mut e = ApiError::unauthorized(format!(
+        "too many failed logins for this email: try again in {minutes} minute(s)"
+    ));
+    e.retry_after = Some(u64::try_from(until - now).unwrap_or(1).max(1));
+    e
+}
+
+/// Issues an access token and starts or continues a refresh-token family.
+async fn issue_pair(
+    state: &AppState,
+    user: &store::auth::UserRecord,
+    refresh_token: String,
+) -> ApiResult<TokenPair> {
+    let now = state.clock.unix_seconds();
+    let access_token = state.keys.issue(user.id, user.role, now)?;
+    Ok(TokenPair {
+        access_token,
+        token_type: "Bearer",
+        expires_in: state.keys.lifetime_seconds(),
+        refresh_token,
+        refresh_expires_in: refresh_lifetime(state),
+    })
+}
+
+fn refresh_lifetime(state: &AppState) -> i64 {
+    i64::from(state.settings.refresh_token_days) * 86_400
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> ApiResult<Json<TokenPair>> {
+    let now = state.clock.unix_seconds();
+    let per_minute = state.settings.login_rate_per_minute;
+    let allowed = state
+        .rate_limits
+        .allow(
+            &format!("login#{ip}"),
+            state.clock.now().nanos() / 1_000_000,
+            per_minute,
+            f64::from(per_minute) / 60.0,
+        )
+        .await?;
+    if !allowed {
+        return Err(ApiError::too_many_requests(
+            60 / u64::from(per_minute).max(1),
+        ));
+    }
+    // A malformed email cannot be registered: answer as for any failed login.
+    let email = normalize_email(&body.email).unwrap_or_else(|_| body.email.trim().to_lowercase());
+    if let Some(until) = state.logins.locked_until(&email, now).await? {
+        return Err(locked(until, now));
+    }
+    let user = state.users.by_email(&email).await?;
+    let ok = verify_password(
+        body.password,
+        user.as_ref().map(|u| u.password_hash.clone()),
+    )
+    .await?;
+    let Some(user) = user.filter(|_| ok) else {
+        let lock_seconds = i64::from(state.settings.account_lock_duration_minutes) * 60;
+        return Err(
+            match state
+                .logins
+                .record_failure(&email, now, state.settings.max_login_attempts, lock_seconds)
+                .await?
+            {
+                Attempt::Locked(until) => locked(until, now),
+                Attempt::Counted(_) => ApiError::unauthorized(INVALID_LOGIN),
+            },
+        );
+    };
+    state.logins.reset(&email).await?;
+    let refresh_token = crypto::random_token(32);
+    let family = crypto::random_token(16);
+    state
+        .refresh_tokens
+        .issue(
+            user.id,
+            &family,
+            &crypto::sha256_hex(&refresh_token),
+            now + refresh_lifetime(&state),
+        )
+        .await?;
+    tracing::info!(user_id = %user.id, "login");
+    Ok(Json(issue_pair(&state, &user, refresh_token).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshBody {
+    refresh_token: String,
+}
+
+pub async fn refresh(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RefreshBody>,
+) -> ApiResult<Json<TokenPair>> {
+    let now = state.clock.unix_seconds();
+    let fresh = crypto::random_token(32);
+    let rotation = state
+        .refresh_tokens
+        .rotate(
+            &crypto::sha256_hex(&body.refresh_token),
+            &crypto::sha256_hex(&fresh),
+            now + refresh_lifetime(&state),
+        )
+        .await?;
+    match rotation {
+        Rotation::Rotated { user, .. } => {
+            let user = state
+                .users
+                .by_id(user)
+                .await?
+                .ok_or_else(|| ApiError::unauthorized("the refresh token is invalid"))?;
+            Ok(Json(issue_pair(&state, &user, fresh).await?))
+        }
+        Rotation::ReuseDetected { user, family } => {
+            tracing::warn!(user_id = %user, family = %family, "refresh token reused: family revoked");
+            Err(ApiError::unauthorized(
+                "this refresh token was already used: every session of that login is revoked; log in again",
+            ))
+        }
+        Rotation::Invalid => Err(ApiError::unauthorized(
+            "the refresh token is invalid, expired or revoked",
+        )),
+    }
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RefreshBody>,
+) -> ApiResult<StatusCode> {
+    if let Some(family) = state
+        .refresh_tokens
+        .family_of(&crypto::sha256_hex(&body.refresh_token))
+        .await?
+    {
+        state.refresh_tokens.revoke_family(&family).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,127 @@
+//! The `Broker` port: where an account's orders go once they passed the pre-trade checks.
+//!
+//! [`PaperBroker`] is built in: it records the order and its command (`order.place`,
+//! `order.cancel`, `order.amend` on the `commands` stream, partitioned by symbol) in one
+//! transaction through the outbox, then relays the outbox, so an order is never recorded
+//! without its command nor the reverse. The streaming core matches it against the book
+//! and market data and reports fills on `executions`. Adapters for external brokers
+//! (reached through an account's broker connection) implement the same trait.
+
+use async_trait::async_trait;
+use domain::events::{AmendOrder, CancelOrder, Event, OrderRef};
+use domain::order::OrderRequest;
+use domain::{EventId, Order};
+use store::records::{CommitBatch, OutboxEvent};
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::{AppState, streams};
+
+/// Brokers a connection may name (paper needs none).
+pub const KNOWN_BROKERS: &[&str] = &["alpaca", "interactive_brokers", "binance", "coinbase"];
+
+/// What submitting a new order led to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submitted {
+    Accepted,
+    /// An order with this id or client order id already exists.
+    Duplicate,
+}
+
+/// See the module docs.
+#[async_trait]
+pub trait Broker: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// Records and submits a new order (state `new`).
+    async fn submit(&self, order: &Order, request: &OrderRequest) -> ApiResult<Submitted>;
+    /// Asks for a working order to be cancelled.
+    async fn cancel(&self, order: &Order) -> ApiResult<()>;
+    /// Asks for a working order to be changed.
+    async fn amend(&self, amend: &AmendOrder) -> ApiResult<()>;
+}
+
+/// The built-in broker (see the module docs).
+#[derive(Debug, Clone)]
+pub struct PaperBroker {
+    state: AppState,
+}
+
+impl PaperBroker {
+    pub fn new(state: AppState) -> Self {
+        PaperBroker { state }
+    }
+
+    fn command(&self, event: &Event, id: EventId) -> OutboxEvent {
+        let envelope = event.to_envelope(id, self.state.clock.now());
+        OutboxEvent {
+            event_id: id,
+            stream: streams::COMMANDS.into(),
+            partition_key: envelope.partition_key.clone(),
+            payload: envelope.to_vec(),
+        }
+    }
+
+    /// Relays now, so the core sees the command at once; a failure here is only logged:
+    /// the event is committed and the core's relay publishes it.
+    async fn relay(&self) {
+        if let Err(e) = crate::outbox::relay(&*self.state.records, &*self.state.streams, 100).await
+        {
+            tracing::warn!(error = %e, "outbox relay after a command failed; the core will relay it");
+        }
+    }
+}
+
+#[async_trait]
+impl Broker for PaperBroker {
+    fn name(&self) -> &'static str {
+        "paper"
+    }
+
+    async fn submit(&self, order: &Order, request: &OrderRequest) -> ApiResult<Submitted> {
+        let id = EventId::derived(&format!("order.place:{}", order.id));
+        let outbox = self.command(&Event::PlaceOrder(request.clone()), id);
+        match self.state.records.insert_order(order, &[outbox]).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == store::ErrorKind::ConditionFailed => {
+                return Ok(Submitted::Duplicate);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.relay().await;
+        Ok(Submitted::Accepted)
+    }
+
+    async fn cancel(&self, order: &Order) -> ApiResult<()> {
+        let command = CancelOrder {
+            order: OrderRef {
+                order_id: order.id,
+                account_id: order.account_id,
+                symbol: order.symbol,
+            },
+        };
+        let event = self.command(&Event::CancelOrder(command), EventId::random());
+        self.state
+            .records
+            .commit(&CommitBatch {
+                outbox: vec![event],
+                ..CommitBatch::default()
+            })
+            .await
+            .map_err(ApiError::from)?;
+        self.relay().await;
+        Ok(())
+    }
+
+    async fn amend(&self, amend: &AmendOrder) -> ApiResult<()> {
+        let event = self.command(&Event::AmendOrder(*amend), EventId::random());
+        self.state
+            .records
+            .commit(&CommitBatch {
+                outbox: vec![event],
+                ..CommitBatch::default()
+            })
+            .await
+            .map_err(ApiError::from)?;
+        self.relay().await;
+        Ok(())
+    }
+}

@@ -1,0 +1,229 @@
+//! The JSON shapes the API returns. They are built from domain values here, apart from
+//! the stored forms, so a storage change never changes the wire silently. Decimals are
+//! strings (exact), times RFC 3339 UTC.
+
+use domain::{Decimal, Fill, Money, Order, OrderStatus, OrderType, Position, Price, Quantity};
+use serde::Serialize;
+use store::records::{Account, LedgerEntry, PostedEntry};
+
+/// A decimal as the API writes it: exact, without trailing zeros (`10000`, `0.1`,
+/// `-12.5`), whatever scale the store returned it with (Postgres NUMERIC keeps its
+/// column's scale, SQLite the text it was given), so every backend answers alike.
+pub trait Plain {
+    fn plain(&self) -> String;
+}
+
+impl Plain for Decimal {
+    fn plain(&self) -> String {
+        let n = self.normalize();
+        if n.is_zero() {
+            "0".to_owned()
+        } else {
+            n.to_string()
+        }
+    }
+}
+
+impl Plain for Money {
+    fn plain(&self) -> String {
+        self.value().plain()
+    }
+}
+
+impl Plain for Price {
+    fn plain(&self) -> String {
+        self.value().plain()
+    }
+}
+
+impl Plain for Quantity {
+    fn plain(&self) -> String {
+        self.value().plain()
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountView {
+    pub id: String,
+    pub name: String,
+    pub kind: &'static str,
+    pub base_currency: String,
+    pub cash: String,
+    pub created_at: String,
+}
+
+impl From<&Account> for AccountView {
+    fn from(a: &Account) -> Self {
+        AccountView {
+            id: a.id.to_string(),
+            name: a.name.clone(),
+            kind: a.kind.as_str(),
+            base_currency: a.base_currency.to_string(),
+            cash: a.cash.plain(),
+            created_at: a.created_at.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LedgerEntryView {
+    pub id: String,
+    pub kind: String,
+    pub amount: String,
+    pub balance_after: String,
+    pub reference: String,
+    pub time: String,
+}
+
+impl From<&PostedEntry> for LedgerEntryView {
+    fn from(p: &PostedEntry) -> Self {
+        let LedgerEntry {
+            id,
+            kind,
+            amount,
+            reference,
+            time,
+            ..
+        } = &p.entry;
+        LedgerEntryView {
+            id: id.to_string(),
+            kind: kind.clone(),
+            amount: amount.plain(),
+            balance_after: p.balance_after.plain(),
+            reference: reference.clone(),
+            time: time.to_string(),
+        }
+    }
+}
+
+/// Whether an order may still trade or change: submitted (`new`, not yet acknowledged
+/// by the core), accepted, or partially filled.
+pub fn is_working(status: OrderStatus) -> bool {
+    !status.is_terminal()
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderView {
+    pub id: String,
+    pub client_order_id: Option<String>,
+    pub account_id: String,
+    pub symbol: String,
+    pub side: &'static str,
+    #[serde(rename = "type")]
+    pub order_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit_price: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_price: Option<String>,
+    pub time_in_force: &'static str,
+    pub quantity: String,
+    pub filled_quantity: String,
+    pub remaining_quantity: String,
+    pub average_fill_price: Option<String>,
+    pub status: &'static str,
+    pub reason: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+pub fn order_type_name(t: &OrderType) -> &'static str {
+    match t {
+        OrderType::Market => "market",
+        OrderType::Limit { .. } => "limit",
+        OrderType::Stop { .. } => "stop",
+        OrderType::StopLimit { .. } => "stop_limit",
+    }
+}
+
+impl From<&Order> for OrderView {
+    fn from(o: &Order) -> Self {
+        let t = o.order_type();
+        OrderView {
+            id: o.id.to_string(),
+            client_order_id: o.client_order_id.as_ref().map(|c| c.as_str().to_owned()),
+            account_id: o.account_id.to_string(),
+            symbol: o.symbol.to_string(),
+            side: o.side.as_str(),
+            order_type: order_type_name(&t),
+            limit_price: t.limit_price().map(|p| p.plain()),
+            stop_price: t.stop_price().map(|p| p.plain()),
+            time_in_force: o.time_in_force().as_str(),
+            quantity: o.quantity().plain(),
+            filled_quantity: o.filled_quantity().plain(),
+            remaining_quantity: o.remaining_quantity().plain(),
+            average_fill_price: o.average_fill_price().map(|p| p.plain()),
+            status: o.status().as_str(),
+            reason: o.reason().map(str::to_owned),
+            created_at: o.created_at().to_string(),
+            updated_at: o.updated_at().to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FillView {
+    pub order_id: String,
+    pub trade_id: u64,
+    pub symbol: String,
+    pub side: &'static str,
+    pub price: String,
+    pub quantity: String,
+    pub fee: String,
+    pub liquidity: String,
+    pub time: String,
+}
+
+impl From<&Fill> for FillView {
+    fn from(f: &Fill) -> Self {
+        FillView {
+            order_id: f.order_id.to_string(),
+            trade_id: f.trade_id.0,
+            symbol: f.symbol.to_string(),
+            side: f.side.as_str(),
+            price: f.price.plain(),
+            quantity: f.quantity.plain(),
+            fee: f.fee.plain(),
+            liquidity: serde_json::to_value(f.liquidity)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            time: f.time.to_string(),
+        }
+    }
+}
+
+/// A position with its mark.
+#[derive(Debug, Clone, Serialize)]
+pub struct PositionView {
+    pub symbol: String,
+    pub quantity: String,
+    pub average_price: String,
+    /// The last trade price, or the average price when none is known yet.
+    pub mark: String,
+    pub mark_source: &'static str,
+    pub market_value: String,
+    pub unrealized_pnl: String,
+    pub realized_pnl: String,
+    pub fees: String,
+}
+
+impl PositionView {
+    pub fn new(
+        p: &Position,
+        mark: &crate::portfolio::Mark,
+        market_value: domain::Money,
+        unrealized: domain::Money,
+    ) -> Self {
+        PositionView {
+            symbol: p.symbol.to_string(),
+            quantity: p.quantity().plain(),
+            average_price: p.average_price().plain(),
+            mark: mark.price.plain(),
+            mark_source: mark.source,
+            market_value: market_value.plain(),
+            unrealized_pnl: unrealized.plain(),
+            realized_pnl: p.realized_pnl().plain(),
+            fees: p.fees().plain(),
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! Cancelling and amending working orders. Both are requests to the core, which owns the
+//! book: the answer is 202 with the order as it stands, and the change arrives as an
+//! `order.cancelled` / `order.amended` execution (or a rejection, if the order filled
+//! first). Lowering the quantity keeps the order's time priority; a new price loses it.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use common::auth::Principal;
+use common::broker::{Broker, PaperBroker};
+use common::extract::ApiJson;
+use common::input::DecimalInput;
+use common::views::{OrderView, is_working};
+use common::{ApiError, ApiResult, AppState, FieldError};
+use domain::events::{AmendOrder, OrderRef};
+use domain::order::amended_type;
+use domain::{Order, Price, Quantity};
+use serde::{Deserialize, Serialize};
+
+use crate::pretrade::{self, Exposure};
+use crate::read::owned_order;
+
+#[derive(Debug, Serialize)]
+pub struct Requested {
+    order: OrderView,
+    /// `cancel` or `amend`: what was asked of the core.
+    requested: &'static str,
+}
+
+fn working(order: &Order) -> ApiResult<()> {
+    if is_working(order.status()) {
+        Ok(())
+    } else {
+        Err(ApiError::conflict(format!(
+            "the order is {} and can no longer change",
+            order.status()
+        )))
+    }
+}
+
+pub async fn cancel(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<Requested>)> {
+    let order = owned_order(&state, &principal, &id).await?;
+    working(&order)?;
+    PaperBroker::new(state.clone()).cancel(&order).await?;
+    tracing::info!(order_id = %order.id, "cancel requested");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Requested {
+            order: OrderView::from(&order),
+            requested: "cancel",
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmendBody {
+    #[serde(default)]
+    quantity: Option<DecimalInput>,
+    #[serde(default)]
+    limit_price: Option<DecimalInput>,
+    #[serde(default)]
+    stop_price: Option<DecimalInput>,
+}
+
+pub async fn amend(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<AmendBody>,
+) -> ApiResult<(StatusCode, Json<Requested>)> {
+    let order = owned_order(&state, &principal, &id).await?;
+    if body.quantity.is_none() && body.limit_price.is_none() && body.stop_price.is_none() {
+        return Err(ApiError::invalid_field(
+            "body",
+            "give at least one of quantity, limit_price, stop_price",
+        ));
+    }
+    working(&order)?;
+    let instrument = state
+        .instruments
+        .get(order.symbol)
+        .ok_or_else(|| ApiError::conflict(format!("{} is no longer tradable", order.symbol)))?
+        .clone();
+    let mut errors = Vec::new();
+    let quantity = match body.quantity {
+        None => None,
+        Some(q) => match Quantity::positive("quantity", q.value())
+            .and_then(|q| instrument.validate_quantity("quantity", q).map(|()| q))
+        {
+            Ok(q) if q <= order.filled_quantity() => {
+                errors.push(FieldError::new(
+                    "quantity",
+                    format!(
+                        "must exceed the filled quantity {}",
+                        order.filled_quantity()
+                    ),
+                ));
+                None
+            }
+            Ok(q) => Some(q),
+            Err(e) => {
+                errors.push(FieldError::new("quantity", e.to_string()));
+                None
+            }
+        },
+    };
+    let mut price = |field: &'static str, input: Option<DecimalInput>| -> Option<Price> {
+        let input = input?;
+        match Price::named(field, input.value())
+            .and_then(|p| instrument.validate_price(field, p).map(|()| p))
+        {
+            Ok(p) => Some(p),
+            Err(e) => {
+                errors.push(FieldError::new(field, e.to_string()));
+                None
+            }
+        }
+    };
+    let limit_price = price("limit_price", body.limit_price);
+    let stop_price = price("stop_price", body.stop_price);
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
+    let new_type = amended_type(order.order_type(), limit_price, stop_price)?;
+    let new_quantity = quantity.unwrap_or(order.quantity());
+    let remaining = new_quantity
+        .checked_sub(order.filled_quantity())
+        .map_err(ApiError::from)?;
+    let account = state
+        .records
+        .account(principal.user_id, order.account_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no order {id:?}")))?;
+    let last = common::portfolio::last_price(&state, order.symbol).await?;
+    let already_reserved = match (
+        order.side,
+        common::portfolio::reference_price(&order.order_type(), last),
+    ) {
+        (domain::Side::Buy, Some(p)) => p
+            .checked_notional(order.remaining_quantity())
+            .map_err(ApiError::from)?,
+        _ => domain::Money::ZERO,
+    };
+    pretrade::check(
+        &state,
+        &account,
+        Exposure {
+            symbol: order.symbol,
+            side: order.side,
+            order_type: new_type,
+            quantity: remaining,
+            already_counted: order.remaining_quantity().value(),
+            already_reserved,
+        },
+    )
+    .await?;
+    let command = AmendOrder {
+        order: OrderRef {
+            order_id: order.id,
+            account_id: order.account_id,
+            symbol: order.symbol,
+        },
+        quantity,
+        limit_price,
+        stop_price,
+    };
+    PaperBroker::new(state.clone()).amend(&command).await?;
+    tracing::info!(order_id = %order.id, "amend requested");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Requested {
+            order: OrderView::from(&order),
+            requested: "amend",
+        }),
+    ))
+}

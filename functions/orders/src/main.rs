@@ -1,0 +1,10 @@
+//! The orders function's binary: a Lambda under `AWS_LAMBDA_RUNTIME_API`, else an HTTP
+//! server (default 127.0.0.1:8083).
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let state = common::AppState::from_env().await?;
+    common::serve::init_tracing(&state.settings);
+    let settings = state.settings.clone();
+    common::serve::run(orders_fn::router(state), &settings, "127.0.0.1:8083").await
+}

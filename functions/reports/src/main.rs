@@ -1,0 +1,10 @@
+//! The reports function's HTTP binary: a Lambda under `AWS_LAMBDA_RUNTIME_API`, else an
+//! HTTP server (default 127.0.0.1:8084).
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let state = common::AppState::from_env().await?;
+    common::serve::init_tracing(&state.settings);
+    let settings = state.settings.clone();
+    common::serve::run(reports_fn::router(state), &settings, "127.0.0.1:8084").await
+}
