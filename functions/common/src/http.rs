@@ -140,3 +140,139 @@ impl axum::extract::FromRequestParts<crate::state::AppState> for ClientIp {
         Ok(ClientIp("unknown".into()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::routing::get;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn boom() -> &'static str {
+        let v: Vec<u8> = Vec::new();
+        // An out-of-bounds index: the kind of bug the layer must contain.
+        if v[usize::from(v.is_empty())] == 0 {
+            return "unreachable";
+        }
+        "unreachable"
+    }
+
+    fn app(origins: &[&str]) -> Router {
+        let settings = Settings {
+            cors_origins: origins.iter().map(|o| (*o).to_owned()).collect(),
+            ..Settings::default()
+        };
+        finish(
+            Router::new()
+                .route("/boom", get(boom))
+                .route("/ok", get(|| async { "ok" })),
+            &settings,
+        )
+    }
+
+    async fn send(router: Router, request: Request<Body>) -> (u16, axum::http::HeaderMap, String) {
+        let response = router.oneshot(request).await.expect("infallible");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (status, headers, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_a_500_problem() {
+        let (status, headers, body) = send(
+            app(&["*"]),
+            Request::get("/boom").body(Body::empty()).expect("request"),
+        )
+        .await;
+        assert_eq!(status, 500);
+        assert_eq!(headers["content-type"], "application/problem+json");
+        assert!(
+            body.contains("/problems/internal") && !body.contains("index out of bounds"),
+            "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn request_ids_are_made_or_echoed() {
+        let (_, headers, _) = send(
+            app(&["*"]),
+            Request::get("/ok").body(Body::empty()).expect("request"),
+        )
+        .await;
+        let made = headers[REQUEST_ID].to_str().expect("ascii");
+        assert_eq!(made.len(), 36, "a UUID: {made}");
+        let (_, headers, _) = send(
+            app(&["*"]),
+            Request::get("/ok")
+                .header("x-request-id", "client-chosen-1")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+        assert_eq!(headers[REQUEST_ID], "client-chosen-1");
+    }
+
+    #[tokio::test]
+    async fn cors_allows_configured_origins_only() {
+        let preflight = |origin: &str| {
+            Request::builder()
+                .method(Method::OPTIONS)
+                .uri("/ok")
+                .header("origin", origin)
+                .header("access-control-request-method", "GET")
+                .header("access-control-request-headers", "authorization")
+                .body(Body::empty())
+                .expect("request")
+        };
+        let (_, headers, _) = send(
+            app(&["https://app.example"]),
+            preflight("https://app.example"),
+        )
+        .await;
+        assert_eq!(
+            headers["access-control-allow-origin"],
+            "https://app.example"
+        );
+        assert!(
+            headers["access-control-allow-headers"]
+                .to_str()
+                .expect("ascii")
+                .contains("authorization")
+        );
+        let (_, headers, _) = send(
+            app(&["https://app.example"]),
+            preflight("https://evil.example"),
+        )
+        .await;
+        assert!(!headers.contains_key("access-control-allow-origin"));
+        let (_, headers, _) = send(app(&["*"]), preflight("https://anyone.example")).await;
+        assert_eq!(headers["access-control-allow-origin"], "*");
+    }
+
+    #[tokio::test]
+    async fn unknown_routes_and_methods_are_json_problems() {
+        let (status, headers, body) = send(
+            app(&["*"]),
+            Request::get("/nope").body(Body::empty()).expect("request"),
+        )
+        .await;
+        assert_eq!(status, 404);
+        assert_eq!(headers["content-type"], "application/problem+json");
+        assert!(body.contains("no such route"));
+        let (status, _, body) = send(
+            app(&["*"]),
+            Request::post("/ok").body(Body::empty()).expect("request"),
+        )
+        .await;
+        assert_eq!(status, 405);
+        assert!(body.contains("/problems/method-not-allowed"));
+    }
+}
