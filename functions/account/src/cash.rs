@@ -119,6 +119,21 @@ async fn post(
     Ok((StatusCode::CREATED, Json(LedgerEntryView::from(&posted))))
 }
 
+/// A cash request, checked: the amount, the reference and the idempotency key.
+struct CashRequest {
+    amount: Decimal,
+    reference: String,
+    key: Option<String>,
+}
+
+fn cash_request(body: CashBody, headers: &HeaderMap) -> ApiResult<CashRequest> {
+    Ok(CashRequest {
+        amount: amount(body.amount)?,
+        reference: reference(body.reference)?,
+        key: idempotency_key(headers)?,
+    })
+}
+
 pub async fn deposit(
     State(state): State<AppState>,
     principal: Principal,
@@ -127,10 +142,12 @@ pub async fn deposit(
     ApiJson(body): ApiJson<CashBody>,
 ) -> ApiResult<(StatusCode, Json<LedgerEntryView>)> {
     let account = owned(&state, &principal, &id).await?;
-    let value = amount(body.amount)?;
-    let reference = reference(body.reference)?;
-    let key = idempotency_key(&headers)?;
-    post(&state, &account, "deposit", value, reference, key).await
+    let CashRequest {
+        amount,
+        reference,
+        key,
+    } = cash_request(body, &headers)?;
+    post(&state, &account, "deposit", amount, reference, key).await
 }
 
 pub async fn withdraw(
@@ -141,9 +158,11 @@ pub async fn withdraw(
     ApiJson(body): ApiJson<CashBody>,
 ) -> ApiResult<(StatusCode, Json<LedgerEntryView>)> {
     let account = owned(&state, &principal, &id).await?;
-    let value = amount(body.amount)?;
-    let reference = reference(body.reference)?;
-    let key = idempotency_key(&headers)?;
+    let CashRequest {
+        amount: value,
+        reference,
+        key,
+    } = cash_request(body, &headers)?;
     let valuation = portfolio::value(&state, &account).await?;
     if Money::new(value) > valuation.buying_power {
         // A replay of a withdrawal that already happened is still answered as such.
@@ -190,10 +209,7 @@ pub async fn ledger(
     ApiQuery(query): ApiQuery<LedgerQuery>,
 ) -> ApiResult<Json<LedgerPage>> {
     let account = owned(&state, &principal, &id).await?;
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid_field("limit", "must be 1 to 1000"));
-    }
+    let limit = common::extract::page_limit(query.limit, 100, 1000)?;
     let entries = state.records.ledger(account.id, limit).await?;
     Ok(Json(LedgerPage {
         entries: entries.iter().map(LedgerEntryView::from).collect(),

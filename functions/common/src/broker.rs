@@ -13,7 +13,7 @@ use domain::order::OrderRequest;
 use domain::{EventId, Order};
 use store::records::{CommitBatch, OutboxEvent};
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::state::{AppState, streams};
 
 /// Brokers a connection may name (paper needs none).
@@ -60,6 +60,20 @@ impl PaperBroker {
         }
     }
 
+    /// Commits a command for a recorded order through the outbox, then relays it.
+    async fn send(&self, event: &Event) -> ApiResult<()> {
+        let outbox = self.command(event, EventId::random());
+        self.state
+            .records
+            .commit(&CommitBatch {
+                outbox: vec![outbox],
+                ..CommitBatch::default()
+            })
+            .await?;
+        self.relay().await;
+        Ok(())
+    }
+
     /// Relays now, so the core sees the command at once; a failure here is only logged:
     /// the event is committed and the core's relay publishes it.
     async fn relay(&self) {
@@ -98,30 +112,10 @@ impl Broker for PaperBroker {
                 symbol: order.symbol,
             },
         };
-        let event = self.command(&Event::CancelOrder(command), EventId::random());
-        self.state
-            .records
-            .commit(&CommitBatch {
-                outbox: vec![event],
-                ..CommitBatch::default()
-            })
-            .await
-            .map_err(ApiError::from)?;
-        self.relay().await;
-        Ok(())
+        self.send(&Event::CancelOrder(command)).await
     }
 
     async fn amend(&self, amend: &AmendOrder) -> ApiResult<()> {
-        let event = self.command(&Event::AmendOrder(*amend), EventId::random());
-        self.state
-            .records
-            .commit(&CommitBatch {
-                outbox: vec![event],
-                ..CommitBatch::default()
-            })
-            .await
-            .map_err(ApiError::from)?;
-        self.relay().await;
-        Ok(())
+        self.send(&Event::AmendOrder(*amend)).await
     }
 }

@@ -139,6 +139,16 @@ where
     }
 }
 
+/// A `limit` query parameter: `default` when absent, else 1 to `max` (400 otherwise).
+pub fn page_limit(value: Option<usize>, default: usize, max: usize) -> Result<usize, ApiError> {
+    let limit = value.unwrap_or(default);
+    if (1..=max).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::bad_query("limit", format!("must be 1 to {max}")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -88,10 +88,7 @@ pub async fn list(
             Some(Symbol::parse(text).map_err(|e| ApiError::bad_query("symbol", e.to_string()))?)
         }
     };
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::bad_query("limit", "must be 1 to 500"));
-    }
+    let limit = common::extract::page_limit(query.limit, 50, 500)?;
     let after = match query.cursor.as_deref() {
         None => None,
         Some(token) => Some(
@@ -136,10 +133,7 @@ pub async fn fills(
     ApiQuery(query): ApiQuery<FillsQuery>,
 ) -> ApiResult<Json<FillList>> {
     let account = owned(&state, &principal, &id).await?;
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_query("limit", "must be 1 to 1000"));
-    }
+    let limit = common::extract::page_limit(query.limit, 100, 1000)?;
     let fills = state.records.fills(account.id, limit).await?;
     Ok(Json(FillList {
         fills: fills.iter().map(FillView::from).collect(),

@@ -140,7 +140,7 @@ async fn deposits_and_withdrawals_move_cash_exactly_once(backend: Backend) {
     let bad = app
         .get(&format!("/accounts/{id}/ledger?limit=0"), &ada.token)
         .await;
-    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 }
 
 async fn balances_and_positions_value_holdings_at_the_last_price(backend: Backend) {
