@@ -80,6 +80,11 @@ pub struct EngineSnapshot {
     pub accounts: BTreeMap<AccountId, Portfolio>,
     pub broker: PaperBroker,
     pub strategies: Vec<StrategySnapshot>,
+    /// Tick aggregators with their open candles (a live runner snapshots mid-candle).
+    #[serde(default)]
+    pub aggregators: BTreeMap<Symbol, CandleAggregator>,
+    #[serde(default)]
+    pub refuse_overdraft: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -122,6 +127,9 @@ pub struct Engine {
     candles: Vec<Candle>,
     paper: Vec<PaperEvent>,
     intents: Vec<Intent>,
+    /// Refuse a buy fill the account's cash cannot pay for (the live core: cash is real
+    /// there; backtests let a strategy's sizing be its own business).
+    refuse_overdraft: bool,
 }
 
 impl Engine {
@@ -135,7 +143,14 @@ impl Engine {
             candles: Vec::new(),
             paper: Vec::new(),
             intents: Vec::new(),
+            refuse_overdraft: false,
         }
+    }
+
+    /// Refuses buy fills that would take an account's cash below zero: the order is
+    /// rejected (`OrderRejected`, reason `insufficient cash`) and nothing is applied.
+    pub fn refuse_overdraft(&mut self, refuse: bool) {
+        self.refuse_overdraft = refuse;
     }
 
     pub fn add_instrument(&mut self, instrument: Instrument) {
@@ -154,6 +169,34 @@ impl Engine {
 
     pub fn broker(&self) -> &PaperBroker {
         &self.broker
+    }
+
+    /// Sets an account's cash to what the ledger says (deposits and withdrawals happen
+    /// outside the engine); opens the account if the engine has not seen it.
+    pub fn sync_cash(&mut self, account: AccountId, cash: Money) {
+        match self.accounts.get_mut(&account) {
+            Some(p) => p.set_cash(cash),
+            None => {
+                self.accounts.insert(account, Portfolio::new(cash));
+            }
+        }
+    }
+
+    /// Submits an order that is not a strategy's (a user's order from the API) to the
+    /// paper broker; it fills like any other and its fills go to its account.
+    pub fn submit(&mut self, order: PaperOrder) -> Result<(), domain::DomainError> {
+        if !self.accounts.contains_key(&order.account_id) {
+            self.accounts
+                .insert(order.account_id, Portfolio::new(Money::ZERO));
+        }
+        self.broker.submit(order)
+    }
+
+    /// Cancels a waiting order, a user's or a strategy's; the order if it was waiting.
+    pub fn cancel(&mut self, id: OrderId) -> Option<PaperOrder> {
+        let order = self.broker.cancel(id)?;
+        self.forget(id);
+        Some(order)
     }
 
     /// Creates strategy `name` for `account`, validates it, registers its indicators.
@@ -405,6 +448,17 @@ impl Engine {
         for event in &events {
             match event {
                 PaperEvent::Filled(fill) => {
+                    if self.refuse_overdraft && self.overdraws(fill) {
+                        out.push(EngineEvent::OrderRejected {
+                            strategy: self
+                                .owner(fill.order_id)
+                                .unwrap_or(StrategyId::from_u128(0)),
+                            order: paper_order_of(fill),
+                            reason: "insufficient cash".into(),
+                        });
+                        self.forget(fill.order_id);
+                        continue;
+                    }
                     let applied = self
                         .accounts
                         .get_mut(&fill.account_id)
@@ -449,6 +503,24 @@ impl Engine {
             }
         }
         self.paper = events;
+    }
+
+    /// Whether a buy fill costs more than its account's cash.
+    fn overdraws(&self, fill: &Fill) -> bool {
+        if fill.side != domain::Side::Buy {
+            return false;
+        }
+        let Some(portfolio) = self.accounts.get(&fill.account_id) else {
+            return false;
+        };
+        let cost = fill
+            .price
+            .checked_notional(fill.quantity)
+            .and_then(|n| n.checked_add(fill.fee));
+        match cost {
+            Ok(cost) => portfolio.cash() < cost,
+            Err(_) => true,
+        }
     }
 
     fn slot_of(&self, order: OrderId) -> Option<usize> {
@@ -558,14 +630,18 @@ impl Engine {
                     state: s.strategy.snapshot(),
                 })
                 .collect(),
+            aggregators: self.aggregators.clone(),
+            refuse_overdraft: self.refuse_overdraft,
         }
     }
 
-    /// An engine continuing from `snapshot`. (Partly built candles of tick input are not
-    /// in the snapshot: snapshots are taken at candle boundaries by the runners.)
+    /// An engine continuing from `snapshot`, partly built candles of tick input included.
     pub fn restore(snapshot: EngineSnapshot) -> Result<Self, EngineError> {
         let mut engine = Engine::new(snapshot.broker.costs());
         engine.broker = snapshot.broker;
+        engine.refuse_overdraft = snapshot.refuse_overdraft;
+        // Aggregators that match the strategies' timeframes are kept (open candles too).
+        engine.aggregators = snapshot.aggregators;
         engine.accounts = snapshot.accounts.into_iter().collect();
         for s in snapshot.strategies {
             let mut strategy = strategy::create(&s.name, &s.config)?;

@@ -233,6 +233,12 @@ impl PaperBroker {
         Some(self.pending.remove(at))
     }
 
+    /// Drops every waiting order (a live runner snapshots the broker without them and
+    /// resubmits them from the system of record, where they are kept anyway).
+    pub fn clear_pending(&mut self) {
+        self.pending.clear();
+    }
+
     pub fn pending(&self) -> &[PaperOrder] {
         &self.pending
     }

@@ -27,6 +27,11 @@ impl Portfolio {
         }
     }
 
+    /// Sets the cash (the ledger moved it: a deposit or withdrawal).
+    pub fn set_cash(&mut self, cash: Money) {
+        self.cash = cash;
+    }
+
     pub fn cash(&self) -> Money {
         self.cash
     }

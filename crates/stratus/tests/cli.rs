@@ -1602,3 +1602,25 @@ fn bench_backtest_prints_exactly_one_json_line_of_figures() {
         "long-only: buy, sell, …"
     );
 }
+
+#[test]
+fn bench_pipeline_prints_exactly_one_json_line_of_figures() {
+    let doc = bench_line(
+        &[
+            "pipeline",
+            "--ticks",
+            "20000",
+            "--passes",
+            "2",
+            "--ticks-per-second",
+            "1",
+            "--period",
+            "5",
+        ],
+        &["bench", "ticks", "ticks_per_sec", "fills", "candles"],
+    );
+    assert_eq!(doc["ticks"].as_u64(), Some(20_000));
+    // 20,000 ticks of 4 symbols at one a second each span ~83 minutes: ~330 1m candles,
+    // and an SMA(5) of a random walk is crossed many times in them.
+    assert_positive(&doc, &["ticks_per_sec", "fills", "candles"]);
+}

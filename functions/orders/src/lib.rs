@@ -1,5 +1,5 @@
 //! The orders function: placing, listing, reading, cancelling and amending orders, the
-//! account's fills, and the tradable instruments.
+//! account's fills, the tradable instruments, and strategy deployments.
 //!
 //! | route | what |
 //! |---|---|
@@ -8,6 +8,8 @@
 //! | `GET /accounts/{account_id}/fills` | the latest fills |
 //! | `GET /orders/{order_id}`, `DELETE …` (cancel), `PATCH …` (amend) | one order |
 //! | `GET /instruments` | symbols, tick and lot sizes |
+//! | `POST/GET /accounts/{account_id}/strategies`, `GET /strategies/{strategy_id}` | strategy deployments |
+//! | `POST /strategies/{strategy_id}/pause`, `…/resume`, `…/stop` | what the core runs |
 //!
 //! A new order passes, in order: the body's shape, the instrument and its grid, the
 //! `client_order_id` check (the same body again → 200 and the original order; another
@@ -20,6 +22,7 @@ mod amend;
 mod place;
 mod pretrade;
 mod read;
+mod strategies;
 
 use axum::http::Method;
 use common::{AppState, Routes};
@@ -35,6 +38,32 @@ pub fn routes() -> Routes {
         .add(Method::DELETE, "/orders/{order_id}", amend::cancel)
         .add(Method::PATCH, "/orders/{order_id}", amend::amend)
         .add(Method::GET, "/instruments", read::instruments)
+        .add(
+            Method::POST,
+            "/accounts/{account_id}/strategies",
+            strategies::deploy,
+        )
+        .add(
+            Method::GET,
+            "/accounts/{account_id}/strategies",
+            strategies::list,
+        )
+        .add(Method::GET, "/strategies/{strategy_id}", strategies::get)
+        .add(
+            Method::POST,
+            "/strategies/{strategy_id}/pause",
+            strategies::pause,
+        )
+        .add(
+            Method::POST,
+            "/strategies/{strategy_id}/resume",
+            strategies::resume,
+        )
+        .add(
+            Method::POST,
+            "/strategies/{strategy_id}/stop",
+            strategies::stop,
+        )
 }
 
 pub fn router(state: AppState) -> axum::Router {

@@ -96,21 +96,35 @@ async fn process(state: &AppState, data: &[u8]) -> Result<Processed, Failure> {
     }
 }
 
-/// Handles one batch (see the module docs).
-pub async fn handle(state: &AppState, event: &KinesisEvent) -> (KinesisEventResponse, Outcome) {
+/// One stream record to handle, whatever delivered it.
+#[derive(Debug, Clone)]
+pub struct RecordIn<'a> {
+    /// Unique per record (`shardId:sequence`, or `stream/shard/sequence`).
+    pub origin: String,
+    pub sequence: String,
+    pub data: &'a [u8],
+}
+
+/// Handles records in order (see the module docs): the outcome, and the sequence number
+/// of the first record left for a retry, if any (everything from it on is unprocessed).
+pub async fn handle_records(
+    state: &AppState,
+    records: &[RecordIn<'_>],
+) -> (Outcome, Option<String>) {
     let mut outcome = Outcome::default();
-    let mut failures = Vec::new();
-    for (index, record) in event.records.iter().enumerate() {
-        let data = &record.kinesis.data.0;
-        match process(state, data).await {
+    for (index, record) in records.iter().enumerate() {
+        match process(state, record.data).await {
             Ok(Processed::Applied) => outcome.applied += 1,
             Ok(Processed::Duplicate) => outcome.duplicates += 1,
             Ok(Processed::Ignored) => outcome.ignored += 1,
             Err(Failure::Poison(reason)) => {
                 let letter = DeadLetter {
                     consumer: CONSUMER.into(),
-                    origin: origin(record),
-                    data: String::from_utf8_lossy(data).chars().take(16_384).collect(),
+                    origin: record.origin.clone(),
+                    data: String::from_utf8_lossy(record.data)
+                        .chars()
+                        .take(16_384)
+                        .collect(),
                     reason: reason.clone(),
                     at: state.clock.unix_seconds(),
                 };
@@ -120,23 +134,36 @@ pub async fn handle(state: &AppState, event: &KinesisEvent) -> (KinesisEventResp
                         outcome.malformed += 1;
                     }
                     Err(e) => {
-                        tracing::error!(error = %e, "could not set a malformed record aside; retrying the batch from it");
-                        outcome.retried = event.records.len() - index;
-                        failures.push(record.kinesis.sequence_number.clone());
-                        break;
+                        tracing::error!(error = %e, "could not set a malformed record aside; retrying from it");
+                        outcome.retried = records.len() - index;
+                        return (outcome, Some(record.sequence.clone()));
                     }
                 }
             }
             Err(Failure::Retry(e)) => {
-                tracing::warn!(error = %e, sequence = %record.kinesis.sequence_number, "store unavailable; retrying the batch from this record");
-                outcome.retried = event.records.len() - index;
-                failures.push(record.kinesis.sequence_number.clone());
-                break;
+                tracing::warn!(error = %e, sequence = %record.sequence, "store unavailable; retrying from this record");
+                outcome.retried = records.len() - index;
+                return (outcome, Some(record.sequence.clone()));
             }
         }
     }
+    (outcome, None)
+}
+
+/// Handles one Kinesis batch (see the module docs): Lambda's partial batch response.
+pub async fn handle(state: &AppState, event: &KinesisEvent) -> (KinesisEventResponse, Outcome) {
+    let records: Vec<RecordIn<'_>> = event
+        .records
+        .iter()
+        .map(|r| RecordIn {
+            origin: origin(r),
+            sequence: r.kinesis.sequence_number.clone(),
+            data: &r.kinesis.data.0,
+        })
+        .collect();
+    let (outcome, failed) = handle_records(state, &records).await;
     let mut response = KinesisEventResponse::default();
-    response.batch_item_failures = failures
+    response.batch_item_failures = failed
         .into_iter()
         .map(|seq| {
             let mut f = KinesisBatchItemFailure::default();

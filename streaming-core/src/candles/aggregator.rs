@@ -25,18 +25,19 @@
 //! nested timeframes cost little more than one.
 
 use domain::{Candle, Price, Quantity, Symbol, Tick, Timeframe, Timestamp};
+use serde::{Deserialize, Serialize};
 
 use super::CandleError;
 
 /// Options of an aggregator.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AggregatorConfig {
     /// Emit flat candles for periods without trades.
     pub gap_fill: bool,
 }
 
 /// What the aggregator has seen.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AggregatorStats {
     pub ticks: u64,
     /// Ticks dropped for being older than the watermark.
@@ -47,7 +48,7 @@ pub struct AggregatorStats {
 }
 
 /// A candle being built.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 struct OpenCandle {
     start: Timestamp,
     end: Timestamp,
@@ -61,7 +62,7 @@ struct OpenCandle {
     trades: u64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Series {
     timeframe: Timeframe,
     /// Built from the finest series' closed candles rather than from ticks.
@@ -73,8 +74,9 @@ struct Series {
     last_end: Option<Timestamp>,
 }
 
-/// Builds candles of one symbol on several timeframes. See the module docs.
-#[derive(Debug, Clone)]
+/// Builds candles of one symbol on several timeframes. See the module docs. Serializable,
+/// open candles included, so a live runner's snapshot continues a candle mid-period.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CandleAggregator {
     symbol: Symbol,
     config: AggregatorConfig,

@@ -75,7 +75,7 @@ pub enum StrategyError {
 
 /// What a trading strategy implements. Every callback gets a [`Context`] for reading
 /// positions, cash and indicators and for submitting orders.
-pub trait Strategy: Send + std::fmt::Debug {
+pub trait Strategy: Send + Sync + std::fmt::Debug {
     /// The registered name (`sma_cross`, …).
     fn name(&self) -> &'static str;
 

@@ -5,8 +5,10 @@
 
 mod backtest;
 mod candles;
+mod http;
 mod indicators;
 mod matching;
+mod pipeline;
 
 use clap::{Args, Subcommand};
 
@@ -26,6 +28,12 @@ enum Bench {
     Candles(candles::CandlesArgs),
     /// Incremental indicator updates.
     Indicators(indicators::IndicatorsArgs),
+    /// Order placement through a running Stratus HTTP API (register, log in, open and
+    /// fund an account, then place limit orders over keep-alive connections).
+    Http(http::HttpArgs),
+    /// Synthetic ticks of several symbols through the engine: candles, sma_cross, paper
+    /// fills, marking.
+    Pipeline(pipeline::PipelineArgs),
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -37,6 +45,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         Bench::Backtest(a) => backtest::run(a),
         Bench::Candles(a) => candles::run(a),
         Bench::Indicators(a) => indicators::run(a),
+        Bench::Http(a) => http::run(a),
+        Bench::Pipeline(a) => pipeline::run(a),
     }
 }
 

@@ -499,3 +499,107 @@ api_tests!(
     cancels_and_amends_are_requested_of_the_core,
     instruments_are_listed_with_their_grid,
 );
+
+mod strategies {
+    use axum::http::StatusCode;
+    use serde_json::json;
+
+    use crate::api_tests;
+    use crate::helpers::{Backend, TestApp};
+
+    async fn strategies_are_deployed_listed_paused_resumed_and_stopped(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let ada = app.user("ada@example.com").await;
+        let id = app.funded_account(&ada, "10000").await;
+        let path = format!("/accounts/{id}/strategies");
+        let r = app
+            .post(
+                &path,
+                &ada.token,
+                json!({"strategy": "sma_cross", "symbols": ["AAPL", "MSFT"], "timeframes": ["5m", "1h"], "params": {"period": 20, "size": 2}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        assert_eq!(r.body["status"], "running");
+        assert_eq!(r.body["timeframes"], json!(["5m", "1h"]));
+        let sid = r.body["id"].as_str().unwrap().to_owned();
+        let list = app.get(&path, &ada.token).await;
+        assert_eq!(list.body["strategies"].as_array().unwrap().len(), 1);
+        let paused = app
+            .post(&format!("/strategies/{sid}/pause"), &ada.token, json!({}))
+            .await;
+        assert_eq!(paused.body["status"], "paused");
+        let resumed = app
+            .post(&format!("/strategies/{sid}/resume"), &ada.token, json!({}))
+            .await;
+        assert_eq!(resumed.body["status"], "running");
+        let stopped = app
+            .post(&format!("/strategies/{sid}/stop"), &ada.token, json!({}))
+            .await;
+        assert_eq!(stopped.body["status"], "stopped");
+        let again = app
+            .post(&format!("/strategies/{sid}/resume"), &ada.token, json!({}))
+            .await;
+        assert_eq!(again.status, StatusCode::CONFLICT);
+        assert_eq!(
+            app.get(&format!("/strategies/{sid}"), &ada.token)
+                .await
+                .body["status"],
+            "stopped"
+        );
+
+        for (body, field) in [
+            (
+                json!({"strategy": "moon", "symbols": ["AAPL"], "timeframes": ["1m"]}),
+                "strategy",
+            ),
+            (
+                json!({"strategy": "sma_cross", "symbols": [], "timeframes": ["1m"]}),
+                "symbols",
+            ),
+            (
+                json!({"strategy": "sma_cross", "symbols": ["NOPE"], "timeframes": ["1m"]}),
+                "symbols.0",
+            ),
+            (
+                json!({"strategy": "sma_cross", "symbols": ["AAPL"], "timeframes": ["7x"]}),
+                "timeframes.0",
+            ),
+            (
+                json!({"strategy": "sma_cross", "symbols": ["AAPL"], "timeframes": ["1m"], "params": {"period": -3}}),
+                "params.period",
+            ),
+            (
+                json!({"strategy": "sma_cross", "symbols": ["AAPL"], "timeframes": ["1m"], "params": {"perod": 3}}),
+                "params.perod",
+            ),
+            (
+                json!({"strategy": "sma_cross", "symbols": ["AAPL"], "timeframes": ["1m"], "params": [1]}),
+                "params",
+            ),
+            (
+                json!({"strategy": "sma_cross", "symbols": ["AAPL"], "timeframes": ["1m"], "status": "running"}),
+                "status",
+            ),
+        ] {
+            let r = app.post(&path, &ada.token, body.clone()).await;
+            assert_eq!(
+                r.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{body}: {}",
+                r.text
+            );
+            assert_eq!(r.body["errors"][0]["field"], field, "{body}: {}", r.text);
+        }
+        assert_eq!(
+            app.get(&path, &ada.token).await.body["strategies"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1,
+            "refused deployments recorded nothing"
+        );
+    }
+
+    api_tests!(strategies_are_deployed_listed_paused_resumed_and_stopped);
+}

@@ -32,6 +32,15 @@ async fn another_users_ids_are_not_found_on_every_route(backend: Backend) {
         )
         .await;
     let connection = connection.body["id"].as_str().unwrap().to_owned();
+    let strategy = app
+        .post(
+            &format!("/accounts/{account}/strategies"),
+            &ada.token,
+            json!({"strategy": "sma_cross", "symbols": ["AAPL"], "timeframes": ["1m"], "params": {"period": 5}}),
+        )
+        .await;
+    assert_eq!(strategy.status, StatusCode::CREATED, "{}", strategy.text);
+    let strategy = strategy.body["id"].as_str().unwrap().to_owned();
     let key = app
         .post("/auth/api-keys", &ada.token, json!({"name": "bot"}))
         .await;
@@ -51,6 +60,9 @@ async fn another_users_ids_are_not_found_on_every_route(backend: Backend) {
                 Some(json!({"broker": "alpaca", "credentials": {"k": "v"}}))
             }
             ("PUT", p) if p.ends_with("/risk-limits") => Some(json!({})),
+            ("POST", p) if p.ends_with("/strategies") => {
+                Some(json!({"strategy": "sma_cross", "symbols": ["AAPL"], "timeframes": ["1m"]}))
+            }
             ("PATCH", _) => Some(json!({"quantity": "2"})),
             ("POST", _) | ("PUT", _) => Some(json!({})),
             _ => None,
@@ -60,6 +72,7 @@ async fn another_users_ids_are_not_found_on_every_route(backend: Backend) {
     for (method, template) in all_routes().table() {
         let uses_foreign_id = template.contains("{account_id}")
             || template.contains("{order_id}")
+            || template.contains("{strategy_id}")
             || template.contains("{key_id}");
         if !uses_foreign_id {
             continue;
@@ -68,6 +81,7 @@ async fn another_users_ids_are_not_found_on_every_route(backend: Backend) {
             .replace("{account_id}", &account)
             .replace("{order_id}", &order)
             .replace("{connection_id}", &connection)
+            .replace("{strategy_id}", &strategy)
             .replace("{key_id}", &key_id);
         let r = app
             .call(
@@ -83,7 +97,7 @@ async fn another_users_ids_are_not_found_on_every_route(backend: Backend) {
             "{method} {path}: {}",
             r.text
         );
-        for secret in [&account, &order, &connection] {
+        for secret in [&account, &order, &connection, &strategy] {
             if !path.contains(secret.as_str()) {
                 assert!(
                     !r.text.contains(secret.as_str()),
@@ -106,6 +120,13 @@ async fn another_users_ids_are_not_found_on_every_route(backend: Backend) {
     assert_eq!(o.body["quantity"], "1");
     let keys = app.get("/auth/api-keys", &ada.token).await;
     assert_eq!(keys.body["api_keys"][0]["revoked"], false);
+    let s = app
+        .get(&format!("/strategies/{strategy}"), &ada.token)
+        .await;
+    assert_eq!(
+        s.body["status"], "running",
+        "Eve's pause and stop did nothing"
+    );
 }
 
 fn sign(claims: &Value, key: &[u8]) -> String {
@@ -377,6 +398,7 @@ async fn no_malformed_input_gets_a_5xx(backend: Backend) {
                 .replace("{account_id}", id)
                 .replace("{order_id}", id)
                 .replace("{connection_id}", id)
+                .replace("{strategy_id}", id)
                 .replace("{key_id}", id)
                 .replace("{user_id}", id);
             let bodies: Vec<Option<&[u8]>> = if *method == Method::GET || *method == Method::DELETE

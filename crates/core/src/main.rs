@@ -1,0 +1,41 @@
+//! The streaming core container: the core loop, `/health` and `/ws` on `STRATUS_BIND`
+//! (default 0.0.0.0:8090). Ticks come from the `ticks` stream (a producer publishes
+//! them; `STRATUS_FEED=synthetic` runs the built-in synthetic market instead). Stops
+//! gracefully on SIGTERM (ECS) or Ctrl-C: the batch at hand is committed first.
+
+use core_service::feed::FeedConfig;
+use core_service::service::{Service, ServiceConfig};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let app = common::AppState::from_env().await?;
+    common::serve::init_tracing(&app.settings);
+    let feed = match std::env::var("STRATUS_FEED").as_deref() {
+        Ok("synthetic") => FeedConfig::default_synthetic(),
+        _ => FeedConfig::None,
+    };
+    let service = Service::spawn(
+        app.clone(),
+        ServiceConfig {
+            core: Default::default(),
+            feed,
+            executions_consumer: std::env::var_os("STRATUS_CONSUME_EXECUTIONS").is_some(),
+            daily_reports: std::env::var_os("STRATUS_DAILY_REPORTS").is_some(),
+        },
+    );
+    let bind = app
+        .settings
+        .bind
+        .clone()
+        .unwrap_or_else(|| "0.0.0.0:8090".into());
+    let listener = tokio::net::TcpListener::bind(&bind)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
+    tracing::info!(address = %listener.local_addr()?, "core listening");
+    let router = service.routes(app.clone());
+    axum::serve(listener, router)
+        .with_graceful_shutdown(common::serve::shutdown_signal())
+        .await?;
+    service.stop().await;
+    Ok(())
+}

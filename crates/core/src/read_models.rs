@@ -1,0 +1,90 @@
+//! The read models the core keeps in the `read-models` table after each commit: the last
+//! price of every symbol traded (`store::market_prices`, what the functions value
+//! positions and market orders with), each changed order's status, and the cash of each
+//! account that traded. Writes are idempotent (the same batch written twice leaves the
+//! same items), so a failure here is retried with the next batch and never blocks it.
+
+use std::sync::Arc;
+
+use common::views::{OrderView, Plain};
+use domain::{AccountId, Money, Order, Symbol, Tick, Timestamp};
+use store::StoreResult;
+use store::kv::{Condition, KvTable};
+use store::market_prices::{LastPrice, MarketPrices};
+
+#[derive(Clone)]
+pub struct ReadModels {
+    kv: Arc<dyn KvTable>,
+    prices: MarketPrices,
+}
+
+impl std::fmt::Debug for ReadModels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReadModels")
+    }
+}
+
+impl ReadModels {
+    pub fn new(kv: Arc<dyn KvTable>) -> Self {
+        ReadModels {
+            prices: MarketPrices::new(kv.clone()),
+            kv,
+        }
+    }
+
+    pub async fn prices<'a>(
+        &self,
+        ticks: impl Iterator<Item = (&'a Symbol, &'a Tick)>,
+    ) -> StoreResult<()> {
+        for (symbol, tick) in ticks {
+            self.prices
+                .record(
+                    *symbol,
+                    LastPrice {
+                        price: tick.price,
+                        time: tick.time,
+                    },
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn order(&self, order: &Order) -> StoreResult<()> {
+        self.kv
+            .put(
+                &format!("order#{}", order.id),
+                "status",
+                serde_json::to_value(OrderView::from(order))?,
+                None,
+                Condition::Always,
+            )
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn balance(&self, account: AccountId, cash: Money, at: Timestamp) -> StoreResult<()> {
+        self.kv
+            .put(
+                &format!("balance#{account}"),
+                "cash",
+                serde_json::json!({ "cash": cash.plain(), "as_of": at }),
+                None,
+                Condition::Always,
+            )
+            .await
+            .map(|_| ())
+    }
+
+    /// The order read model (tests, operators).
+    pub async fn order_status(
+        &self,
+        order: domain::OrderId,
+    ) -> StoreResult<Option<serde_json::Value>> {
+        Ok(self
+            .kv
+            .get(&format!("order#{order}"), "status")
+            .await?
+            .map(|i| i.body))
+    }
+}
