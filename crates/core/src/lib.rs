@@ -19,6 +19,7 @@ pub mod executions;
 pub mod feed;
 pub mod hub;
 pub mod inputs;
+pub mod platform;
 pub mod read_models;
 pub mod runner;
 pub mod service;

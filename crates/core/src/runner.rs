@@ -285,30 +285,47 @@ impl Core {
             .await?;
         let inputs = commands.len() + ticks.len();
         let now = self.app.clock.now();
+        let mut decoded = Vec::with_capacity(inputs);
+        for input in commands.iter().chain(ticks.iter()) {
+            match decode(input) {
+                Ok(pair) => decoded.push(pair),
+                Err(reason) => dead.push(DeadLetter {
+                    consumer: format!("core.{}", input.stream),
+                    origin: input.origin(),
+                    data: String::from_utf8_lossy(&input.data).chars().take(16_384).collect(),
+                    reason,
+                    at: self.app.clock.unix_seconds(),
+                }),
+            }
+        }
+        // The ledger's cash of every account placing orders, before the orders can fill
+        // (a deposit just before an order must count).
+        let mut ordering: Vec<AccountId> = decoded
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::PlaceOrder(r) => Some(r.account_id),
+                _ => None,
+            })
+            .collect();
+        ordering.sort();
+        ordering.dedup();
+        for id in ordering {
+            if let Some(account) = self.app.records.account_by_id(id).await? {
+                self.cash.insert(account.id, account.cash);
+                if let Some(state) = self.state.as_mut() {
+                    state.sync_cash(account.id, account.cash);
+                }
+            }
+        }
         {
             let Some(state) = self.state.as_mut() else {
                 return Ok(false);
             };
-            for input in commands.iter().chain(ticks.iter()) {
-                match decode(input) {
-                    Ok((envelope, event)) => {
-                        if let Event::TickReceived(t) = &event {
-                            self.newest_tick =
-                                Some(self.newest_tick.map_or(t.time, |n| n.max(t.time)));
-                        }
-                        state.apply(&envelope, event, &mut out);
-                    }
-                    Err(reason) => dead.push(DeadLetter {
-                        consumer: format!("core.{}", input.stream),
-                        origin: input.origin(),
-                        data: String::from_utf8_lossy(&input.data)
-                            .chars()
-                            .take(16_384)
-                            .collect(),
-                        reason,
-                        at: self.app.clock.unix_seconds(),
-                    }),
+            for (envelope, event) in decoded {
+                if let Event::TickReceived(t) = &event {
+                    self.newest_tick = Some(self.newest_tick.map_or(t.time, |n| n.max(t.time)));
                 }
+                state.apply(&envelope, event, &mut out);
             }
             let live = self.newest_tick.is_some_and(|t| {
                 now.nanos().saturating_sub(t.nanos()) < LIVE_WITHIN.as_nanos() as i64

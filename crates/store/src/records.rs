@@ -218,6 +218,10 @@ pub trait RecordStore: Send + Sync {
         limit: usize,
     ) -> StoreResult<Vec<Account>>;
 
+    /// An account by id, whoever owns it (for the core, which trades for every account;
+    /// never for user requests).
+    async fn account_by_id(&self, id: AccountId) -> StoreResult<Option<Account>>;
+
     /// The account if it is the user's (another user's id is as missing as an unknown one).
     async fn account(&self, user: UserId, id: AccountId) -> StoreResult<Option<Account>>;
 

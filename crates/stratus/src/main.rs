@@ -20,6 +20,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the whole platform in one process: HTTP API, WebSocket, streaming core, feed.
+    Up(commands::up::UpArgs),
     /// Run a strategy over a data file and report its performance.
     Backtest(commands::backtest::BacktestArgs),
     /// Print the candles a data file aggregates or resamples to.
@@ -33,6 +35,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Up(args) => commands::up::run(args),
         Command::Backtest(args) => commands::backtest::run(args),
         Command::Candles(args) => commands::candles::run(args),
         Command::Indicators(args) => commands::indicators::run(args),

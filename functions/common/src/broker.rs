@@ -50,8 +50,8 @@ impl PaperBroker {
         PaperBroker { state }
     }
 
-    fn command(&self, event: &Event, id: EventId) -> OutboxEvent {
-        let envelope = event.to_envelope(id, self.state.clock.now());
+    fn command(&self, event: &Event, id: EventId, time: domain::Timestamp) -> OutboxEvent {
+        let envelope = event.to_envelope(id, time);
         OutboxEvent {
             event_id: id,
             stream: streams::COMMANDS.into(),
@@ -62,7 +62,7 @@ impl PaperBroker {
 
     /// Commits a command for a recorded order through the outbox, then relays it.
     async fn send(&self, event: &Event) -> ApiResult<()> {
-        let outbox = self.command(event, EventId::random());
+        let outbox = self.command(event, EventId::random(), self.state.clock.now());
         self.state
             .records
             .commit(&CommitBatch {
@@ -92,7 +92,8 @@ impl Broker for PaperBroker {
 
     async fn submit(&self, order: &Order, request: &OrderRequest) -> ApiResult<Submitted> {
         let id = EventId::derived(&format!("order.place:{}", order.id));
-        let outbox = self.command(&Event::PlaceOrder(request.clone()), id);
+        // Stamped with the order's creation time: the core rebuilds the order from it.
+        let outbox = self.command(&Event::PlaceOrder(request.clone()), id, order.created_at());
         match self.state.records.insert_order(order, &[outbox]).await {
             Ok(()) => {}
             Err(e) if e.kind() == store::ErrorKind::ConditionFailed => {

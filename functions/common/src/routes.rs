@@ -66,10 +66,18 @@ impl Routes {
 
     /// The router, bound to `state`, with the shared middleware.
     pub fn into_router(self, state: AppState) -> Router {
+        self.into_router_with(state, Router::new())
+    }
+
+    /// The router with `extra` routes (already bound to their state) behind the same
+    /// middleware: `stratus up` adds the core's `/health` and `/ws`.
+    pub fn into_router_with(self, state: AppState, extra: Router) -> Router {
         let settings = state.settings.clone();
         let router = self
             .router
-            .route("/openapi.json", axum::routing::get(crate::openapi::serve));
-        crate::http::finish(router.with_state(state), &settings)
+            .route("/openapi.json", axum::routing::get(crate::openapi::serve))
+            .with_state(state)
+            .merge(extra);
+        crate::http::finish(router, &settings)
     }
 }

@@ -83,6 +83,18 @@ where
             .expect("list")
             .is_empty()
     );
+    assert_eq!(
+        s.account_by_id(AccountId::from_u128(3))
+            .await
+            .expect("by id")
+            .map(|a| a.user_id),
+        Some(UserId::from_u128(20)),
+        "the core reads any account by id"
+    );
+    assert_eq!(
+        s.account_by_id(AccountId::from_u128(99)).await.expect("by id"),
+        None
+    );
     // Jobs page through every account by id.
     let mut seen = Vec::new();
     let mut after = None;

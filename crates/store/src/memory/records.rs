@@ -384,6 +384,10 @@ impl RecordStore for MemoryRecords {
             .collect())
     }
 
+    async fn account_by_id(&self, id: AccountId) -> StoreResult<Option<Account>> {
+        Ok(self.tables.lock().await.accounts.get(&id).cloned())
+    }
+
     async fn account(&self, user: UserId, id: AccountId) -> StoreResult<Option<Account>> {
         let t = self.tables.lock().await;
         Ok(t.accounts.get(&id).filter(|a| a.user_id == user).cloned())

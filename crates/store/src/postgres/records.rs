@@ -201,6 +201,14 @@ impl RecordStore for PgRecords {
         rows.iter().map(account_from).collect()
     }
 
+    async fn account_by_id(&self, id: AccountId) -> StoreResult<Option<Account>> {
+        let row = sqlx::query("SELECT * FROM accounts WHERE id = $1")
+            .bind(id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(account_from).transpose()
+    }
+
     async fn account(&self, user: UserId, id: AccountId) -> StoreResult<Option<Account>> {
         let row = sqlx::query("SELECT * FROM accounts WHERE id = $1 AND user_id = $2")
             .bind(id.as_uuid())

@@ -208,6 +208,14 @@ impl RecordStore for SqliteRecords {
         rows.iter().map(account_from).collect()
     }
 
+    async fn account_by_id(&self, id: AccountId) -> StoreResult<Option<Account>> {
+        let row = sqlx::query("SELECT * FROM accounts WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(account_from).transpose()
+    }
+
     async fn account(&self, user: UserId, id: AccountId) -> StoreResult<Option<Account>> {
         let row = sqlx::query("SELECT * FROM accounts WHERE id = ? AND user_id = ?")
             .bind(id.to_string())

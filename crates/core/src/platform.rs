@@ -1,0 +1,145 @@
+//! The whole platform in one process — what `stratus up` runs: every function's routes,
+//! `/openapi.json`, the core's `/health` and `/ws` on one listener, and the core, the
+//! market feed, the `executions` consumer and the daily report timer as tasks, over the
+//! embedded SQLite file (or, `--cloud`, Postgres, DynamoDB and Kinesis).
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use axum::Router;
+use common::settings::{Backend, Secret, Settings};
+use common::state::Ports;
+use common::{AppState, Clock};
+use domain::InstrumentCatalog;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::feed::FeedConfig;
+use crate::runner::CoreConfig;
+use crate::service::{Service, ServiceConfig};
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct PlatformConfig {
+    pub settings: Settings,
+    /// `host:port`; port 0 picks a free one.
+    pub bind: String,
+    pub feed: FeedConfig,
+    pub instruments: InstrumentCatalog,
+    pub core: CoreConfig,
+}
+
+/// The running platform.
+#[derive(Debug)]
+pub struct Platform {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    service: Service,
+    server: JoinHandle<std::io::Result<()>>,
+    stop_server: watch::Sender<bool>,
+}
+
+/// All four functions' routes, as one table.
+pub fn function_routes() -> common::Routes {
+    auth_fn::routes()
+        .merge(account_fn::routes())
+        .merge(orders_fn::routes())
+        .merge(reports_fn::routes())
+}
+
+/// The JWT secret of an embedded deployment: the configured one, else one generated on
+/// first start and kept in the data directory (owner-only), so tokens survive restarts.
+pub fn embedded_secret(dir: &Path) -> anyhow::Result<Secret> {
+    let path = dir.join("jwt-secret");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let existing = existing.trim().to_owned();
+        if existing.len() >= 32 {
+            return Ok(Secret::new(existing));
+        }
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| anyhow::anyhow!("{}: cannot create: {e}", dir.display()))?;
+    let secret = common::crypto::random_token(48);
+    std::fs::write(&path, &secret)
+        .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+    }
+    Ok(Secret::new(secret))
+}
+
+impl Platform {
+    /// Opens the stores, starts the tasks and the listener.
+    pub async fn start(mut config: PlatformConfig) -> anyhow::Result<Platform> {
+        let clock = Clock::system();
+        let ports = match config.settings.backend {
+            Backend::Embedded => {
+                if config.settings.jwt_secret.is_none() {
+                    config.settings.jwt_secret = Some(embedded_secret(&config.settings.data_dir)?);
+                }
+                Ports::embedded(&config.settings.data_dir, &clock).await?
+            }
+            Backend::Cloud => {
+                let url = config
+                    .settings
+                    .database_url
+                    .as_ref()
+                    .map(|u| u.expose().to_owned())
+                    .ok_or_else(|| anyhow::anyhow!("--cloud needs DATABASE_URL"))?;
+                Ports::cloud(&url, &config.settings.prefix, &clock, true).await?
+            }
+        };
+        let state = AppState::new(config.settings.clone(), ports, config.instruments, clock)?;
+        let service = Service::spawn(
+            state.clone(),
+            ServiceConfig {
+                core: config.core,
+                feed: config.feed,
+                executions_consumer: true,
+                daily_reports: true,
+            },
+        );
+        let router: Router = function_routes()
+            .into_router_with(state.clone(), service.routes(state.clone()));
+        let listener = tokio::net::TcpListener::bind(&config.bind)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
+        let addr = listener.local_addr()?;
+        let (stop_server, mut stopped) = watch::channel(false);
+        let server = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stopped.changed().await;
+            })
+            .await
+        });
+        Ok(Platform {
+            addr,
+            state,
+            service,
+            server,
+            stop_server,
+        })
+    }
+
+    pub fn health(&self) -> &crate::runner::CoreHealth {
+        &self.service.health
+    }
+
+    pub fn feed_finished(&self) -> bool {
+        self.service.feed_finished()
+    }
+
+    /// Stops accepting requests, lets the tasks finish (the core commits its batch), and
+    /// returns when everything has stopped.
+    pub async fn stop(self) {
+        let _ = self.stop_server.send(true);
+        let _ = self.server.await;
+        self.service.stop().await;
+    }
+}
