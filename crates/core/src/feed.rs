@@ -10,6 +10,8 @@
 //! bar's timeframe see the bar itself again.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::AppState;
@@ -65,6 +67,7 @@ pub async fn run(
     app: AppState,
     config: FeedConfig,
     mut shutdown: watch::Receiver<bool>,
+    progress: Arc<AtomicU64>,
 ) -> anyhow::Result<u64> {
     match config {
         FeedConfig::None => Ok(0),
@@ -105,7 +108,7 @@ pub async fn run(
                 );
                 let wait = started + due;
                 if wait > tokio::time::Instant::now() {
-                    publish(&app, &mut pending, &mut published).await;
+                    publish(&app, &mut pending, &mut published, &progress).await;
                     tokio::select! {
                         _ = tokio::time::sleep_until(wait) => {}
                         _ = shutdown.changed() => {}
@@ -113,10 +116,10 @@ pub async fn run(
                 }
                 pending.push(tick);
                 if pending.len() >= 200 {
-                    publish(&app, &mut pending, &mut published).await;
+                    publish(&app, &mut pending, &mut published, &progress).await;
                 }
             }
-            publish(&app, &mut pending, &mut published).await;
+            publish(&app, &mut pending, &mut published, &progress).await;
             Ok(published)
         }
         FeedConfig::Replay {
@@ -143,7 +146,7 @@ pub async fn run(
                         let data = (tick.time.nanos() - base.nanos()).max(0) as f64 / speed;
                         let wait = started + Duration::from_nanos(data.min(1e18) as u64);
                         if wait > tokio::time::Instant::now() {
-                            publish(&app, &mut pending, &mut published).await;
+                            publish(&app, &mut pending, &mut published, &progress).await;
                             tokio::select! {
                                 _ = tokio::time::sleep_until(wait) => {}
                                 _ = shutdown.changed() => {}
@@ -152,11 +155,11 @@ pub async fn run(
                     }
                     pending.push(tick);
                     if pending.len() >= 500 {
-                        publish(&app, &mut pending, &mut published).await;
+                        publish(&app, &mut pending, &mut published, &progress).await;
                     }
                 }
             }
-            publish(&app, &mut pending, &mut published).await;
+            publish(&app, &mut pending, &mut published, &progress).await;
             tracing::info!(published, file = %path.display(), "replay finished");
             Ok(published)
         }
@@ -186,7 +189,12 @@ fn bar_ticks(symbol: Symbol, bar: &domain::Candle) -> Vec<Tick> {
         .collect()
 }
 
-async fn publish(app: &AppState, pending: &mut Vec<Tick>, published: &mut u64) {
+async fn publish(
+    app: &AppState,
+    pending: &mut Vec<Tick>,
+    published: &mut u64,
+    progress: &AtomicU64,
+) {
     if pending.is_empty() {
         return;
     }
@@ -209,5 +217,6 @@ async fn publish(app: &AppState, pending: &mut Vec<Tick>, published: &mut u64) {
         }
     }
     *published += n;
+    progress.fetch_add(n, Ordering::Relaxed);
     pending.clear();
 }

@@ -101,8 +101,8 @@ impl Platform {
                 daily_reports: true,
             },
         );
-        let router: Router = function_routes()
-            .into_router_with(state.clone(), service.routes(state.clone()));
+        let router: Router =
+            function_routes().into_router_with(state.clone(), service.routes(state.clone()));
         let listener = tokio::net::TcpListener::bind(&config.bind)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;

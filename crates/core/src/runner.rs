@@ -63,6 +63,10 @@ pub struct CoreHealth {
     pub malformed: AtomicU64,
     pub last_commit_unix_ms: AtomicU64,
     pub working_orders: AtomicU64,
+    pub repeated_ticks: AtomicU64,
+    /// Ticks the built-in feed published (stratus up).
+    pub feed_published: AtomicU64,
+    pub feed_finished: AtomicBool,
     pub healthy: AtomicBool,
     pub stopped: AtomicBool,
 }
@@ -76,6 +80,9 @@ pub struct HealthView {
     pub commit_failures: u64,
     pub malformed_records: u64,
     pub working_orders: u64,
+    pub repeated_ticks: u64,
+    pub feed_published: u64,
+    pub feed_finished: bool,
     pub last_commit_unix_ms: u64,
 }
 
@@ -96,6 +103,9 @@ impl CoreHealth {
             commit_failures: self.commit_failures.load(Ordering::Relaxed),
             malformed_records: self.malformed.load(Ordering::Relaxed),
             working_orders: self.working_orders.load(Ordering::Relaxed),
+            repeated_ticks: self.repeated_ticks.load(Ordering::Relaxed),
+            feed_published: self.feed_published.load(Ordering::Relaxed),
+            feed_finished: self.feed_finished.load(Ordering::Relaxed),
             last_commit_unix_ms: self.last_commit_unix_ms.load(Ordering::Relaxed),
         }
     }
@@ -292,7 +302,10 @@ impl Core {
                 Err(reason) => dead.push(DeadLetter {
                     consumer: format!("core.{}", input.stream),
                     origin: input.origin(),
-                    data: String::from_utf8_lossy(&input.data).chars().take(16_384).collect(),
+                    data: String::from_utf8_lossy(&input.data)
+                        .chars()
+                        .take(16_384)
+                        .collect(),
                     reason,
                     at: self.app.clock.unix_seconds(),
                 }),
@@ -415,7 +428,7 @@ impl Core {
     }
 
     async fn commit(&mut self, out: Output, inputs: usize) -> anyhow::Result<()> {
-        let (positions, snapshot, working) = match self.state.as_ref() {
+        let (positions, snapshot, working, repeated) = match self.state.as_ref() {
             Some(state) => (
                 out.positions
                     .iter()
@@ -423,6 +436,7 @@ impl Core {
                     .collect::<Vec<(AccountId, domain::Position)>>(),
                 state.snapshot(),
                 state.working_orders(),
+                state.repeated_ticks(),
             ),
             None => return Ok(()),
         };
@@ -461,6 +475,7 @@ impl Core {
         h.inputs.fetch_add(inputs as u64, Ordering::Relaxed);
         h.fills.fetch_add(out.fills.len() as u64, Ordering::Relaxed);
         h.working_orders.store(working as u64, Ordering::Relaxed);
+        h.repeated_ticks.store(repeated, Ordering::Relaxed);
         h.last_commit_unix_ms.store(
             u64::try_from(self.app.clock.now().nanos() / 1_000_000).unwrap_or(0),
             Ordering::Relaxed,

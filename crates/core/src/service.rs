@@ -69,8 +69,31 @@ impl Service {
             feed => {
                 let app = app.clone();
                 let watch = watch.clone();
+                let health = health.clone();
                 Some(tokio::spawn(async move {
-                    let result = crate::feed::run(app, feed, watch).await;
+                    let progress = Arc::new(std::sync::atomic::AtomicU64::new(0));
+                    let watcher = {
+                        let progress = progress.clone();
+                        let health = health.clone();
+                        tokio::spawn(async move {
+                            loop {
+                                health.feed_published.store(
+                                    progress.load(std::sync::atomic::Ordering::Relaxed),
+                                    std::sync::atomic::Ordering::Relaxed,
+                                );
+                                tokio::time::sleep(Duration::from_millis(100)).await;
+                            }
+                        })
+                    };
+                    let result = crate::feed::run(app, feed, watch, progress.clone()).await;
+                    watcher.abort();
+                    health.feed_published.store(
+                        progress.load(std::sync::atomic::Ordering::Relaxed),
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
+                    health
+                        .feed_finished
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
                     if let Err(e) = &result {
                         tracing::error!(error = %e, "the market feed stopped");
                     }

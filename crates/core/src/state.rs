@@ -95,6 +95,11 @@ pub struct CoreState {
     instruments: Arc<InstrumentCatalog>,
     /// Deployments that failed to start, with why (not retried until they change).
     failed: BTreeMap<StrategyId, String>,
+    /// The newest tick time per symbol: a tick not newer is a repeat (a feed restarted
+    /// from its beginning, a record delivered twice) and is dropped.
+    last_tick: BTreeMap<Symbol, Timestamp>,
+    /// Ticks dropped as repeats.
+    repeated_ticks: u64,
 }
 
 impl std::fmt::Debug for CoreState {
@@ -117,6 +122,8 @@ struct CoreSnapshot {
     seen: Vec<EventId>,
     /// Stop-limit orders whose stop has triggered (not visible in the order's state).
     triggered: Vec<OrderId>,
+    #[serde(default)]
+    last_tick: BTreeMap<Symbol, Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -162,6 +169,8 @@ impl CoreState {
             seen_set: HashSet::new(),
             instruments,
             failed: BTreeMap::new(),
+            last_tick: BTreeMap::new(),
+            repeated_ticks: 0,
         };
         state.add_instruments();
         state
@@ -199,6 +208,7 @@ impl CoreState {
             history: self.history.clone(),
             seen: self.seen.iter().copied().collect(),
             triggered,
+            last_tick: self.last_tick.clone(),
         };
         // Plain data (maps keyed by strings and ids): serializing cannot fail.
         serde_json::to_vec(&snapshot).unwrap_or_default()
@@ -226,6 +236,8 @@ impl CoreState {
             seen: snapshot.seen.into_iter().collect(),
             instruments,
             failed: BTreeMap::new(),
+            last_tick: snapshot.last_tick,
+            repeated_ticks: 0,
         };
         state.add_instruments();
         let triggered: BTreeSet<OrderId> = snapshot.triggered.into_iter().collect();
@@ -252,6 +264,11 @@ impl CoreState {
 
     pub fn sync_cash(&mut self, account: AccountId, cash: Money) {
         self.engine.sync_cash(account, cash);
+    }
+
+    /// Ticks dropped as repeats since start.
+    pub fn repeated_ticks(&self) -> u64 {
+        self.repeated_ticks
     }
 
     pub fn working_orders(&self) -> usize {
@@ -425,6 +442,15 @@ impl CoreState {
         if self.instruments.get(tick.symbol).is_none() {
             return;
         }
+        if self
+            .last_tick
+            .get(&tick.symbol)
+            .is_some_and(|t| *t >= tick.time)
+        {
+            self.repeated_ticks += 1;
+            return;
+        }
+        self.last_tick.insert(tick.symbol, tick.time);
         let mut events = Vec::new();
         self.engine.on_tick(tick, &mut events);
         for event in events {

@@ -92,7 +92,9 @@ where
         "the core reads any account by id"
     );
     assert_eq!(
-        s.account_by_id(AccountId::from_u128(99)).await.expect("by id"),
+        s.account_by_id(AccountId::from_u128(99))
+            .await
+            .expect("by id"),
         None
     );
     // Jobs page through every account by id.

@@ -41,7 +41,10 @@ pub struct UpArgs {
     cloud: bool,
 }
 
-fn feed(args: &UpArgs, instruments: &mut InstrumentCatalog) -> anyhow::Result<(FeedConfig, String)> {
+fn feed(
+    args: &UpArgs,
+    instruments: &mut InstrumentCatalog,
+) -> anyhow::Result<(FeedConfig, String)> {
     if args.no_feed {
         return Ok((FeedConfig::None, "none".into()));
     }
