@@ -74,6 +74,10 @@ impl Platform {
     /// Opens the stores, starts the tasks and the listener.
     pub async fn start(mut config: PlatformConfig) -> anyhow::Result<Platform> {
         let clock = Clock::system();
+        // The core in this process relays the outbox every step: requests need not.
+        if config.settings.relay_inline.is_none() {
+            config.settings.relay_inline = Some(false);
+        }
         let ports = match config.settings.backend {
             Backend::Embedded => {
                 if config.settings.jwt_secret.is_none() {

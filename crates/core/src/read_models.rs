@@ -9,7 +9,7 @@ use std::sync::Arc;
 use common::views::{OrderView, Plain};
 use domain::{AccountId, Money, Order, Symbol, Tick, Timestamp};
 use store::StoreResult;
-use store::kv::{Condition, KvTable};
+use store::kv::{Condition, KvTable, KvWrite};
 use store::market_prices::{LastPrice, MarketPrices};
 
 #[derive(Clone)]
@@ -50,17 +50,23 @@ impl ReadModels {
         Ok(())
     }
 
-    pub async fn order(&self, order: &Order) -> StoreResult<()> {
-        self.kv
-            .put(
-                &format!("order#{}", order.id),
-                "status",
-                serde_json::to_value(OrderView::from(order))?,
-                None,
-                Condition::Always,
-            )
-            .await
-            .map(|_| ())
+    /// The status of changed orders, in transactions of up to 25 writes.
+    pub async fn orders<'a>(&self, orders: impl Iterator<Item = &'a Order>) -> StoreResult<()> {
+        let writes: Vec<KvWrite> = orders
+            .map(|order| {
+                Ok(KvWrite::Put {
+                    pk: format!("order#{}", order.id),
+                    sk: "status".into(),
+                    body: serde_json::to_value(OrderView::from(order))?,
+                    expires_at: None,
+                    condition: Condition::Always,
+                })
+            })
+            .collect::<StoreResult<_>>()?;
+        for chunk in writes.chunks(store::kv::MAX_TRANSACTION_WRITES) {
+            self.kv.transact(chunk.to_vec()).await?;
+        }
+        Ok(())
     }
 
     pub async fn balance(&self, account: AccountId, cash: Money, at: Timestamp) -> StoreResult<()> {

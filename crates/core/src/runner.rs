@@ -285,6 +285,8 @@ impl Core {
             self.reconcile(&mut out).await?;
             reconciled = true;
         }
+        // Commands the functions committed but left to us to publish.
+        while common::outbox::relay(&*records, &*streams, 500).await? > 0 {}
         let commands = self
             .commands
             .read(&*records, &*streams, self.config.batch)
@@ -509,9 +511,7 @@ impl Core {
         }
         let models = async {
             self.read_models.prices(out.last_ticks.iter()).await?;
-            for order in out.orders.values() {
-                self.read_models.order(order).await?;
-            }
+            self.read_models.orders(out.orders.values()).await?;
             let mut touched: Vec<AccountId> = out.ledger.iter().map(|l| l.account_id).collect();
             touched.sort();
             touched.dedup();

@@ -572,6 +572,10 @@ impl RecordStore for Flaky {
         self.inner.fills(account, limit).await
     }
 
+    async fn exposure(&self, account: AccountId) -> StoreResult<Vec<store::records::ExposureRow>> {
+        self.inner.exposure(account).await
+    }
+
     async fn positions(&self, account: AccountId) -> StoreResult<Vec<domain::Position>> {
         self.inner.positions(account).await
     }

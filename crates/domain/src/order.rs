@@ -447,6 +447,41 @@ impl Order {
     }
 }
 
+/// What a working order commits its account to: its side's remaining quantity in its
+/// symbol, and that quantity at the order's own price — the limit price, else the stop
+/// price (market orders have none: they fill at the next trade). Accounts keep the sum
+/// per symbol and side, so buying power and position limits need no scan of the orders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exposure {
+    pub symbol: Symbol,
+    pub side: Side,
+    pub quantity: Decimal,
+    pub notional: Decimal,
+}
+
+impl Order {
+    /// The order's exposure while it can still trade (`new`, accepted, partially
+    /// filled); `None` once it is terminal.
+    pub fn exposure(&self) -> Option<Exposure> {
+        if self.status.is_terminal() {
+            return None;
+        }
+        let quantity = self.remaining_quantity().value();
+        let price = self
+            .order_type
+            .limit_price()
+            .or(self.order_type.stop_price())
+            .map_or(Decimal::ZERO, |p| p.value());
+        Some(Exposure {
+            symbol: self.symbol,
+            side: self.side,
+            quantity,
+            // Price × remaining of a valid order: far inside Decimal's range.
+            notional: price.checked_mul(quantity).unwrap_or(Decimal::MAX),
+        })
+    }
+}
+
 /// The order type with new prices, refusing a price the type does not have.
 pub fn amended_type(
     order_type: OrderType,

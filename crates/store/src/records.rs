@@ -143,6 +143,16 @@ pub struct OrderPage {
     pub next: Option<OrderCursor>,
 }
 
+/// The sum of an account's working orders on one side of one symbol (see
+/// `domain::order::Exposure`), kept by the adapters as orders are written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExposureRow {
+    pub symbol: Symbol,
+    pub side: domain::Side,
+    pub quantity: domain::Decimal,
+    pub notional: domain::Decimal,
+}
+
 /// A strategy deployment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StrategyRecord {
@@ -277,6 +287,10 @@ pub trait RecordStore: Send + Sync {
     /// user's).
     async fn orders(&self, account: AccountId, query: &OrderQuery) -> StoreResult<OrderPage>;
 
+    /// What an account's working orders add up to, per symbol and side (rows that net
+    /// to zero may be absent). Kept in the same transactions that write the orders.
+    async fn exposure(&self, account: AccountId) -> StoreResult<Vec<ExposureRow>>;
+
     /// An account's latest fills, newest first.
     async fn fills(&self, account: AccountId, limit: usize) -> StoreResult<Vec<Fill>>;
 
@@ -330,4 +344,45 @@ pub fn page(mut orders: Vec<Order>, limit: usize) -> OrderPage {
         })
         .flatten();
     OrderPage { orders, next }
+}
+
+/// What writing `new` over `old` does to the account's exposure: per (symbol, side), the
+/// change of quantity and notional (the adapters add these to their exposure rows).
+pub fn exposure_deltas(
+    old: Option<&Order>,
+    new: &Order,
+) -> Vec<(Symbol, domain::Side, domain::Decimal, domain::Decimal)> {
+    let mut out: Vec<(Symbol, domain::Side, domain::Decimal, domain::Decimal)> = Vec::new();
+    let mut add = |e: domain::order::Exposure, sign: domain::Decimal| {
+        let (q, n) = (e.quantity * sign, e.notional * sign);
+        match out
+            .iter_mut()
+            .find(|(s, d, _, _)| *s == e.symbol && *d == e.side)
+        {
+            Some(row) => {
+                row.2 += q;
+                row.3 += n;
+            }
+            None => out.push((e.symbol, e.side, q, n)),
+        }
+    };
+    if let Some(e) = old.and_then(Order::exposure) {
+        add(e, -domain::Decimal::ONE);
+    }
+    if let Some(e) = new.exposure() {
+        add(e, domain::Decimal::ONE);
+    }
+    out.retain(|(_, _, q, n)| !(q.is_zero() && n.is_zero()));
+    out
+}
+
+/// A side as stored (`buy` / `sell`).
+pub fn side_of(text: &str) -> StoreResult<domain::Side> {
+    match text {
+        "buy" => Ok(domain::Side::Buy),
+        "sell" => Ok(domain::Side::Sell),
+        other => Err(crate::StoreError::internal(format!(
+            "stored side {other:?}"
+        ))),
+    }
 }

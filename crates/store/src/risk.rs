@@ -47,10 +47,38 @@ pub struct Halt {
     pub at: UnixSeconds,
 }
 
-/// See the module docs.
+/// See the module docs. Reads are cached in the process (every order reads them): limits
+/// for a second (and dropped at once when this process sets them), a day's baseline for
+/// good (it never changes), a day's halt for good once placed.
 #[derive(Clone)]
 pub struct RiskStore {
     kv: Arc<dyn KvTable>,
+    cache: Arc<std::sync::Mutex<RiskCache>>,
+}
+
+#[derive(Default)]
+struct RiskCache {
+    limits: std::collections::HashMap<AccountId, (std::time::Instant, RiskLimits)>,
+    baselines: std::collections::HashMap<(AccountId, String), Money>,
+    halts: std::collections::HashMap<(AccountId, String), (std::time::Instant, Option<Halt>)>,
+}
+
+/// How long a cached limit or a "not halted" answer is used.
+const CACHE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+/// Entries kept before the cache is emptied (it only ever holds hot accounts).
+const CACHE_ENTRIES: usize = 10_000;
+
+impl RiskStore {
+    fn cached<T>(&self, f: impl FnOnce(&mut RiskCache) -> T) -> T {
+        let mut guard = match self.cache.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if guard.limits.len() + guard.baselines.len() + guard.halts.len() > CACHE_ENTRIES {
+            *guard = RiskCache::default();
+        }
+        f(&mut guard)
+    }
 }
 
 impl std::fmt::Debug for RiskStore {
@@ -68,17 +96,35 @@ const BASELINE_TTL_SECONDS: i64 = 3 * 86_400;
 
 impl RiskStore {
     pub fn new(kv: Arc<dyn KvTable>) -> Self {
-        RiskStore { kv }
-    }
-
-    pub async fn limits(&self, account: AccountId) -> StoreResult<RiskLimits> {
-        match self.kv.get(&pk(account), "risk-limits").await? {
-            Some(item) => Ok(serde_json::from_value(item.body)?),
-            None => Ok(RiskLimits::default()),
+        RiskStore {
+            kv,
+            cache: Arc::default(),
         }
     }
 
+    pub async fn limits(&self, account: AccountId) -> StoreResult<RiskLimits> {
+        let hit = self.cached(|c| {
+            c.limits
+                .get(&account)
+                .filter(|(at, _)| at.elapsed() < CACHE_FOR)
+                .map(|(_, l)| l.clone())
+        });
+        if let Some(limits) = hit {
+            return Ok(limits);
+        }
+        let limits = match self.kv.get(&pk(account), "risk-limits").await? {
+            Some(item) => serde_json::from_value(item.body)?,
+            None => RiskLimits::default(),
+        };
+        self.cached(|c| {
+            c.limits
+                .insert(account, (std::time::Instant::now(), limits.clone()))
+        });
+        Ok(limits)
+    }
+
     pub async fn set_limits(&self, account: AccountId, limits: &RiskLimits) -> StoreResult<()> {
+        self.cached(|c| c.limits.remove(&account));
         self.kv
             .put(
                 &pk(account),
@@ -110,7 +156,15 @@ impl RiskStore {
                 .put(&key, "halt", serde_json::to_value(halt)?, None, condition)
                 .await
             {
-                Ok(_) => return Ok(halt.clone()),
+                Ok(_) => {
+                    self.cached(|c| {
+                        c.halts.insert(
+                            (account, halt.day.clone()),
+                            (std::time::Instant::now(), Some(halt.clone())),
+                        )
+                    });
+                    return Ok(halt.clone());
+                }
                 Err(e) if e.kind() == ErrorKind::ConditionFailed => continue,
                 Err(e) => return Err(e),
             }
@@ -119,11 +173,28 @@ impl RiskStore {
 
     /// The halt in force on `day`, if any.
     pub async fn halted(&self, account: AccountId, day: &str) -> StoreResult<Option<Halt>> {
-        let Some(item) = self.kv.get(&pk(account), "halt").await? else {
-            return Ok(None);
+        let key = (account, day.to_owned());
+        let hit = self.cached(|c| {
+            c.halts
+                .get(&key)
+                .filter(|(at, h)| h.is_some() || at.elapsed() < CACHE_FOR)
+                .map(|(_, h)| h.clone())
+        });
+        if let Some(halt) = hit {
+            return Ok(halt);
+        }
+        let halt = match self.kv.get(&pk(account), "halt").await? {
+            Some(item) => {
+                let halt: Halt = serde_json::from_value(item.body)?;
+                (halt.day == day).then_some(halt)
+            }
+            None => None,
         };
-        let halt: Halt = serde_json::from_value(item.body)?;
-        Ok((halt.day == day).then_some(halt))
+        self.cached(|c| {
+            c.halts
+                .insert(key, (std::time::Instant::now(), halt.clone()))
+        });
+        Ok(halt)
     }
 
     /// The P&L baseline of `day`: the first value recorded for it wins (racing writers
@@ -135,8 +206,18 @@ impl RiskStore {
         candidate: Money,
         now: UnixSeconds,
     ) -> StoreResult<Money> {
+        let cache_key = (account, day.to_owned());
+        if let Some(b) = self.cached(|c| c.baselines.get(&cache_key).copied()) {
+            return Ok(b);
+        }
         let key = pk(account);
         let sk = format!("baseline#{day}");
+        // Read first: after the day's first valuation every call finds it.
+        if let Some(item) = self.kv.get(&key, &sk).await? {
+            let b: Money = serde_json::from_value(item.body["pnl"].clone())?;
+            self.cached(|c| c.baselines.insert(cache_key, b));
+            return Ok(b);
+        }
         let body = serde_json::json!({ "pnl": candidate });
         match self
             .kv
@@ -149,10 +230,17 @@ impl RiskStore {
             )
             .await
         {
-            Ok(_) => Ok(candidate),
+            Ok(_) => {
+                self.cached(|c| c.baselines.insert(cache_key, candidate));
+                Ok(candidate)
+            }
             Err(e) if e.kind() == ErrorKind::ConditionFailed => {
                 match self.kv.get(&key, &sk).await? {
-                    Some(item) => Ok(serde_json::from_value(item.body["pnl"].clone())?),
+                    Some(item) => {
+                        let b: Money = serde_json::from_value(item.body["pnl"].clone())?;
+                        self.cached(|c| c.baselines.insert(cache_key, b));
+                        Ok(b)
+                    }
                     // Expired in between: the candidate is as good a baseline as any.
                     None => Ok(candidate),
                 }

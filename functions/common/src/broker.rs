@@ -77,6 +77,9 @@ impl PaperBroker {
     /// Relays now, so the core sees the command at once; a failure here is only logged:
     /// the event is committed and the core's relay publishes it.
     async fn relay(&self) {
+        if !self.state.settings.relays_inline() {
+            return;
+        }
         if let Err(e) = crate::outbox::relay(&*self.state.records, &*self.state.streams, 100).await
         {
             tracing::warn!(error = %e, "outbox relay after a command failed; the core will relay it");

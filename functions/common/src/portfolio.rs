@@ -3,17 +3,17 @@
 //! decide on, and what reports record each day.
 //!
 //! Paper accounts are cash accounts: buying power is cash less what working buy orders
-//! reserve (remaining quantity × limit price, stop price, or the last price for market
-//! orders), and selling is limited to what is held and not already offered.
+//! reserve (remaining quantity × limit or stop price, from the account's exposure rows,
+//! which the system of record keeps with the orders), and selling is limited to what is
+//! held and not already offered.
 
 use std::collections::BTreeMap;
 
-use domain::{Decimal, Money, Order, OrderStatus, OrderType, Position, Price, Side, Symbol};
-use store::records::{Account, OrderQuery};
+use domain::{Decimal, Money, OrderType, Position, Price, Side, Symbol};
+use store::records::Account;
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::views::is_working;
 
 /// The price a position is valued at.
 #[derive(Debug, Clone, Copy)]
@@ -46,8 +46,8 @@ pub struct Valuation {
     pub fees: Money,
     /// Realized − fees + unrealized, over the account's life (deposits excluded).
     pub total_pnl: Money,
-    /// Working orders, newest first.
-    pub working_orders: Vec<Order>,
+    /// What working orders add up to, per symbol and side.
+    pub exposure: Vec<store::records::ExposureRow>,
 }
 
 fn overflow(e: domain::DomainError) -> ApiError {
@@ -70,62 +70,23 @@ pub fn reference_price(order_type: &OrderType, last: Option<Price>) -> Option<Pr
     }
 }
 
-/// An account's working orders (submitted, accepted, partially filled), newest first.
-pub async fn working_orders(state: &AppState, account: &Account) -> ApiResult<Vec<Order>> {
-    let mut out = Vec::new();
-    for status in [
-        OrderStatus::New,
-        OrderStatus::Accepted,
-        OrderStatus::PartiallyFilled,
-    ] {
-        let mut after = None;
-        loop {
-            let page = state
-                .records
-                .orders(
-                    account.id,
-                    &OrderQuery {
-                        status: Some(status),
-                        symbol: None,
-                        after,
-                        limit: 500,
-                    },
-                )
-                .await?;
-            out.extend(page.orders.into_iter().filter(|o| is_working(o.status())));
-            match page.next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
-    }
-    out.sort_by(|a, b| b.created_at().cmp(&a.created_at()).then(b.id.cmp(&a.id)));
-    Ok(out)
-}
-
 /// Values `account` now (see the module docs).
 pub async fn value(state: &AppState, account: &Account) -> ApiResult<Valuation> {
     let positions = state.records.positions(account.id).await?;
-    let orders = working_orders(state, account).await?;
+    let exposure = state.records.exposure(account.id).await?;
     let mut marks: BTreeMap<Symbol, Option<Price>> = BTreeMap::new();
-    for symbol in positions
-        .iter()
-        .map(|p| p.symbol)
-        .chain(orders.iter().map(|o| o.symbol))
-    {
+    for symbol in positions.iter().map(|p| p.symbol) {
         if let std::collections::btree_map::Entry::Vacant(e) = marks.entry(symbol) {
             e.insert(last_price(state, symbol).await?);
         }
     }
+    // Working buy orders reserve their quantity at their own price (market orders, which
+    // fill at the next trade, reserve nothing once submitted).
     let mut reserved = Money::ZERO;
-    for order in orders.iter().filter(|o| o.side == Side::Buy) {
-        let last = marks.get(&order.symbol).copied().flatten();
-        if let Some(price) = reference_price(&order.order_type(), last) {
-            let amount = price
-                .checked_notional(order.remaining_quantity())
-                .map_err(overflow)?;
-            reserved = reserved.checked_add(amount).map_err(overflow)?;
-        }
+    for row in exposure.iter().filter(|r| r.side == Side::Buy) {
+        reserved = reserved
+            .checked_add(Money::new(row.notional))
+            .map_err(overflow)?;
     }
     let mut valued = Vec::new();
     let mut positions_value = Money::ZERO;
@@ -185,7 +146,7 @@ pub async fn value(state: &AppState, account: &Account) -> ApiResult<Valuation> 
         realized_pnl,
         fees,
         total_pnl,
-        working_orders: orders,
+        exposure,
     })
 }
 
@@ -200,10 +161,10 @@ impl Valuation {
 
     /// Remaining quantity of working orders on `side` in `symbol`.
     pub fn working(&self, symbol: Symbol, side: Side) -> Decimal {
-        self.working_orders
+        self.exposure
             .iter()
-            .filter(|o| o.symbol == symbol && o.side == side)
-            .map(|o| o.remaining_quantity().value())
+            .filter(|r| r.symbol == symbol && r.side == side)
+            .map(|r| r.quantity)
             .sum()
     }
 }

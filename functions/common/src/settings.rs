@@ -91,6 +91,11 @@ pub struct Settings {
     /// `host:port` for `axum::serve` (each function binary has its own default).
     pub bind: Option<String>,
     pub log_format: Option<LogFormat>,
+    /// Publish an order's command to the stream in the request (the default in the
+    /// cloud: Lambda has no core beside it), or leave it to the core's relay, which
+    /// publishes the outbox every few milliseconds (`stratus up`, where the core runs in
+    /// the same process).
+    pub relay_inline: Option<bool>,
 }
 
 impl Default for Settings {
@@ -115,6 +120,7 @@ impl Default for Settings {
             trust_forwarded_for: false,
             bind: None,
             log_format: None,
+            relay_inline: None,
         }
     }
 }
@@ -166,6 +172,7 @@ const ENV: &[(&str, &str)] = &[
     ("STRATUS_TRUST_FORWARDED_FOR", "trust_forwarded_for"),
     ("STRATUS_BIND", "bind"),
     ("STRATUS_LOG_FORMAT", "log_format"),
+    ("STRATUS_RELAY_INLINE", "relay_inline"),
 ];
 
 /// Fields whose environment value is a comma-separated list.
@@ -179,6 +186,7 @@ const SCALAR_FIELDS: &[&str] = &[
     "login_rate_per_minute",
     "body_limit_bytes",
     "trust_forwarded_for",
+    "relay_inline",
 ];
 
 impl Settings {
@@ -312,6 +320,11 @@ impl Settings {
             });
         }
         Ok(())
+    }
+
+    /// Whether functions relay the outbox themselves (see `relay_inline`).
+    pub fn relays_inline(&self) -> bool {
+        self.relay_inline.unwrap_or(true)
     }
 
     /// Whether `email` gets the admin role on registration.

@@ -356,12 +356,16 @@ pub async fn place(
                 state.clock.unix_seconds() + CLAIM_SECONDS,
             )
             .await?;
-        if let Some(existing) = state
-            .records
-            .order_by_client_id(account.id, client_id)
-            .await?
-        {
-            return replay(&existing, &print);
+        // A first claim needs no lookup: should the id still be taken in the records (a
+        // claim expired), the insert below finds it and answers as for a replay.
+        if claim != Claim::New {
+            if let Some(existing) = state
+                .records
+                .order_by_client_id(account.id, client_id)
+                .await?
+            {
+                return replay(&existing, &print);
+            }
         }
         if claim == Claim::Conflict {
             return Err(ApiError::conflict(format!(

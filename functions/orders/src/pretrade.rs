@@ -94,7 +94,11 @@ pub async fn check(state: &AppState, account: &Account, exposure: Exposure) -> A
     if let Some(halt) = halt {
         return Err(Rejection::Halted(halt.reason).into());
     }
-    let last = portfolio::last_price(state, exposure.symbol).await?;
+    // Limit and stop-limit orders are valued at their own price: no market read.
+    let last = match exposure.order_type {
+        OrderType::Limit { .. } | OrderType::StopLimit { .. } => None,
+        _ => portfolio::last_price(state, exposure.symbol).await?,
+    };
     let price: Option<Price> = portfolio::reference_price(&exposure.order_type, last);
     let added = exposure.quantity.value() - exposure.already_counted;
     let Some(price) = price else {

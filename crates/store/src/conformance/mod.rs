@@ -109,6 +109,7 @@ macro_rules! records_conformance {
             order_pages_follow_the_cursor_and_the_filters,
             commits_carry_orders_fills_and_positions_together,
             strategies_candles_and_reports_are_kept,
+            exposure_follows_working_orders,
         );
     };
     (@cases $factory:path, $($case:ident),* $(,)?) => {

@@ -829,3 +829,81 @@ where
             .is_empty()
     );
 }
+
+pub async fn exposure_follows_working_orders<F, Fut>(factory: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn RecordStore>>,
+{
+    use domain::Decimal;
+    let s = factory().await;
+    s.create_account(&account(1, 10)).await.expect("create");
+    let d = |t: &str| t.parse::<Decimal>().expect("decimal");
+    let rows = |s: Arc<dyn RecordStore>| async move {
+        s.exposure(AccountId::from_u128(1))
+            .await
+            .expect("exposure")
+            .into_iter()
+            .map(|r| {
+                (
+                    r.symbol.to_string(),
+                    r.side,
+                    r.quantity.normalize(),
+                    r.notional.normalize(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut first = order(1, 1, "ES", None, 100);
+    let mut second = order(2, 1, "ES", Some("b"), 101);
+    s.insert_order(&first, &[]).await.expect("insert");
+    s.insert_order(&second, &[]).await.expect("insert");
+    assert_eq!(
+        rows(s.clone()).await,
+        [("ES".to_owned(), domain::Side::Buy, d("20"), d("2005"))]
+    );
+    let now = Timestamp::from_secs(200);
+    first.accept(now).expect("accept");
+    first
+        .fill("4".parse().expect("q"), "100.25".parse().expect("p"), now)
+        .expect("fill");
+    second.accept(now).expect("accept");
+    s.commit(&CommitBatch {
+        orders: vec![first.clone(), second.clone()],
+        ..CommitBatch::default()
+    })
+    .await
+    .expect("commit");
+    assert_eq!(
+        rows(s.clone()).await,
+        [("ES".to_owned(), domain::Side::Buy, d("16"), d("1604"))]
+    );
+    // The same batch again changes nothing.
+    s.commit(&CommitBatch {
+        orders: vec![first.clone(), second.clone()],
+        ..CommitBatch::default()
+    })
+    .await
+    .expect("commit");
+    assert_eq!(
+        rows(s.clone()).await,
+        [("ES".to_owned(), domain::Side::Buy, d("16"), d("1604"))]
+    );
+    second.cancel("requested", now).expect("cancel");
+    first
+        .fill("6".parse().expect("q"), "100.25".parse().expect("p"), now)
+        .expect("fill");
+    s.commit(&CommitBatch {
+        orders: vec![first, second],
+        ..CommitBatch::default()
+    })
+    .await
+    .expect("commit");
+    assert!(rows(s.clone()).await.is_empty(), "nothing works any more");
+    assert!(
+        s.exposure(AccountId::from_u128(2))
+            .await
+            .expect("other")
+            .is_empty()
+    );
+}

@@ -18,8 +18,8 @@ use tokio::sync::Mutex;
 
 use crate::error::{StoreError, StoreResult};
 use crate::records::{
-    Account, CommitBatch, LedgerEntry, OrderPage, OrderQuery, OutboxEvent, OutboxRecord,
-    PostedEntry, RecordStore, ReportRow, Snapshot, StrategyRecord, page,
+    Account, CommitBatch, ExposureRow, LedgerEntry, OrderPage, OrderQuery, OutboxEvent,
+    OutboxRecord, PostedEntry, RecordStore, ReportRow, Snapshot, StrategyRecord, page,
 };
 use crate::stream::SequenceNumber;
 
@@ -55,6 +55,8 @@ struct StrategyRow {
 /// The tables, and the indexes that give the SQL adapters' orders.
 #[derive(Debug, Default)]
 struct Tables {
+    /// Working orders summed per (account, symbol, side): quantity and notional.
+    exposure: BTreeMap<(AccountId, Symbol, &'static str), (domain::Decimal, domain::Decimal)>,
     accounts: BTreeMap<AccountId, Account>,
     /// `(user, created_ns, id)`: a user's accounts, oldest first.
     accounts_by_user: BTreeSet<(UserId, i64, AccountId)>,
@@ -233,6 +235,21 @@ impl Tables {
     }
 
     fn upsert_order(&mut self, order: &Order) {
+        let old = self.orders.get(&order.id).map(|row| row.order.clone());
+        for (symbol, side, quantity, notional) in
+            crate::records::exposure_deltas(old.as_ref(), order)
+        {
+            let key = (order.account_id, symbol, side.as_str());
+            let entry = self
+                .exposure
+                .entry(key)
+                .or_insert((domain::Decimal::ZERO, domain::Decimal::ZERO));
+            entry.0 += quantity;
+            entry.1 += notional;
+            if entry.0.is_zero() && entry.1.is_zero() {
+                self.exposure.remove(&key);
+            }
+        }
         if let Some(row) = self.orders.get_mut(&order.id) {
             row.order = order.clone();
             return;
@@ -520,6 +537,22 @@ impl RecordStore for MemoryRecords {
             limited(orders, query.limit.saturating_add(1)),
             query.limit,
         ))
+    }
+
+    async fn exposure(&self, account: AccountId) -> StoreResult<Vec<ExposureRow>> {
+        let t = self.tables.lock().await;
+        t.exposure
+            .iter()
+            .filter(|((a, _, _), _)| *a == account)
+            .map(|((_, symbol, side), (quantity, notional))| {
+                Ok(ExposureRow {
+                    symbol: *symbol,
+                    side: crate::records::side_of(side)?,
+                    quantity: quantity.normalize(),
+                    notional: notional.normalize(),
+                })
+            })
+            .collect()
     }
 
     async fn fills(&self, account: AccountId, limit: usize) -> StoreResult<Vec<Fill>> {

@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use crate::error::{StoreError, StoreResult};
 use crate::records::{
-    Account, AccountKind, CommitBatch, LedgerEntry, OrderPage, OrderQuery, OutboxEvent,
-    OutboxRecord, PostedEntry, RecordStore, ReportRow, Snapshot, StrategyRecord, page,
+    Account, AccountKind, CommitBatch, ExposureRow, LedgerEntry, OrderPage, OrderQuery,
+    OutboxEvent, OutboxRecord, PostedEntry, RecordStore, ReportRow, Snapshot, StrategyRecord, page,
 };
 use crate::stream::SequenceNumber;
 
@@ -135,6 +135,12 @@ async fn outbox_in(conn: &mut sqlx::PgConnection, event: &OutboxEvent) -> StoreR
 }
 
 async fn upsert_order(conn: &mut PgConnection, order: &Order) -> StoreResult<()> {
+    let old: Option<serde_json::Value> =
+        sqlx::query_scalar("SELECT body FROM orders WHERE id = $1 FOR UPDATE")
+            .bind(order.id.as_uuid())
+            .fetch_optional(&mut *conn)
+            .await?;
+    let old: Option<Order> = old.map(serde_json::from_value).transpose()?;
     sqlx::query(
         "INSERT INTO orders (id, account_id, client_order_id, symbol, status, created_ns, body) VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, body = EXCLUDED.body",
@@ -148,6 +154,38 @@ async fn upsert_order(conn: &mut PgConnection, order: &Order) -> StoreResult<()>
     .bind(serde_json::to_value(order)?)
     .execute(&mut *conn)
     .await?;
+    shift_exposure(conn, old.as_ref(), order).await
+}
+
+/// Moves the account's exposure by what changed from `old` to `new` (one order).
+async fn shift_exposure(
+    conn: &mut PgConnection,
+    old: Option<&Order>,
+    new: &Order,
+) -> StoreResult<()> {
+    for (symbol, side, quantity, notional) in crate::records::exposure_deltas(old, new) {
+        sqlx::query(
+            "INSERT INTO account_exposure (account_id, symbol, side, quantity, notional) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (account_id, symbol, side) DO UPDATE
+             SET quantity = account_exposure.quantity + EXCLUDED.quantity,
+                 notional = account_exposure.notional + EXCLUDED.notional",
+        )
+        .bind(new.account_id.as_uuid())
+        .bind(symbol.as_str())
+        .bind(side.as_str())
+        .bind(quantity)
+        .bind(notional)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(
+            "DELETE FROM account_exposure WHERE account_id = $1 AND symbol = $2 AND side = $3 AND quantity = 0 AND notional = 0",
+        )
+        .bind(new.account_id.as_uuid())
+        .bind(symbol.as_str())
+        .bind(side.as_str())
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }
 
@@ -414,6 +452,7 @@ impl RecordStore for PgRecords {
         .bind(serde_json::to_value(order)?)
         .execute(&mut *tx)
         .await?;
+        shift_exposure(&mut tx, None, order).await?;
         for event in outbox {
             outbox_in(&mut tx, event).await?;
         }
@@ -467,6 +506,26 @@ impl RecordStore for PgRecords {
         .fetch_all(&self.pool)
         .await?;
         Ok(page(bodies(&rows)?, query.limit))
+    }
+
+    async fn exposure(&self, account: AccountId) -> StoreResult<Vec<ExposureRow>> {
+        let rows = sqlx::query(
+            "SELECT symbol, side, quantity, notional FROM account_exposure WHERE account_id = $1 ORDER BY symbol, side",
+        )
+        .bind(account.as_uuid())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ExposureRow {
+                    symbol: Symbol::parse(&r.try_get::<String, _>("symbol")?)
+                        .map_err(|e| StoreError::internal(e.to_string()))?,
+                    side: crate::records::side_of(&r.try_get::<String, _>("side")?)?,
+                    quantity: r.try_get::<domain::Decimal, _>("quantity")?,
+                    notional: r.try_get::<domain::Decimal, _>("notional")?,
+                })
+            })
+            .collect()
     }
 
     async fn fills(&self, account: AccountId, limit: usize) -> StoreResult<Vec<Fill>> {

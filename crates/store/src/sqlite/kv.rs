@@ -14,14 +14,22 @@ use crate::kv::{
 #[derive(Debug, Clone)]
 pub struct SqliteKv {
     pool: SqlitePool,
+    gate: super::WriteGate,
     table: String,
     clock: Clock,
 }
 
 impl SqliteKv {
+    /// Shares the file's write gate (see [`super::WriteGate`]).
+    pub fn with_gate(mut self, gate: super::WriteGate) -> Self {
+        self.gate = gate;
+        self
+    }
+
     pub fn new(pool: SqlitePool, table: &str) -> Self {
         SqliteKv {
             pool,
+            gate: super::WriteGate::default(),
             table: table.to_owned(),
             clock: Clock::system(),
         }
@@ -120,6 +128,7 @@ impl KvTable for SqliteKv {
         expires_at: Option<i64>,
         condition: Condition,
     ) -> StoreResult<KvItem> {
+        let _writing = self.gate.enter().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let existing = current(&mut tx, &self.table, pk, sk, self.clock.now()).await?;
         if !condition_holds(condition, existing.as_ref()) {
@@ -140,6 +149,7 @@ impl KvTable for SqliteKv {
     }
 
     async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> StoreResult<()> {
+        let _writing = self.gate.enter().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let existing = current(&mut tx, &self.table, pk, sk, self.clock.now()).await?;
         if !condition_holds(condition, existing.as_ref()) {
@@ -175,6 +185,7 @@ impl KvTable for SqliteKv {
     async fn transact(&self, writes: Vec<KvWrite>) -> StoreResult<()> {
         validate_transaction(&writes)?;
         let now = self.clock.now();
+        let _writing = self.gate.enter().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut versions = Vec::with_capacity(writes.len());
         for w in &writes {

@@ -12,19 +12,29 @@ use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use crate::error::{StoreError, StoreResult};
 use crate::records::{
-    Account, AccountKind, CommitBatch, LedgerEntry, OrderPage, OrderQuery, OutboxEvent,
-    OutboxRecord, PostedEntry, RecordStore, ReportRow, Snapshot, StrategyRecord, page,
+    Account, AccountKind, CommitBatch, ExposureRow, LedgerEntry, OrderPage, OrderQuery,
+    OutboxEvent, OutboxRecord, PostedEntry, RecordStore, ReportRow, Snapshot, StrategyRecord, page,
 };
 use crate::stream::SequenceNumber;
 
 #[derive(Debug, Clone)]
 pub struct SqliteRecords {
     pool: SqlitePool,
+    gate: super::WriteGate,
 }
 
 impl SqliteRecords {
+    /// Shares the file's write gate (see [`super::WriteGate`]).
+    pub fn with_gate(mut self, gate: super::WriteGate) -> Self {
+        self.gate = gate;
+        self
+    }
+
     pub fn new(pool: SqlitePool) -> Self {
-        SqliteRecords { pool }
+        SqliteRecords {
+            pool,
+            gate: super::WriteGate::default(),
+        }
     }
 }
 
@@ -144,6 +154,11 @@ async fn outbox_in(conn: &mut SqliteConnection, event: &OutboxEvent) -> StoreRes
 }
 
 async fn upsert_order(conn: &mut SqliteConnection, order: &Order) -> StoreResult<()> {
+    let old: Option<String> = sqlx::query_scalar("SELECT body FROM orders WHERE id = ?")
+        .bind(order.id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let old: Option<Order> = old.map(|b| serde_json::from_str(&b)).transpose()?;
     sqlx::query(
         "INSERT INTO orders (id, account_id, client_order_id, symbol, status, created_ns, body) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body",
@@ -157,6 +172,55 @@ async fn upsert_order(conn: &mut SqliteConnection, order: &Order) -> StoreResult
     .bind(serde_json::to_string(order)?)
     .execute(&mut *conn)
     .await?;
+    shift_exposure(conn, old.as_ref(), order).await
+}
+
+/// Moves the account's exposure by what changed from `old` to `new` (one order).
+async fn shift_exposure(
+    conn: &mut SqliteConnection,
+    old: Option<&Order>,
+    new: &Order,
+) -> StoreResult<()> {
+    for (symbol, side, quantity, notional) in crate::records::exposure_deltas(old, new) {
+        let row = sqlx::query(
+            "SELECT quantity, notional FROM account_exposure WHERE account_id = ? AND symbol = ? AND side = ?",
+        )
+        .bind(new.account_id.to_string())
+        .bind(symbol.as_str())
+        .bind(side.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+        let (q0, n0) = match row {
+            Some(r) => (
+                money(&r.try_get::<String, _>("quantity")?)?.value(),
+                money(&r.try_get::<String, _>("notional")?)?.value(),
+            ),
+            None => (domain::Decimal::ZERO, domain::Decimal::ZERO),
+        };
+        let (q, n) = (q0 + quantity, n0 + notional);
+        if q.is_zero() && n.is_zero() {
+            sqlx::query(
+                "DELETE FROM account_exposure WHERE account_id = ? AND symbol = ? AND side = ?",
+            )
+            .bind(new.account_id.to_string())
+            .bind(symbol.as_str())
+            .bind(side.as_str())
+            .execute(&mut *conn)
+            .await?;
+        } else {
+            sqlx::query(
+                "INSERT INTO account_exposure (account_id, symbol, side, quantity, notional) VALUES (?, ?, ?, ?, ?)
+                 ON CONFLICT (account_id, symbol, side) DO UPDATE SET quantity = excluded.quantity, notional = excluded.notional",
+            )
+            .bind(new.account_id.to_string())
+            .bind(symbol.as_str())
+            .bind(side.as_str())
+            .bind(q.normalize().to_string())
+            .bind(n.normalize().to_string())
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
     Ok(())
 }
 
@@ -169,6 +233,7 @@ fn bodies<T: serde::de::DeserializeOwned>(rows: &[SqliteRow]) -> StoreResult<Vec
 #[async_trait]
 impl RecordStore for SqliteRecords {
     async fn create_account(&self, account: &Account) -> StoreResult<()> {
+        let _writing = self.gate.enter().await;
         sqlx::query(
             "INSERT INTO accounts (id, user_id, name, kind, base_currency, cash, created_ns) VALUES (?, ?, ?, ?, ?, '0', ?)",
         )
@@ -226,6 +291,7 @@ impl RecordStore for SqliteRecords {
     }
 
     async fn post(&self, entry: &LedgerEntry) -> StoreResult<PostedEntry> {
+        let _writing = self.gate.enter().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let posted = post_in(&mut tx, entry).await?;
         tx.commit().await?;
@@ -263,6 +329,7 @@ impl RecordStore for SqliteRecords {
     }
 
     async fn commit(&self, batch: &CommitBatch) -> StoreResult<()> {
+        let _writing = self.gate.enter().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         for order in &batch.orders {
             upsert_order(&mut tx, order).await?;
@@ -377,6 +444,7 @@ impl RecordStore for SqliteRecords {
     }
 
     async fn mark_published(&self, ids: &[i64]) -> StoreResult<()> {
+        let _writing = self.gate.enter().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         for id in ids {
             sqlx::query("UPDATE outbox SET published = 1 WHERE id = ?")
@@ -408,6 +476,7 @@ impl RecordStore for SqliteRecords {
     }
 
     async fn insert_order(&self, order: &Order, outbox: &[OutboxEvent]) -> StoreResult<()> {
+        let _writing = self.gate.enter().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "INSERT INTO orders (id, account_id, client_order_id, symbol, status, created_ns, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -421,6 +490,7 @@ impl RecordStore for SqliteRecords {
         .bind(serde_json::to_string(order)?)
         .execute(&mut *tx)
         .await?;
+        shift_exposure(&mut tx, None, order).await?;
         for event in outbox {
             outbox_in(&mut tx, event).await?;
         }
@@ -478,6 +548,26 @@ impl RecordStore for SqliteRecords {
         Ok(page(bodies(&rows)?, query.limit))
     }
 
+    async fn exposure(&self, account: AccountId) -> StoreResult<Vec<ExposureRow>> {
+        let rows = sqlx::query(
+            "SELECT symbol, side, quantity, notional FROM account_exposure WHERE account_id = ? ORDER BY symbol, side",
+        )
+        .bind(account.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ExposureRow {
+                    symbol: Symbol::parse(&r.try_get::<String, _>("symbol")?)
+                        .map_err(|e| StoreError::internal(e.to_string()))?,
+                    side: crate::records::side_of(&r.try_get::<String, _>("side")?)?,
+                    quantity: money(&r.try_get::<String, _>("quantity")?)?.value(),
+                    notional: money(&r.try_get::<String, _>("notional")?)?.value(),
+                })
+            })
+            .collect()
+    }
+
     async fn fills(&self, account: AccountId, limit: usize) -> StoreResult<Vec<Fill>> {
         let rows = sqlx::query("SELECT body FROM fills WHERE account_id = ? ORDER BY time_ns DESC, trade_id DESC LIMIT ?")
             .bind(account.to_string())
@@ -496,6 +586,7 @@ impl RecordStore for SqliteRecords {
     }
 
     async fn save_strategy(&self, strategy: &StrategyRecord) -> StoreResult<()> {
+        let _writing = self.gate.enter().await;
         sqlx::query(
             "INSERT INTO strategies (id, account_id, status, created_ns, body) VALUES (?, ?, ?, ?, ?)
              ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body",
@@ -552,6 +643,7 @@ impl RecordStore for SqliteRecords {
     }
 
     async fn save_report(&self, row: &ReportRow) -> StoreResult<()> {
+        let _writing = self.gate.enter().await;
         sqlx::query(
             "INSERT INTO reports (account_id, day, body) VALUES (?, ?, ?)
              ON CONFLICT (account_id, day) DO UPDATE SET body = excluded.body",

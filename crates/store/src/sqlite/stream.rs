@@ -14,13 +14,21 @@ use crate::stream::{
 #[derive(Debug, Clone)]
 pub struct SqliteStream {
     pool: SqlitePool,
+    gate: super::WriteGate,
     shards: usize,
 }
 
 impl SqliteStream {
+    /// Shares the file's write gate (see [`super::WriteGate`]).
+    pub fn with_gate(mut self, gate: super::WriteGate) -> Self {
+        self.gate = gate;
+        self
+    }
+
     pub fn new(pool: SqlitePool, shards: usize) -> Self {
         SqliteStream {
             pool,
+            gate: super::WriteGate::default(),
             shards: shards.max(1),
         }
     }
@@ -49,6 +57,7 @@ impl StreamLog for SqliteStream {
     ) -> StoreResult<Vec<Published>> {
         validate_publish(&records)?;
         // One transaction: all records or none, in input order.
+        let _writing = self.gate.enter().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut out = Vec::with_capacity(records.len());
         for r in &records {
