@@ -604,13 +604,24 @@ impl Engine {
 
     /// Everything needed to resume exactly where the engine is.
     pub fn snapshot(&self) -> EngineSnapshot {
+        self.snapshot_with(self.broker.clone())
+    }
+
+    /// A snapshot without the broker's waiting orders, for a runner that keeps them
+    /// elsewhere and resubmits them on restore (the live core: they are the open orders
+    /// of the system of record); cheap however many orders wait.
+    pub fn snapshot_without_pending(&self) -> EngineSnapshot {
+        self.snapshot_with(self.broker.without_pending())
+    }
+
+    fn snapshot_with(&self, broker: PaperBroker) -> EngineSnapshot {
         EngineSnapshot {
             accounts: self
                 .accounts
                 .iter()
                 .map(|(id, portfolio)| (*id, portfolio.clone()))
                 .collect(),
-            broker: self.broker.clone(),
+            broker,
             strategies: self
                 .slots
                 .iter()

@@ -239,6 +239,17 @@ impl PaperBroker {
         self.pending.clear();
     }
 
+    /// A copy without the waiting orders (see [`PaperBroker::clear_pending`]), made
+    /// without copying them first.
+    pub fn without_pending(&self) -> PaperBroker {
+        PaperBroker {
+            instruments: self.instruments.clone(),
+            costs: self.costs,
+            pending: Vec::new(),
+            next_trade_id: self.next_trade_id,
+        }
+    }
+
     pub fn pending(&self) -> &[PaperOrder] {
         &self.pending
     }

@@ -193,15 +193,15 @@ impl CoreState {
 
     /// The state serialized (see [`CoreSnapshot`]).
     pub fn snapshot(&self) -> Vec<u8> {
-        let mut engine = self.engine.snapshot();
-        let triggered = engine
-            .broker
+        let engine = self.engine.snapshot_without_pending();
+        let triggered = self
+            .engine
+            .broker()
             .pending()
             .iter()
             .filter(|o| o.triggered)
             .map(|o| o.id)
             .collect();
-        engine.broker.clear_pending();
         let snapshot = CoreSnapshot {
             version: SNAPSHOT_VERSION,
             engine,
