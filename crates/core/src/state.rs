@@ -500,20 +500,7 @@ impl CoreState {
     fn engine_event(&mut self, event: EngineEvent, now: Timestamp, out: &mut Output) {
         match event {
             EngineEvent::OrderSubmitted { order, .. } => {
-                let request = OrderRequest {
-                    id: order.id,
-                    client_order_id: None,
-                    account_id: order.account_id,
-                    symbol: order.symbol,
-                    side: order.side,
-                    order_type: order.order_type,
-                    time_in_force: order.time_in_force,
-                    quantity: order.quantity,
-                };
-                let Some(instrument) = self.instruments.get(order.symbol) else {
-                    return;
-                };
-                let Ok(mut o) = Order::new(request, instrument, order.placed_at) else {
+                let Some(mut o) = self.strategy_order(&order, order.placed_at) else {
                     return;
                 };
                 if o.accept(now).is_ok() {
@@ -532,22 +519,9 @@ impl CoreState {
                     Some(o) => (o, ReasonCode::RiskRejected),
                     None => {
                         // A strategy order refused at submission: record it as rejected.
-                        let request = OrderRequest {
-                            id: order.id,
-                            client_order_id: None,
-                            account_id: order.account_id,
-                            symbol: order.symbol,
-                            side: order.side,
-                            order_type: order.order_type,
-                            time_in_force: order.time_in_force,
-                            quantity: order.quantity,
-                        };
-                        let Some(instrument) = self.instruments.get(order.symbol) else {
-                            return;
-                        };
-                        match Order::new(request, instrument, now) {
-                            Ok(o) => (o, ReasonCode::InvalidOrder),
-                            Err(_) => return,
+                        match self.strategy_order(&order, now) {
+                            Some(o) => (o, ReasonCode::InvalidOrder),
+                            None => return,
                         }
                     }
                 };
@@ -619,6 +593,22 @@ impl CoreState {
             EngineEvent::Filled(fill) => self.filled(fill, out),
             EngineEvent::Candle(_) => {}
         }
+    }
+
+    /// A strategy's order (the engine made it) as a domain order in state `new`.
+    fn strategy_order(&self, order: &PaperOrder, at: Timestamp) -> Option<Order> {
+        let request = OrderRequest {
+            id: order.id,
+            client_order_id: None,
+            account_id: order.account_id,
+            symbol: order.symbol,
+            side: order.side,
+            order_type: order.order_type,
+            time_in_force: order.time_in_force,
+            quantity: order.quantity,
+        };
+        let instrument = self.instruments.get(order.symbol)?;
+        Order::new(request, instrument, at).ok()
     }
 
     fn filled(&mut self, fill: Fill, out: &mut Output) {
