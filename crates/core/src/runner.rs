@@ -280,10 +280,8 @@ impl Core {
         let due = self
             .last_reconcile
             .is_none_or(|t| t.elapsed() >= self.config.reconcile_every);
-        let mut reconciled = false;
         if due {
             self.reconcile(&mut out).await?;
-            reconciled = true;
         }
         // Commands the functions committed but left to us to publish.
         while common::outbox::relay(&*records, &*streams, 500).await? > 0 {}
@@ -349,7 +347,9 @@ impl Core {
                 state.heartbeat(now, &mut out);
             }
         }
-        if inputs == 0 && out.is_empty() && !reconciled {
+        // Nothing read and nothing produced (a reconcile that changed nothing, or a
+        // deployment the records will reproduce after a restart): no commit.
+        if inputs == 0 && out.is_empty() {
             return Ok(false);
         }
         for letter in &dead {
@@ -359,14 +359,6 @@ impl Core {
         self.health
             .malformed
             .fetch_add(dead.len() as u64, Ordering::Relaxed);
-        if inputs == 0 && out.is_empty() {
-            // A reconcile that changed nothing: nothing to commit.
-            if !self.commands.checkpoints().is_empty() || !self.ticks.checkpoints().is_empty() {
-                // (Only dead letters were read: still advance past them.)
-            } else {
-                return Ok(false);
-            }
-        }
         self.commit(out, inputs).await?;
         Ok(inputs > 0)
     }
