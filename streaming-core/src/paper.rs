@@ -233,14 +233,9 @@ impl PaperBroker {
         Some(self.pending.remove(at))
     }
 
-    /// Drops every waiting order (a live runner snapshots the broker without them and
-    /// resubmits them from the system of record, where they are kept anyway).
-    pub fn clear_pending(&mut self) {
-        self.pending.clear();
-    }
-
-    /// A copy without the waiting orders (see [`PaperBroker::clear_pending`]), made
-    /// without copying them first.
+    /// A copy without the waiting orders, made without copying them first (a live runner
+    /// snapshots the broker without them and resubmits them from the system of record,
+    /// where they are kept anyway).
     pub fn without_pending(&self) -> PaperBroker {
         PaperBroker {
             instruments: self.instruments.clone(),

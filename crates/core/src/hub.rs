@@ -55,8 +55,4 @@ impl Hub {
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<HubMessage>> {
         self.tx.subscribe()
     }
-
-    pub fn clients(&self) -> usize {
-        self.tx.receiver_count()
-    }
 }

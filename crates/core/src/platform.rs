@@ -131,14 +131,6 @@ impl Platform {
         })
     }
 
-    pub fn health(&self) -> &crate::runner::CoreHealth {
-        &self.service.health
-    }
-
-    pub fn feed_finished(&self) -> bool {
-        self.service.feed_finished()
-    }
-
     /// Stops accepting requests, lets the tasks finish (the core commits its batch), and
     /// returns when everything has stopped.
     pub async fn stop(self) {

@@ -81,16 +81,4 @@ impl ReadModels {
             .await
             .map(|_| ())
     }
-
-    /// The order read model (tests, operators).
-    pub async fn order_status(
-        &self,
-        order: domain::OrderId,
-    ) -> StoreResult<Option<serde_json::Value>> {
-        Ok(self
-            .kv
-            .get(&format!("order#{order}"), "status")
-            .await?
-            .map(|i| i.body))
-    }
 }

@@ -390,15 +390,9 @@ impl Core {
         accounts.sort();
         accounts.dedup();
         let mut cash = BTreeMap::new();
-        let mut after = None;
-        loop {
-            let page = self.app.records.all_accounts(after, 500).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.id);
-            for a in page {
-                if accounts.binary_search(&a.id).is_ok() {
-                    cash.insert(a.id, a.cash);
-                }
+        for id in accounts {
+            if let Some(a) = self.app.records.account_by_id(id).await? {
+                cash.insert(a.id, a.cash);
             }
         }
         self.cash = cash;

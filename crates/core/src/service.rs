@@ -119,11 +119,6 @@ impl Service {
             .merge(crate::ws::router(app, self.hub.clone()))
     }
 
-    /// Whether the feed has finished (a replay that reached its end).
-    pub fn feed_finished(&self) -> bool {
-        self.feed.as_ref().is_none_or(|f| f.is_finished())
-    }
-
     /// Signals every task to stop and waits for them (the core commits its batch first).
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);

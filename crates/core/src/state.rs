@@ -719,9 +719,4 @@ impl CoreState {
         }
         failures
     }
-
-    /// Whether a strategy is running in the engine (deployed, paused or not).
-    pub fn is_deployed(&self, id: StrategyId) -> bool {
-        self.engine.strategies().any(|(s, _, _, _, _)| s == id)
-    }
 }

@@ -19,7 +19,7 @@
 //! hub's buffer behind is closed (code 1008), so a slow client never slows the core.
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -156,11 +156,11 @@ impl Subscriptions {
     }
 }
 
-/// Which accounts are the connection's user's, refreshed when an unknown account shows
-/// up (at most every few seconds).
+/// Which accounts are the connection's user's: asked of the system of record once per
+/// account seen (an account never changes owner, so the answer is kept).
+#[derive(Default)]
 struct Owned {
     accounts: HashMap<AccountId, bool>,
-    refreshed: Option<Instant>,
 }
 
 impl Owned {
@@ -168,23 +168,15 @@ impl Owned {
         if let Some(known) = self.accounts.get(&account) {
             return *known;
         }
-        if self
-            .refreshed
-            .is_none_or(|t| t.elapsed() > Duration::from_secs(2))
-        {
-            self.refreshed = Some(Instant::now());
-            if let Ok(list) = app.records.accounts(principal.user_id).await {
-                for a in list {
-                    self.accounts.insert(a.id, true);
-                }
+        match app.records.account(principal.user_id, account).await {
+            Ok(found) => {
+                let mine = found.is_some();
+                self.accounts.insert(account, mine);
+                mine
             }
+            // Not known now: withheld, and asked again next time.
+            Err(_) => false,
         }
-        let mine = self.accounts.get(&account).copied().unwrap_or(false);
-        if !mine {
-            // Remember it is someone else's only once confirmed by a fresh list.
-            self.accounts.insert(account, false);
-        }
-        mine
     }
 }
 
@@ -236,10 +228,7 @@ async fn render(
 async fn client(mut socket: WebSocket, ctx: WsState, principal: Principal) {
     let mut rx = ctx.hub.subscribe();
     let mut subs = Subscriptions::default();
-    let mut owned = Owned {
-        accounts: HashMap::new(),
-        refreshed: None,
-    };
+    let mut owned = Owned::default();
     let mut ping = tokio::time::interval(Duration::from_secs(30));
     ping.tick().await;
     tracing::debug!(user_id = %principal.user_id, "websocket open");

@@ -28,13 +28,6 @@ pub fn sha256_hex(value: &str) -> String {
     d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Constant-time equality of two byte strings (through HMAC verification).
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, b"stratus-compare");
-    let tag = hmac::sign(&key, a);
-    hmac::verify(&key, b, tag.as_ref()).is_ok()
-}
-
 /// Seals and opens small secrets (broker credentials) with AES-256-GCM. Each seal uses
 /// a fresh random nonce; the associated data binds a ciphertext to its owner (an
 /// account id), so a sealed value copied to another account does not open.
@@ -145,8 +138,6 @@ mod tests {
             sha256_hex("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
-        assert!(constant_time_eq(b"same", b"same"));
-        assert!(!constant_time_eq(b"same", b"diff"));
     }
 
     #[test]

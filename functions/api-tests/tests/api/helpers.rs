@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
-use common::settings::{Backend as StoreBackend, Secret, Settings};
+#[cfg(feature = "cloud-tests")]
+use common::settings::Backend as StoreBackend;
+use common::settings::{Secret, Settings};
 use common::state::Ports;
 use common::{AppState, Clock};
 use domain::{InstrumentCatalog, Timestamp};
@@ -143,7 +145,6 @@ impl TestApp {
                 (ports, None)
             }
         };
-        let _ = StoreBackend::Embedded;
         let state = AppState::new(settings, ports, InstrumentCatalog::builtin(), clock).unwrap();
         let router = all_routes().into_router(state.clone());
         TestApp {

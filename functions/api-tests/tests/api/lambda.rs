@@ -2,7 +2,6 @@
 //! `lambda_http` (exactly as `lambda_http::run` adapts them), Kinesis records and the
 //! EventBridge schedule as the reports function's event binary receives them.
 
-use axum::http::StatusCode;
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Context, LambdaEvent, Service};
 use serde_json::{Value, json};
@@ -171,5 +170,4 @@ async fn kinesis_and_schedule_events_deserialize_and_are_handled() {
         .unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].body["cash"], "300");
-    let _ = StatusCode::OK;
 }
