@@ -97,8 +97,7 @@ pub async fn run(
                 seed,
             })?;
             let started = tokio::time::Instant::now();
-            let mut published = 0u64;
-            let mut pending = Vec::new();
+            let mut out = Publisher::new(&app, &progress);
             for tick in feed {
                 if *shutdown.borrow() {
                     break;
@@ -106,21 +105,10 @@ pub async fn run(
                 let due = Duration::from_nanos(
                     u64::try_from(tick.time.nanos() - start.nanos()).unwrap_or(0),
                 );
-                let wait = started + due;
-                if wait > tokio::time::Instant::now() {
-                    publish(&app, &mut pending, &mut published, &progress).await;
-                    tokio::select! {
-                        _ = tokio::time::sleep_until(wait) => {}
-                        _ = shutdown.changed() => {}
-                    }
-                }
-                pending.push(tick);
-                if pending.len() >= 200 {
-                    publish(&app, &mut pending, &mut published, &progress).await;
-                }
+                out.wait_until(started + due, &mut shutdown).await;
+                out.push(tick).await;
             }
-            publish(&app, &mut pending, &mut published, &progress).await;
-            Ok(published)
+            Ok(out.finish().await)
         }
         FeedConfig::Replay {
             path,
@@ -130,8 +118,7 @@ pub async fn run(
             let reader = DataReader::open(&path, symbol)?;
             let started = tokio::time::Instant::now();
             let mut first: Option<Timestamp> = None;
-            let mut published = 0u64;
-            let mut pending = Vec::new();
+            let mut out = Publisher::new(&app, &progress);
             for record in reader {
                 if *shutdown.borrow() {
                     break;
@@ -144,22 +131,13 @@ pub async fn run(
                     let base = *first.get_or_insert(tick.time);
                     if speed > 0.0 {
                         let data = (tick.time.nanos() - base.nanos()).max(0) as f64 / speed;
-                        let wait = started + Duration::from_nanos(data.min(1e18) as u64);
-                        if wait > tokio::time::Instant::now() {
-                            publish(&app, &mut pending, &mut published, &progress).await;
-                            tokio::select! {
-                                _ = tokio::time::sleep_until(wait) => {}
-                                _ = shutdown.changed() => {}
-                            }
-                        }
+                        let due = Duration::from_nanos(data.min(1e18) as u64);
+                        out.wait_until(started + due, &mut shutdown).await;
                     }
-                    pending.push(tick);
-                    if pending.len() >= 500 {
-                        publish(&app, &mut pending, &mut published, &progress).await;
-                    }
+                    out.push(tick).await;
                 }
             }
-            publish(&app, &mut pending, &mut published, &progress).await;
+            let published = out.finish().await;
             tracing::info!(published, file = %path.display(), "replay finished");
             Ok(published)
         }
@@ -189,34 +167,87 @@ fn bar_ticks(symbol: Symbol, bar: &domain::Candle) -> Vec<Tick> {
         .collect()
 }
 
-async fn publish(
-    app: &AppState,
-    pending: &mut Vec<Tick>,
-    published: &mut u64,
-    progress: &AtomicU64,
-) {
-    if pending.is_empty() {
-        return;
-    }
-    let records: Vec<OutgoingRecord> = pending
-        .iter()
-        .map(|t| {
-            let id = EventId::derived(&format!("tick:{}:{}", t.symbol, t.time.nanos()));
-            let envelope = Event::TickReceived(*t).to_envelope(id, t.time);
-            OutgoingRecord::new(envelope.partition_key.clone(), envelope.to_vec())
-        })
-        .collect();
-    let n = records.len() as u64;
-    loop {
-        match app.streams.publish(streams::TICKS, records.clone()).await {
-            Ok(_) => break,
-            Err(e) => {
-                tracing::warn!(error = %e, "publishing ticks failed; retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
+/// Ticks waiting to go out in one `PutRecords`, and the count of those gone.
+struct Publisher<'a> {
+    app: &'a AppState,
+    progress: &'a AtomicU64,
+    pending: Vec<Tick>,
+    published: u64,
+}
+
+impl<'a> Publisher<'a> {
+    /// Ticks per batch: one `PutRecords` call at its limit of 500 records.
+    const BATCH: usize = 500;
+
+    fn new(app: &'a AppState, progress: &'a AtomicU64) -> Self {
+        Publisher {
+            app,
+            progress,
+            pending: Vec::new(),
+            published: 0,
         }
     }
-    *published += n;
-    progress.fetch_add(n, Ordering::Relaxed);
-    pending.clear();
+
+    async fn push(&mut self, tick: Tick) {
+        self.pending.push(tick);
+        if self.pending.len() >= Self::BATCH {
+            self.flush().await;
+        }
+    }
+
+    /// Paces the feed: what is pending goes out now (it is due), then sleeps until
+    /// `wait` or shutdown.
+    async fn wait_until(
+        &mut self,
+        wait: tokio::time::Instant,
+        shutdown: &mut watch::Receiver<bool>,
+    ) {
+        if wait <= tokio::time::Instant::now() {
+            return;
+        }
+        self.flush().await;
+        tokio::select! {
+            _ = tokio::time::sleep_until(wait) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+
+    /// Publishes what is pending; the number published in all.
+    async fn finish(mut self) -> u64 {
+        self.flush().await;
+        self.published
+    }
+
+    async fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let records: Vec<OutgoingRecord> = self
+            .pending
+            .iter()
+            .map(|t| {
+                let id = EventId::derived(&format!("tick:{}:{}", t.symbol, t.time.nanos()));
+                let envelope = Event::TickReceived(*t).to_envelope(id, t.time);
+                OutgoingRecord::new(envelope.partition_key.clone(), envelope.to_vec())
+            })
+            .collect();
+        let n = records.len() as u64;
+        loop {
+            match self
+                .app
+                .streams
+                .publish(streams::TICKS, records.clone())
+                .await
+            {
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "publishing ticks failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+        self.published += n;
+        self.progress.fetch_add(n, Ordering::Relaxed);
+        self.pending.clear();
+    }
 }
