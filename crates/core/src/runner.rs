@@ -168,13 +168,19 @@ impl Core {
     /// record (a fresh core if there is no snapshot yet).
     async fn load(&mut self) -> anyhow::Result<()> {
         let instruments = self.app.instruments.clone();
-        let state = match self.app.records.snapshot(SNAPSHOT_NAME).await? {
+        let mut state = match self.app.records.snapshot(SNAPSHOT_NAME).await? {
             Some(snapshot) => {
                 let working = self.open_orders().await?;
                 CoreState::restore(&snapshot.state, working, instruments)?
             }
             None => CoreState::new(instruments, CostModel::default()),
         };
+        state.recall_commands(
+            self.app
+                .records
+                .recent_commands(crate::state::SEEN_COMMANDS)
+                .await?,
+        );
         tracing::info!(working_orders = state.working_orders(), "core state loaded");
         self.commands.rollback();
         self.ticks.rollback();
@@ -454,6 +460,7 @@ impl Core {
                 taken_at: self.app.clock.now(),
                 state: snapshot,
             }),
+            applied_commands: out.applied.clone(),
         };
         self.app.records.commit(&batch).await?;
         self.commands.committed();

@@ -538,6 +538,10 @@ impl RecordStore for Flaky {
         self.inner.snapshot(name).await
     }
 
+    async fn recent_commands(&self, limit: usize) -> StoreResult<Vec<domain::EventId>> {
+        self.inner.recent_commands(limit).await
+    }
+
     async fn insert_order(
         &self,
         order: &Order,

@@ -101,12 +101,9 @@ impl From<sqlx::Error> for StoreError {
                 sqlx::error::ErrorKind::ForeignKeyViolation
                 | sqlx::error::ErrorKind::NotNullViolation
                 | sqlx::error::ErrorKind::CheckViolation => ErrorKind::Invalid,
-                // SQLite "database is locked" and Postgres serialization failures are
-                // transient: the same statement can succeed on retry.
-                _ if db
-                    .code()
-                    .is_some_and(|c| c == "5" || c == "517" || c == "40001" || c == "40P01") =>
-                {
+                // Postgres serialization failures and deadlocks are transient: the same
+                // statement can succeed on retry.
+                _ if db.code().is_some_and(|c| c == "40001" || c == "40P01") => {
                     ErrorKind::Unavailable
                 }
                 _ => ErrorKind::Internal,
@@ -114,6 +111,44 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::ColumnDecode { .. }
             | sqlx::Error::Decode(_)
             | sqlx::Error::TypeNotFound { .. } => ErrorKind::Internal,
+            _ => ErrorKind::Internal,
+        };
+        StoreError::new(kind, e.to_string())
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ffi;
+        let kind = match &e {
+            rusqlite::Error::QueryReturnedNoRows => ErrorKind::NotFound,
+            rusqlite::Error::SqliteFailure(failure, _) => match failure.extended_code {
+                ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                    ErrorKind::ConditionFailed
+                }
+                ffi::SQLITE_CONSTRAINT_FOREIGNKEY
+                | ffi::SQLITE_CONSTRAINT_NOTNULL
+                | ffi::SQLITE_CONSTRAINT_CHECK => ErrorKind::Invalid,
+                // "database is locked" (another process holds the file past the busy
+                // timeout) is transient: the same statement can succeed on retry.
+                _ if matches!(
+                    failure.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) =>
+                {
+                    ErrorKind::Unavailable
+                }
+                _ if matches!(
+                    failure.code,
+                    rusqlite::ErrorCode::CannotOpen
+                        | rusqlite::ErrorCode::DiskFull
+                        | rusqlite::ErrorCode::SystemIoFailure
+                ) =>
+                {
+                    ErrorKind::Unavailable
+                }
+                _ => ErrorKind::Internal,
+            },
             _ => ErrorKind::Internal,
         };
         StoreError::new(kind, e.to_string())

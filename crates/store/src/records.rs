@@ -209,7 +209,16 @@ pub struct CommitBatch {
     pub outbox: Vec<OutboxEvent>,
     pub checkpoints: Vec<Checkpoint>,
     pub snapshot: Option<Snapshot>,
+    /// Ids of the commands this batch applied, remembered so that a command delivered
+    /// again (two relays of one outbox row) is recognised after a restart too. They are
+    /// appended as given (the core sends each id once); the newest
+    /// [`COMMANDS_REMEMBERED`] are kept.
+    pub applied_commands: Vec<EventId>,
 }
+
+/// How many applied command ids the system of record keeps (older ones are pruned as
+/// new ones arrive).
+pub const COMMANDS_REMEMBERED: usize = 100_000;
 
 /// See the module docs.
 #[async_trait]
@@ -268,6 +277,10 @@ pub trait RecordStore: Send + Sync {
     async fn mark_published(&self, ids: &[i64]) -> StoreResult<()>;
 
     async fn snapshot(&self, name: &str) -> StoreResult<Option<Snapshot>>;
+
+    /// The newest `limit` applied command ids (see [`CommitBatch::applied_commands`]),
+    /// oldest first.
+    async fn recent_commands(&self, limit: usize) -> StoreResult<Vec<EventId>>;
 
     /// Records a new order and the outbox events that submit it, in one transaction;
     /// `ConditionFailed` (and nothing written) if its id, or its `client_order_id` within

@@ -67,6 +67,9 @@ const ALL_TABLES: [&str; 7] = [
     tables::DEAD_LETTERS,
 ];
 
+/// Shards per stream in the embedded file's log.
+const EMBEDDED_SHARDS: usize = 2;
+
 impl Ports {
     /// Everything in one SQLite file, `<dir>/stratus.db` (created if missing).
     pub async fn embedded(dir: &Path, clock: &Clock) -> anyhow::Result<Ports> {
@@ -87,8 +90,8 @@ impl Ports {
             })
             .collect();
         Ports {
-            records: Arc::new(store.records()),
-            streams: Arc::new(store.stream(2)),
+            records: Arc::new(store.records_publishing_to(EMBEDDED_SHARDS)),
+            streams: Arc::new(store.stream(EMBEDDED_SHARDS)),
             tables,
         }
     }

@@ -104,6 +104,7 @@ macro_rules! records_conformance {
             ledger_posts_are_idempotent_and_refuse_overdrafts,
             concurrent_withdrawals_never_overdraw,
             commits_are_all_or_nothing_and_idempotent,
+            applied_commands_are_remembered_newest_last,
             the_outbox_relays_in_order,
             orders_are_unique_per_client_id_and_scoped_to_their_user,
             order_pages_follow_the_cursor_and_the_filters,

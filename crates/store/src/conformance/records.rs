@@ -239,6 +239,7 @@ fn batch(withdraw: &str) -> CommitBatch {
             taken_at: Timestamp::from_secs(1_700_000_200),
             state: b"{\"accounts\":{}}".to_vec(),
         }),
+        applied_commands: vec![EventId::derived("cmd-1"), EventId::derived("cmd-2")],
     }
 }
 
@@ -282,8 +283,11 @@ where
         None
     );
     assert_eq!(s.snapshot("core").await.expect("snapshot"), None);
+    assert!(s.recent_commands(10).await.expect("commands").is_empty());
 
     s.commit(&batch("-10")).await.expect("commit");
+    let applied = vec![EventId::derived("cmd-1"), EventId::derived("cmd-2")];
+    assert_eq!(s.recent_commands(10).await.expect("commands"), applied);
     assert_eq!(
         s.account(user, AccountId::from_u128(1))
             .await
@@ -351,6 +355,33 @@ where
         .expect("snapshot")
         .expect("snapshot");
     assert_eq!((snap.version, snap.state), (2, b"v2".to_vec()));
+}
+
+pub async fn applied_commands_are_remembered_newest_last<F, Fut>(factory: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn RecordStore>>,
+{
+    let s = factory().await;
+    let id = |n: u32| EventId::derived(&format!("command-{n}"));
+    let commit = |ids: Vec<EventId>| CommitBatch {
+        applied_commands: ids,
+        ..CommitBatch::default()
+    };
+    s.commit(&commit((0..5).map(id).collect()))
+        .await
+        .expect("commit");
+    s.commit(&commit((5..8).map(id).collect()))
+        .await
+        .expect("commit");
+    assert_eq!(
+        s.recent_commands(4).await.expect("recent"),
+        (4..8).map(id).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        s.recent_commands(100).await.expect("recent"),
+        (0..8).map(id).collect::<Vec<_>>()
+    );
 }
 
 pub async fn the_outbox_relays_in_order<F, Fut>(factory: F)

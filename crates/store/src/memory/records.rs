@@ -72,6 +72,8 @@ struct Tables {
     last_outbox_id: i64,
     checkpoints: BTreeMap<(String, String, String), SequenceNumber>,
     snapshots: BTreeMap<String, Snapshot>,
+    /// Applied command ids, oldest first.
+    commands: std::collections::VecDeque<EventId>,
     orders: BTreeMap<OrderId, OrderRow>,
     /// `(account, created_ns, id)`: an account's orders, the page order reversed.
     orders_by_account: BTreeSet<(AccountId, i64, OrderId)>,
@@ -350,6 +352,12 @@ impl Tables {
         if let Some(s) = &batch.snapshot {
             self.snapshots.insert(s.name.clone(), s.clone());
         }
+        self.commands.extend(batch.applied_commands.iter().copied());
+        let excess = self
+            .commands
+            .len()
+            .saturating_sub(crate::records::COMMANDS_REMEMBERED);
+        self.commands.drain(..excess);
         Ok(())
     }
 }
@@ -458,6 +466,12 @@ impl RecordStore for MemoryRecords {
         Ok(t.checkpoints
             .get(&(consumer.to_owned(), stream.to_owned(), shard.to_owned()))
             .cloned())
+    }
+
+    async fn recent_commands(&self, limit: usize) -> StoreResult<Vec<EventId>> {
+        let t = self.tables.lock().await;
+        let skip = t.commands.len().saturating_sub(limit);
+        Ok(t.commands.iter().skip(skip).copied().collect())
     }
 
     async fn unpublished(&self, limit: usize) -> StoreResult<Vec<OutboxRecord>> {

@@ -356,6 +356,28 @@ impl RecordStore for PgRecords {
             .execute(&mut *tx)
             .await?;
         }
+        if !batch.applied_commands.is_empty() {
+            let ids: Vec<uuid::Uuid> = batch
+                .applied_commands
+                .iter()
+                .map(EventId::as_uuid)
+                .collect();
+            let newest: Option<i64> = sqlx::query_scalar(
+                "WITH added AS (
+                     INSERT INTO applied_commands (event_id) SELECT * FROM UNNEST($1::uuid[])
+                     RETURNING seq
+                 ) SELECT max(seq) FROM added",
+            )
+            .bind(&ids)
+            .fetch_one(&mut *tx)
+            .await?;
+            if let Some(newest) = newest {
+                sqlx::query("DELETE FROM applied_commands WHERE seq <= $1")
+                    .bind(newest - crate::records::COMMANDS_REMEMBERED as i64)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
         if let Some(s) = &batch.snapshot {
             sqlx::query(
                 "INSERT INTO engine_snapshots (name, version, taken_ns, state) VALUES ($1, $2, $3, $4)
@@ -436,6 +458,16 @@ impl RecordStore for PgRecords {
             })
         })
         .transpose()
+    }
+
+    async fn recent_commands(&self, limit: usize) -> StoreResult<Vec<EventId>> {
+        let mut ids: Vec<uuid::Uuid> =
+            sqlx::query_scalar("SELECT event_id FROM applied_commands ORDER BY seq DESC LIMIT $1")
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await?;
+        ids.reverse();
+        Ok(ids.into_iter().map(EventId::from_uuid).collect())
     }
 
     async fn insert_order(&self, order: &Order, outbox: &[OutboxEvent]) -> StoreResult<()> {

@@ -1,15 +1,15 @@
-//! [`RecordStore`] in the SQLite file. Every write runs in a `BEGIN IMMEDIATE`
-//! transaction (the file's write lock first), so concurrent postings to one account are
-//! serialized and the overdraft check cannot race.
+//! [`RecordStore`] in the SQLite file. Every write is one `BEGIN IMMEDIATE` transaction
+//! on the file's one writer, so concurrent postings to one account are serialized and the
+//! overdraft check cannot race.
 
 use async_trait::async_trait;
 use domain::{
     AccountId, Candle, ClientOrderId, Currency, EventId, Fill, Money, Order, OrderId, Position,
     StrategyId, Symbol, Timeframe, Timestamp, UserId,
 };
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use rusqlite::{Connection, OptionalExtension, params};
 
+use super::Db;
 use crate::error::{StoreError, StoreResult};
 use crate::records::{
     Account, AccountKind, CommitBatch, ExposureRow, LedgerEntry, OrderPage, OrderQuery,
@@ -19,22 +19,41 @@ use crate::stream::SequenceNumber;
 
 #[derive(Debug, Clone)]
 pub struct SqliteRecords {
-    pool: SqlitePool,
-    gate: super::WriteGate,
+    db: Db,
+    /// The shard count of this file's stream log when outbox events go straight to it
+    /// (see [`super::SqliteStore::records_publishing_to`]).
+    publish_to: Option<usize>,
 }
 
 impl SqliteRecords {
-    /// Shares the file's write gate (see [`super::WriteGate`]).
-    pub fn with_gate(mut self, gate: super::WriteGate) -> Self {
-        self.gate = gate;
-        self
+    pub(crate) fn new(db: Db, publish_to: Option<usize>) -> Self {
+        SqliteRecords { db, publish_to }
     }
 
-    pub fn new(pool: SqlitePool) -> Self {
-        SqliteRecords {
-            pool,
-            gate: super::WriteGate::default(),
+    /// Writes outbox events inside the caller's transaction.
+    fn outbox_in(&self, conn: &Connection, events: &[OutboxEvent]) -> StoreResult<()> {
+        let Some(shards) = self.publish_to else {
+            for event in events {
+                outbox_in(conn, event)?;
+            }
+            return Ok(());
+        };
+        // Appended in input order, each stream's records as one run. No outbox row: the
+        // event is published by this very commit, and its consumers apply it by id.
+        let mut streams: Vec<&str> = events.iter().map(|e| e.stream.as_str()).collect();
+        streams.sort_unstable();
+        streams.dedup();
+        for stream in streams {
+            let records: Vec<crate::stream::OutgoingRecord> = events
+                .iter()
+                .filter(|e| e.stream == stream)
+                .map(|e| {
+                    crate::stream::OutgoingRecord::new(e.partition_key.clone(), e.payload.clone())
+                })
+                .collect();
+            super::stream::append(conn, shards, stream, &records)?;
         }
+        Ok(())
     }
 }
 
@@ -49,60 +68,110 @@ fn uuid_of<T: std::str::FromStr>(text: &str) -> StoreResult<T> {
         .map_err(|_| StoreError::internal(format!("stored id {text:?} is not a UUID")))
 }
 
-fn account_from(row: &SqliteRow) -> StoreResult<Account> {
-    let kind: String = row.try_get("kind")?;
-    let currency: String = row.try_get("base_currency")?;
+fn limit_of(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// The columns of an [`Account`] (a macro, so queries stay `&'static str`).
+macro_rules! account_columns {
+    () => {
+        "id, user_id, name, kind, base_currency, cash, created_ns"
+    };
+}
+
+type AccountRow = (String, String, String, String, String, String, i64);
+
+fn account_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AccountRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+    ))
+}
+
+fn account_from(row: AccountRow) -> StoreResult<Account> {
+    let (id, user_id, name, kind, currency, cash, created_ns) = row;
     Ok(Account {
-        id: uuid_of(&row.try_get::<String, _>("id")?)?,
-        user_id: uuid_of(&row.try_get::<String, _>("user_id")?)?,
-        name: row.try_get("name")?,
+        id: uuid_of(&id)?,
+        user_id: uuid_of(&user_id)?,
+        name,
         kind: AccountKind::parse(&kind)
             .ok_or_else(|| StoreError::internal(format!("account kind {kind:?}")))?,
         base_currency: Currency::parse(&currency)
             .map_err(|e| StoreError::internal(e.to_string()))?,
-        cash: money(&row.try_get::<String, _>("cash")?)?,
-        created_at: Timestamp::from_nanos(row.try_get("created_ns")?),
+        cash: money(&cash)?,
+        created_at: Timestamp::from_nanos(created_ns),
     })
 }
 
-fn posted_from(row: &SqliteRow) -> StoreResult<PostedEntry> {
-    Ok(PostedEntry {
-        entry: LedgerEntry {
-            id: uuid_of::<EventId>(&row.try_get::<String, _>("id")?)?,
-            account_id: uuid_of(&row.try_get::<String, _>("account_id")?)?,
-            kind: row.try_get("kind")?,
-            amount: money(&row.try_get::<String, _>("amount")?)?,
-            reference: row.try_get("reference")?,
-            time: Timestamp::from_nanos(row.try_get("time_ns")?),
-        },
-        balance_after: money(&row.try_get::<String, _>("balance_after")?)?,
-    })
+fn accounts_where(
+    conn: &Connection,
+    sql: &'static str,
+    params: impl rusqlite::Params,
+) -> StoreResult<Vec<Account>> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let rows = statement.query_map(params, account_row)?;
+    rows.map(|r| account_from(r?)).collect()
 }
 
-/// The columns of a [`PostedEntry`] (a macro, so queries stay `&'static str`).
+/// The columns of a [`PostedEntry`].
 macro_rules! ledger_columns {
     () => {
         "id, account_id, kind, amount, balance_after, reference, time_ns"
     };
 }
 
-/// Posts one entry inside the caller's transaction.
-async fn post_in(conn: &mut SqliteConnection, entry: &LedgerEntry) -> StoreResult<PostedEntry> {
-    let existing = sqlx::query(concat!(
-        "SELECT ",
-        ledger_columns!(),
-        " FROM ledger_entries WHERE id = ?"
+type LedgerRow = (String, String, String, String, String, String, i64);
+
+fn ledger_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LedgerRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
     ))
-    .bind(entry.id.to_string())
-    .fetch_optional(&mut *conn)
-    .await?;
+}
+
+fn posted_from(row: LedgerRow) -> StoreResult<PostedEntry> {
+    let (id, account_id, kind, amount, balance_after, reference, time_ns) = row;
+    Ok(PostedEntry {
+        entry: LedgerEntry {
+            id: uuid_of::<EventId>(&id)?,
+            account_id: uuid_of(&account_id)?,
+            kind,
+            amount: money(&amount)?,
+            reference,
+            time: Timestamp::from_nanos(time_ns),
+        },
+        balance_after: money(&balance_after)?,
+    })
+}
+
+/// Posts one entry inside the caller's transaction.
+fn post_in(conn: &Connection, entry: &LedgerEntry) -> StoreResult<PostedEntry> {
+    let existing = conn
+        .prepare_cached(concat!(
+            "SELECT ",
+            ledger_columns!(),
+            " FROM ledger_entries WHERE id = ?"
+        ))?
+        .query_row([entry.id.to_string()], ledger_row)
+        .optional()?;
     if let Some(row) = existing {
-        return posted_from(&row);
+        return posted_from(row);
     }
-    let cash: Option<String> = sqlx::query_scalar("SELECT cash FROM accounts WHERE id = ?")
-        .bind(entry.account_id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
+    let account = entry.account_id.to_string();
+    let cash: Option<String> = conn
+        .prepare_cached("SELECT cash FROM accounts WHERE id = ?")?
+        .query_row([&account], |r| r.get(0))
+        .optional()?;
     let cash = money(
         &cash.ok_or_else(|| StoreError::not_found(format!("no account {}", entry.account_id)))?,
     )?;
@@ -115,145 +184,166 @@ async fn post_in(conn: &mut SqliteConnection, entry: &LedgerEntry) -> StoreResul
             entry.amount.checked_neg()
         )));
     }
-    sqlx::query("UPDATE accounts SET cash = ? WHERE id = ?")
-        .bind(after.to_string())
-        .bind(entry.account_id.to_string())
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query(
+    conn.prepare_cached("UPDATE accounts SET cash = ? WHERE id = ?")?
+        .execute(params![after.to_string(), account])?;
+    conn.prepare_cached(
         "INSERT INTO ledger_entries (id, account_id, kind, amount, balance_after, reference, time_ns)
          VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(entry.id.to_string())
-    .bind(entry.account_id.to_string())
-    .bind(&entry.kind)
-    .bind(entry.amount.to_string())
-    .bind(after.to_string())
-    .bind(&entry.reference)
-    .bind(entry.time.nanos())
-    .execute(&mut *conn)
-    .await?;
+    )?
+    .execute(params![
+        entry.id.to_string(),
+        account,
+        entry.kind,
+        entry.amount.to_string(),
+        after.to_string(),
+        entry.reference,
+        entry.time.nanos(),
+    ])?;
     Ok(PostedEntry {
         entry: entry.clone(),
         balance_after: after,
     })
 }
 
-async fn outbox_in(conn: &mut SqliteConnection, event: &OutboxEvent) -> StoreResult<()> {
-    sqlx::query(
+/// Records `event` in the outbox unless its id is there already.
+fn outbox_in(conn: &Connection, event: &OutboxEvent) -> StoreResult<()> {
+    conn.prepare_cached(
         "INSERT INTO outbox (event_id, stream, partition_key, payload) VALUES (?, ?, ?, ?)
          ON CONFLICT (event_id) DO NOTHING",
-    )
-    .bind(event.event_id.to_string())
-    .bind(&event.stream)
-    .bind(&event.partition_key)
-    .bind(&event.payload)
-    .execute(&mut *conn)
-    .await?;
+    )?
+    .execute(params![
+        event.event_id.to_string(),
+        event.stream,
+        event.partition_key,
+        event.payload,
+    ])?;
     Ok(())
 }
 
-async fn upsert_order(conn: &mut SqliteConnection, order: &Order) -> StoreResult<()> {
-    let old: Option<String> = sqlx::query_scalar("SELECT body FROM orders WHERE id = ?")
-        .bind(order.id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
+fn write_order(conn: &Connection, order: &Order, sql: &'static str) -> StoreResult<()> {
+    conn.prepare_cached(sql)?.execute(params![
+        order.id.to_string(),
+        order.account_id.to_string(),
+        order.client_order_id.as_ref().map(ClientOrderId::as_str),
+        order.symbol.as_str(),
+        order.status().as_str(),
+        order.created_at().nanos(),
+        serde_json::to_string(order)?,
+    ])?;
+    Ok(())
+}
+
+fn upsert_order(conn: &Connection, order: &Order) -> StoreResult<()> {
+    let old: Option<String> = conn
+        .prepare_cached("SELECT body FROM orders WHERE id = ?")?
+        .query_row([order.id.to_string()], |r| r.get(0))
+        .optional()?;
     let old: Option<Order> = old.map(|b| serde_json::from_str(&b)).transpose()?;
-    sqlx::query(
+    write_order(
+        conn,
+        order,
         "INSERT INTO orders (id, account_id, client_order_id, symbol, status, created_ns, body) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body",
-    )
-    .bind(order.id.to_string())
-    .bind(order.account_id.to_string())
-    .bind(order.client_order_id.as_ref().map(|c| c.as_str().to_owned()))
-    .bind(order.symbol.as_str())
-    .bind(order.status().as_str())
-    .bind(order.created_at().nanos())
-    .bind(serde_json::to_string(order)?)
-    .execute(&mut *conn)
-    .await?;
-    shift_exposure(conn, old.as_ref(), order).await
+    )?;
+    shift_exposure(conn, old.as_ref(), order)
 }
 
 /// Moves the account's exposure by what changed from `old` to `new` (one order).
-async fn shift_exposure(
-    conn: &mut SqliteConnection,
-    old: Option<&Order>,
-    new: &Order,
-) -> StoreResult<()> {
+fn shift_exposure(conn: &Connection, old: Option<&Order>, new: &Order) -> StoreResult<()> {
+    let account = new.account_id.to_string();
     for (symbol, side, quantity, notional) in crate::records::exposure_deltas(old, new) {
-        let row = sqlx::query(
-            "SELECT quantity, notional FROM account_exposure WHERE account_id = ? AND symbol = ? AND side = ?",
-        )
-        .bind(new.account_id.to_string())
-        .bind(symbol.as_str())
-        .bind(side.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
+        let row: Option<(String, String)> = conn
+            .prepare_cached(
+                "SELECT quantity, notional FROM account_exposure WHERE account_id = ? AND symbol = ? AND side = ?",
+            )?
+            .query_row(params![account, symbol.as_str(), side.as_str()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
         let (q0, n0) = match row {
-            Some(r) => (
-                money(&r.try_get::<String, _>("quantity")?)?.value(),
-                money(&r.try_get::<String, _>("notional")?)?.value(),
-            ),
+            Some((q, n)) => (money(&q)?.value(), money(&n)?.value()),
             None => (domain::Decimal::ZERO, domain::Decimal::ZERO),
         };
         let (q, n) = (q0 + quantity, n0 + notional);
         if q.is_zero() && n.is_zero() {
-            sqlx::query(
+            conn.prepare_cached(
                 "DELETE FROM account_exposure WHERE account_id = ? AND symbol = ? AND side = ?",
-            )
-            .bind(new.account_id.to_string())
-            .bind(symbol.as_str())
-            .bind(side.as_str())
-            .execute(&mut *conn)
-            .await?;
+            )?
+            .execute(params![account, symbol.as_str(), side.as_str()])?;
         } else {
-            sqlx::query(
+            conn.prepare_cached(
                 "INSERT INTO account_exposure (account_id, symbol, side, quantity, notional) VALUES (?, ?, ?, ?, ?)
                  ON CONFLICT (account_id, symbol, side) DO UPDATE SET quantity = excluded.quantity, notional = excluded.notional",
-            )
-            .bind(new.account_id.to_string())
-            .bind(symbol.as_str())
-            .bind(side.as_str())
-            .bind(q.normalize().to_string())
-            .bind(n.normalize().to_string())
-            .execute(&mut *conn)
-            .await?;
+            )?
+            .execute(params![
+                account,
+                symbol.as_str(),
+                side.as_str(),
+                q.normalize().to_string(),
+                n.normalize().to_string(),
+            ])?;
         }
     }
     Ok(())
 }
 
-fn bodies<T: serde::de::DeserializeOwned>(rows: &[SqliteRow]) -> StoreResult<Vec<T>> {
-    rows.iter()
-        .map(|r| Ok(serde_json::from_str(&r.try_get::<String, _>("body")?)?))
-        .collect()
+/// Records applied command ids and prunes the oldest beyond what is kept.
+fn remember_commands(conn: &Connection, ids: &[EventId]) -> StoreResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut insert = conn.prepare_cached("INSERT INTO applied_commands (event_id) VALUES (?)")?;
+    for id in ids {
+        insert.execute([id.to_string()])?;
+    }
+    let newest = conn.last_insert_rowid();
+    conn.prepare_cached("DELETE FROM applied_commands WHERE seq <= ?")?
+        .execute([newest - crate::records::COMMANDS_REMEMBERED as i64])?;
+    Ok(())
+}
+
+/// The JSON `body` column of every row `sql` selects, decoded.
+fn bodies<T: serde::de::DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> StoreResult<Vec<T>> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let rows = statement.query_map(params, |r| r.get::<_, String>(0))?;
+    rows.map(|body| Ok(serde_json::from_str(&body?)?)).collect()
 }
 
 #[async_trait]
 impl RecordStore for SqliteRecords {
     async fn create_account(&self, account: &Account) -> StoreResult<()> {
-        let _writing = self.gate.enter().await;
-        sqlx::query(
-            "INSERT INTO accounts (id, user_id, name, kind, base_currency, cash, created_ns) VALUES (?, ?, ?, ?, ?, '0', ?)",
-        )
-        .bind(account.id.to_string())
-        .bind(account.user_id.to_string())
-        .bind(&account.name)
-        .bind(account.kind.as_str())
-        .bind(account.base_currency.as_str())
-        .bind(account.created_at.nanos())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.db.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO accounts (id, user_id, name, kind, base_currency, cash, created_ns) VALUES (?, ?, ?, ?, ?, '0', ?)",
+            )?
+            .execute(params![
+                account.id.to_string(),
+                account.user_id.to_string(),
+                account.name,
+                account.kind.as_str(),
+                account.base_currency.as_str(),
+                account.created_at.nanos(),
+            ])?;
+            Ok(())
+        }).await
     }
 
     async fn accounts(&self, user: UserId) -> StoreResult<Vec<Account>> {
-        let rows = sqlx::query("SELECT * FROM accounts WHERE user_id = ? ORDER BY created_ns, id")
-            .bind(user.to_string())
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(account_from).collect()
+        self.db.read(|conn| {
+            accounts_where(
+                conn,
+                concat!(
+                    "SELECT ",
+                    account_columns!(),
+                    " FROM accounts WHERE user_id = ? ORDER BY created_ns, id"
+                ),
+                [user.to_string()],
+            )
+        })
     }
 
     async fn all_accounts(
@@ -265,37 +355,47 @@ impl RecordStore for SqliteRecords {
         let start = after.map_or("00000000-0000-0000-0000-000000000000".to_owned(), |a| {
             a.to_string()
         });
-        let rows = sqlx::query("SELECT * FROM accounts WHERE id > ? ORDER BY id LIMIT ?")
-            .bind(start)
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(account_from).collect()
+        self.db.read(|conn| {
+            accounts_where(
+                conn,
+                concat!(
+                    "SELECT ",
+                    account_columns!(),
+                    " FROM accounts WHERE id > ? ORDER BY id LIMIT ?"
+                ),
+                params![start, limit_of(limit)],
+            )
+        })
     }
 
     async fn account_by_id(&self, id: AccountId) -> StoreResult<Option<Account>> {
-        let row = sqlx::query("SELECT * FROM accounts WHERE id = ?")
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(account_from).transpose()
+        self.db.read(|conn| {
+            Ok(accounts_where(
+                conn,
+                concat!("SELECT ", account_columns!(), " FROM accounts WHERE id = ?"),
+                [id.to_string()],
+            )?
+            .pop())
+        })
     }
 
     async fn account(&self, user: UserId, id: AccountId) -> StoreResult<Option<Account>> {
-        let row = sqlx::query("SELECT * FROM accounts WHERE id = ? AND user_id = ?")
-            .bind(id.to_string())
-            .bind(user.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(account_from).transpose()
+        self.db.read(|conn| {
+            Ok(accounts_where(
+                conn,
+                concat!(
+                    "SELECT ",
+                    account_columns!(),
+                    " FROM accounts WHERE id = ? AND user_id = ?"
+                ),
+                [id.to_string(), user.to_string()],
+            )?
+            .pop())
+        })
     }
 
     async fn post(&self, entry: &LedgerEntry) -> StoreResult<PostedEntry> {
-        let _writing = self.gate.enter().await;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let posted = post_in(&mut tx, entry).await?;
-        tx.commit().await?;
-        Ok(posted)
+        self.db.write(|tx| post_in(tx, entry)).await
     }
 
     async fn ledger_entry(
@@ -303,105 +403,104 @@ impl RecordStore for SqliteRecords {
         account: AccountId,
         id: EventId,
     ) -> StoreResult<Option<PostedEntry>> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            ledger_columns!(),
-            " FROM ledger_entries WHERE account_id = ? AND id = ?"
-        ))
-        .bind(account.to_string())
-        .bind(id.to_string())
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(posted_from).transpose()
+        let row = self.db.read(|conn| {
+            Ok(conn
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    ledger_columns!(),
+                    " FROM ledger_entries WHERE account_id = ? AND id = ?"
+                ))?
+                .query_row([account.to_string(), id.to_string()], ledger_row)
+                .optional()?)
+        })?;
+        row.map(posted_from).transpose()
     }
 
     async fn ledger(&self, account: AccountId, limit: usize) -> StoreResult<Vec<PostedEntry>> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            ledger_columns!(),
-            " FROM ledger_entries WHERE account_id = ? ORDER BY seq DESC LIMIT ?"
-        ))
-        .bind(account.to_string())
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(posted_from).collect()
+        self.db.read(|conn| {
+            let mut statement = conn.prepare_cached(concat!(
+                "SELECT ",
+                ledger_columns!(),
+                " FROM ledger_entries WHERE account_id = ? ORDER BY seq DESC LIMIT ?"
+            ))?;
+            let rows =
+                statement.query_map(params![account.to_string(), limit_of(limit)], ledger_row)?;
+            rows.map(|r| posted_from(r?)).collect()
+        })
     }
 
     async fn commit(&self, batch: &CommitBatch) -> StoreResult<()> {
-        let _writing = self.gate.enter().await;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        for order in &batch.orders {
-            upsert_order(&mut tx, order).await?;
-        }
-        for fill in &batch.fills {
-            sqlx::query(
-                "INSERT INTO fills (order_id, trade_id, account_id, time_ns, body) VALUES (?, ?, ?, ?, ?)
-                 ON CONFLICT (order_id, trade_id) DO NOTHING",
-            )
-            .bind(fill.order_id.to_string())
-            .bind(i64::try_from(fill.trade_id.0).map_err(|_| StoreError::invalid("trade id out of range"))?)
-            .bind(fill.account_id.to_string())
-            .bind(fill.time.nanos())
-            .bind(serde_json::to_string(fill)?)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for (account, position) in &batch.positions {
-            sqlx::query(
-                "INSERT INTO positions (account_id, symbol, body) VALUES (?, ?, ?)
-                 ON CONFLICT (account_id, symbol) DO UPDATE SET body = excluded.body",
-            )
-            .bind(account.to_string())
-            .bind(position.symbol.as_str())
-            .bind(serde_json::to_string(position)?)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for candle in &batch.candles {
-            sqlx::query(
-                "INSERT INTO candles (symbol, timeframe, start_ns, body) VALUES (?, ?, ?, ?)
-                 ON CONFLICT (symbol, timeframe, start_ns) DO UPDATE SET body = excluded.body",
-            )
-            .bind(candle.symbol.as_str())
-            .bind(candle.timeframe.to_string())
-            .bind(candle.start.nanos())
-            .bind(serde_json::to_string(candle)?)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for entry in &batch.ledger {
-            post_in(&mut tx, entry).await?;
-        }
-        for event in &batch.outbox {
-            outbox_in(&mut tx, event).await?;
-        }
-        for c in &batch.checkpoints {
-            sqlx::query(
-                "INSERT INTO checkpoints (consumer, stream, shard, sequence) VALUES (?, ?, ?, ?)
-                 ON CONFLICT (consumer, stream, shard) DO UPDATE SET sequence = excluded.sequence",
-            )
-            .bind(&c.consumer)
-            .bind(&c.stream)
-            .bind(&c.shard)
-            .bind(&c.sequence.0)
-            .execute(&mut *tx)
-            .await?;
-        }
-        if let Some(s) = &batch.snapshot {
-            sqlx::query(
-                "INSERT INTO engine_snapshots (name, version, taken_ns, state) VALUES (?, ?, ?, ?)
-                 ON CONFLICT (name) DO UPDATE SET version = excluded.version, taken_ns = excluded.taken_ns, state = excluded.state",
-            )
-            .bind(&s.name)
-            .bind(i64::from(s.version))
-            .bind(s.taken_at.nanos())
-            .bind(&s.state)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.db.write(|tx| {
+            for order in &batch.orders {
+                upsert_order(tx, order)?;
+            }
+            if !batch.fills.is_empty() {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO fills (order_id, trade_id, account_id, time_ns, body) VALUES (?, ?, ?, ?, ?)
+                     ON CONFLICT (order_id, trade_id) DO NOTHING",
+                )?;
+                for fill in &batch.fills {
+                    let trade_id = i64::try_from(fill.trade_id.0)
+                        .map_err(|_| StoreError::invalid("trade id out of range"))?;
+                    insert.execute(params![
+                        fill.order_id.to_string(),
+                        trade_id,
+                        fill.account_id.to_string(),
+                        fill.time.nanos(),
+                        serde_json::to_string(fill)?,
+                    ])?;
+                }
+            }
+            if !batch.positions.is_empty() {
+                let mut upsert = tx.prepare_cached(
+                    "INSERT INTO positions (account_id, symbol, body) VALUES (?, ?, ?)
+                     ON CONFLICT (account_id, symbol) DO UPDATE SET body = excluded.body",
+                )?;
+                for (account, position) in &batch.positions {
+                    upsert.execute(params![
+                        account.to_string(),
+                        position.symbol.as_str(),
+                        serde_json::to_string(position)?,
+                    ])?;
+                }
+            }
+            if !batch.candles.is_empty() {
+                let mut upsert = tx.prepare_cached(
+                    "INSERT INTO candles (symbol, timeframe, start_ns, body) VALUES (?, ?, ?, ?)
+                     ON CONFLICT (symbol, timeframe, start_ns) DO UPDATE SET body = excluded.body",
+                )?;
+                for candle in &batch.candles {
+                    upsert.execute(params![
+                        candle.symbol.as_str(),
+                        candle.timeframe.to_string(),
+                        candle.start.nanos(),
+                        serde_json::to_string(candle)?,
+                    ])?;
+                }
+            }
+            for entry in &batch.ledger {
+                post_in(tx, entry)?;
+            }
+            self.outbox_in(tx, &batch.outbox)?;
+            if !batch.checkpoints.is_empty() {
+                let mut upsert = tx.prepare_cached(
+                    "INSERT INTO checkpoints (consumer, stream, shard, sequence) VALUES (?, ?, ?, ?)
+                     ON CONFLICT (consumer, stream, shard) DO UPDATE SET sequence = excluded.sequence",
+                )?;
+                for c in &batch.checkpoints {
+                    upsert.execute(params![c.consumer, c.stream, c.shard, c.sequence.0])?;
+                }
+            }
+            remember_commands(tx, &batch.applied_commands)?;
+            if let Some(s) = &batch.snapshot {
+                tx.prepare_cached(
+                    "INSERT INTO engine_snapshots (name, version, taken_ns, state) VALUES (?, ?, ?, ?)
+                     ON CONFLICT (name) DO UPDATE SET version = excluded.version, taken_ns = excluded.taken_ns, state = excluded.state",
+                )?
+                .execute(params![s.name, i64::from(s.version), s.taken_at.nanos(), s.state])?;
+            }
+            Ok(())
+        }).await
     }
 
     async fn checkpoint(
@@ -410,33 +509,36 @@ impl RecordStore for SqliteRecords {
         stream: &str,
         shard: &str,
     ) -> StoreResult<Option<SequenceNumber>> {
-        let seq: Option<String> = sqlx::query_scalar(
-            "SELECT sequence FROM checkpoints WHERE consumer = ? AND stream = ? AND shard = ?",
-        )
-        .bind(consumer)
-        .bind(stream)
-        .bind(shard)
-        .fetch_optional(&self.pool)
-        .await?;
+        let seq: Option<String> = self.db.read(|conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT sequence FROM checkpoints WHERE consumer = ? AND stream = ? AND shard = ?",
+                )?
+                .query_row([consumer, stream, shard], |r| r.get(0))
+                .optional()?)
+        })?;
         Ok(seq.map(SequenceNumber))
     }
 
     async fn unpublished(&self, limit: usize) -> StoreResult<Vec<OutboxRecord>> {
-        let rows = sqlx::query(
-            "SELECT id, event_id, stream, partition_key, payload FROM outbox WHERE published = 0 ORDER BY id LIMIT ?",
-        )
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
+        let rows: Vec<(i64, String, String, String, Vec<u8>)> = self.db.read(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT id, event_id, stream, partition_key, payload FROM outbox WHERE published = 0 ORDER BY id LIMIT ?",
+            )?;
+            let rows = statement.query_map([limit_of(limit)], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })?;
+        rows.into_iter()
+            .map(|(id, event_id, stream, partition_key, payload)| {
                 Ok(OutboxRecord {
-                    id: row.try_get("id")?,
+                    id,
                     event: OutboxEvent {
-                        event_id: uuid_of(&row.try_get::<String, _>("event_id")?)?,
-                        stream: row.try_get("stream")?,
-                        partition_key: row.try_get("partition_key")?,
-                        payload: row.try_get("payload")?,
+                        event_id: uuid_of(&event_id)?,
+                        stream,
+                        partition_key,
+                        payload,
                     },
                 })
             })
@@ -444,69 +546,71 @@ impl RecordStore for SqliteRecords {
     }
 
     async fn mark_published(&self, ids: &[i64]) -> StoreResult<()> {
-        let _writing = self.gate.enter().await;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        for id in ids {
-            sqlx::query("UPDATE outbox SET published = 1 WHERE id = ?")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.db
+            .write(|tx| {
+                let mut update =
+                    tx.prepare_cached("UPDATE outbox SET published = 1 WHERE id = ?")?;
+                for id in ids {
+                    update.execute([id])?;
+                }
+                Ok(())
+            })
+            .await
     }
 
     async fn snapshot(&self, name: &str) -> StoreResult<Option<Snapshot>> {
-        let row = sqlx::query(
-            "SELECT name, version, taken_ns, state FROM engine_snapshots WHERE name = ?",
-        )
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|row| {
+        let row: Option<(String, i64, i64, Vec<u8>)> = self.db.read(|conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT name, version, taken_ns, state FROM engine_snapshots WHERE name = ?",
+                )?
+                .query_row([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .optional()?)
+        })?;
+        row.map(|(name, version, taken_ns, state)| {
             Ok(Snapshot {
-                name: row.try_get("name")?,
-                version: u32::try_from(row.try_get::<i64, _>("version")?)
+                name,
+                version: u32::try_from(version)
                     .map_err(|_| StoreError::internal("snapshot version out of range"))?,
-                taken_at: Timestamp::from_nanos(row.try_get("taken_ns")?),
-                state: row.try_get("state")?,
+                taken_at: Timestamp::from_nanos(taken_ns),
+                state,
             })
         })
         .transpose()
     }
 
+    async fn recent_commands(&self, limit: usize) -> StoreResult<Vec<EventId>> {
+        let ids: Vec<String> = self.db.read(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT event_id FROM applied_commands ORDER BY seq DESC LIMIT ?",
+            )?;
+            let rows = statement.query_map([limit_of(limit)], |r| r.get(0))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })?;
+        ids.iter().rev().map(|id| uuid_of(id)).collect()
+    }
+
     async fn insert_order(&self, order: &Order, outbox: &[OutboxEvent]) -> StoreResult<()> {
-        let _writing = self.gate.enter().await;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(
-            "INSERT INTO orders (id, account_id, client_order_id, symbol, status, created_ns, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(order.id.to_string())
-        .bind(order.account_id.to_string())
-        .bind(order.client_order_id.as_ref().map(|c| c.as_str().to_owned()))
-        .bind(order.symbol.as_str())
-        .bind(order.status().as_str())
-        .bind(order.created_at().nanos())
-        .bind(serde_json::to_string(order)?)
-        .execute(&mut *tx)
-        .await?;
-        shift_exposure(&mut tx, None, order).await?;
-        for event in outbox {
-            outbox_in(&mut tx, event).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.db.write(|tx| {
+            write_order(
+                tx,
+                order,
+                "INSERT INTO orders (id, account_id, client_order_id, symbol, status, created_ns, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )?;
+            shift_exposure(tx, None, order)?;
+            self.outbox_in(tx, outbox)
+        }).await
     }
 
     async fn order(&self, user: UserId, id: OrderId) -> StoreResult<Option<Order>> {
-        let rows = sqlx::query(
-            "SELECT o.body FROM orders o JOIN accounts a ON a.id = o.account_id WHERE o.id = ? AND a.user_id = ?",
-        )
-        .bind(id.to_string())
-        .bind(user.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(bodies(&rows)?.pop())
+        self.db.read(|conn| {
+            Ok(bodies(
+                conn,
+                "SELECT o.body FROM orders o JOIN accounts a ON a.id = o.account_id WHERE o.id = ? AND a.user_id = ?",
+                [id.to_string(), user.to_string()],
+            )?
+            .pop())
+        })
     }
 
     async fn order_by_client_id(
@@ -514,13 +618,14 @@ impl RecordStore for SqliteRecords {
         account: AccountId,
         client_order_id: &ClientOrderId,
     ) -> StoreResult<Option<Order>> {
-        let rows =
-            sqlx::query("SELECT body FROM orders WHERE account_id = ? AND client_order_id = ?")
-                .bind(account.to_string())
-                .bind(client_order_id.as_str())
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(bodies(&rows)?.pop())
+        self.db.read(|conn| {
+            Ok(bodies(
+                conn,
+                "SELECT body FROM orders WHERE account_id = ? AND client_order_id = ?",
+                params![account.to_string(), client_order_id.as_str()],
+            )?
+            .pop())
+        })
     }
 
     async fn orders(&self, account: AccountId, query: &OrderQuery) -> StoreResult<OrderPage> {
@@ -530,94 +635,106 @@ impl RecordStore for SqliteRecords {
             Some(c) => (Some(c.created_at.nanos()), Some(c.id.to_string())),
             None => (None, None),
         };
-        let rows = sqlx::query(
-            "SELECT body FROM orders WHERE account_id = ?1
-               AND (?2 IS NULL OR status = ?2)
-               AND (?3 IS NULL OR symbol = ?3)
-               AND (?4 IS NULL OR created_ns < ?4 OR (created_ns = ?4 AND id < ?5))
-             ORDER BY created_ns DESC, id DESC LIMIT ?6",
-        )
-        .bind(account.to_string())
-        .bind(status)
-        .bind(symbol)
-        .bind(after_ns)
-        .bind(after_id)
-        .bind(i64::try_from(query.limit.saturating_add(1)).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(page(bodies(&rows)?, query.limit))
+        let orders = self.db.read(|conn| {
+            bodies(
+                conn,
+                "SELECT body FROM orders WHERE account_id = ?1
+                   AND (?2 IS NULL OR status = ?2)
+                   AND (?3 IS NULL OR symbol = ?3)
+                   AND (?4 IS NULL OR created_ns < ?4 OR (created_ns = ?4 AND id < ?5))
+                 ORDER BY created_ns DESC, id DESC LIMIT ?6",
+                params![
+                    account.to_string(),
+                    status,
+                    symbol,
+                    after_ns,
+                    after_id,
+                    limit_of(query.limit.saturating_add(1)),
+                ],
+            )
+        })?;
+        Ok(page(orders, query.limit))
     }
 
     async fn exposure(&self, account: AccountId) -> StoreResult<Vec<ExposureRow>> {
-        let rows = sqlx::query(
-            "SELECT symbol, side, quantity, notional FROM account_exposure WHERE account_id = ? ORDER BY symbol, side",
-        )
-        .bind(account.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
+        let rows: Vec<(String, String, String, String)> = self.db.read(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT symbol, side, quantity, notional FROM account_exposure WHERE account_id = ? ORDER BY symbol, side",
+            )?;
+            let rows = statement.query_map([account.to_string()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })?;
+        rows.into_iter()
+            .map(|(symbol, side, quantity, notional)| {
                 Ok(ExposureRow {
-                    symbol: Symbol::parse(&r.try_get::<String, _>("symbol")?)
+                    symbol: Symbol::parse(&symbol)
                         .map_err(|e| StoreError::internal(e.to_string()))?,
-                    side: crate::records::side_of(&r.try_get::<String, _>("side")?)?,
-                    quantity: money(&r.try_get::<String, _>("quantity")?)?.value(),
-                    notional: money(&r.try_get::<String, _>("notional")?)?.value(),
+                    side: crate::records::side_of(&side)?,
+                    quantity: money(&quantity)?.value(),
+                    notional: money(&notional)?.value(),
                 })
             })
             .collect()
     }
 
     async fn fills(&self, account: AccountId, limit: usize) -> StoreResult<Vec<Fill>> {
-        let rows = sqlx::query("SELECT body FROM fills WHERE account_id = ? ORDER BY time_ns DESC, trade_id DESC LIMIT ?")
-            .bind(account.to_string())
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
-            .await?;
-        bodies(&rows)
+        self.db.read(|conn| {
+            bodies(
+                conn,
+                "SELECT body FROM fills WHERE account_id = ? ORDER BY time_ns DESC, trade_id DESC LIMIT ?",
+                params![account.to_string(), limit_of(limit)],
+            )
+        })
     }
 
     async fn positions(&self, account: AccountId) -> StoreResult<Vec<Position>> {
-        let rows = sqlx::query("SELECT body FROM positions WHERE account_id = ? ORDER BY symbol")
-            .bind(account.to_string())
-            .fetch_all(&self.pool)
-            .await?;
-        bodies(&rows)
+        self.db.read(|conn| {
+            bodies(
+                conn,
+                "SELECT body FROM positions WHERE account_id = ? ORDER BY symbol",
+                [account.to_string()],
+            )
+        })
     }
 
     async fn save_strategy(&self, strategy: &StrategyRecord) -> StoreResult<()> {
-        let _writing = self.gate.enter().await;
-        sqlx::query(
-            "INSERT INTO strategies (id, account_id, status, created_ns, body) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body",
-        )
-        .bind(strategy.id.to_string())
-        .bind(strategy.account_id.to_string())
-        .bind(strategy.status.as_str())
-        .bind(strategy.created_at.nanos())
-        .bind(serde_json::to_string(strategy)?)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.db.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO strategies (id, account_id, status, created_ns, body) VALUES (?, ?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body",
+            )?
+            .execute(params![
+                strategy.id.to_string(),
+                strategy.account_id.to_string(),
+                strategy.status.as_str(),
+                strategy.created_at.nanos(),
+                serde_json::to_string(strategy)?,
+            ])?;
+            Ok(())
+        }).await
     }
 
     async fn strategy(&self, user: UserId, id: StrategyId) -> StoreResult<Option<StrategyRecord>> {
-        let rows = sqlx::query(
-            "SELECT s.body FROM strategies s JOIN accounts a ON a.id = s.account_id WHERE s.id = ? AND a.user_id = ?",
-        )
-        .bind(id.to_string())
-        .bind(user.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(bodies(&rows)?.pop())
+        self.db.read(|conn| {
+            Ok(bodies(
+                conn,
+                "SELECT s.body FROM strategies s JOIN accounts a ON a.id = s.account_id WHERE s.id = ? AND a.user_id = ?",
+                [id.to_string(), user.to_string()],
+            )?
+            .pop())
+        })
     }
 
     async fn strategies(&self, account: Option<AccountId>) -> StoreResult<Vec<StrategyRecord>> {
-        let rows = sqlx::query("SELECT body FROM strategies WHERE ?1 IS NULL OR account_id = ?1 ORDER BY created_ns, id")
-            .bind(account.map(|a| a.to_string()))
-            .fetch_all(&self.pool)
-            .await?;
-        bodies(&rows)
+        self.db.read(|conn| {
+            bodies(
+                conn,
+                "SELECT body FROM strategies WHERE ?1 IS NULL OR account_id = ?1 ORDER BY created_ns, id",
+                [account.map(|a| a.to_string())],
+            )
+        })
     }
 
     async fn candles(
@@ -628,32 +745,37 @@ impl RecordStore for SqliteRecords {
         to: Timestamp,
         limit: usize,
     ) -> StoreResult<Vec<Candle>> {
-        let rows = sqlx::query(
-            "SELECT body FROM candles WHERE symbol = ? AND timeframe = ? AND start_ns >= ? AND start_ns < ?
-             ORDER BY start_ns LIMIT ?",
-        )
-        .bind(symbol.as_str())
-        .bind(timeframe.to_string())
-        .bind(from.nanos())
-        .bind(to.nanos())
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await?;
-        bodies(&rows)
+        self.db.read(|conn| {
+            bodies(
+                conn,
+                "SELECT body FROM candles WHERE symbol = ? AND timeframe = ? AND start_ns >= ? AND start_ns < ?
+                 ORDER BY start_ns LIMIT ?",
+                params![
+                    symbol.as_str(),
+                    timeframe.to_string(),
+                    from.nanos(),
+                    to.nanos(),
+                    limit_of(limit),
+                ],
+            )
+        })
     }
 
     async fn save_report(&self, row: &ReportRow) -> StoreResult<()> {
-        let _writing = self.gate.enter().await;
-        sqlx::query(
-            "INSERT INTO reports (account_id, day, body) VALUES (?, ?, ?)
-             ON CONFLICT (account_id, day) DO UPDATE SET body = excluded.body",
-        )
-        .bind(row.account_id.to_string())
-        .bind(&row.day)
-        .bind(serde_json::to_string(row)?)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.db
+            .write(|tx| {
+                tx.prepare_cached(
+                    "INSERT INTO reports (account_id, day, body) VALUES (?, ?, ?)
+                 ON CONFLICT (account_id, day) DO UPDATE SET body = excluded.body",
+                )?
+                .execute(params![
+                    row.account_id.to_string(),
+                    row.day,
+                    serde_json::to_string(row)?,
+                ])?;
+                Ok(())
+            })
+            .await
     }
 
     async fn reports(
@@ -662,14 +784,12 @@ impl RecordStore for SqliteRecords {
         from: &str,
         to: &str,
     ) -> StoreResult<Vec<ReportRow>> {
-        let rows = sqlx::query(
-            "SELECT body FROM reports WHERE account_id = ? AND day >= ? AND day <= ? ORDER BY day",
-        )
-        .bind(account.to_string())
-        .bind(from)
-        .bind(to)
-        .fetch_all(&self.pool)
-        .await?;
-        bodies(&rows)
+        self.db.read(|conn| {
+            bodies(
+                conn,
+                "SELECT body FROM reports WHERE account_id = ? AND day >= ? AND day <= ? ORDER BY day",
+                params![account.to_string(), from, to],
+            )
+        })
     }
 }

@@ -3,8 +3,9 @@
 //! checkpoint).
 
 use async_trait::async_trait;
-use sqlx::{Row, SqlitePool};
+use rusqlite::params;
 
+use super::Db;
 use crate::error::{StoreError, StoreResult};
 use crate::stream::{
     OutgoingRecord, Published, ReadBatch, SequenceNumber, Shard, ShardId, StartAt, StreamLog,
@@ -13,22 +14,14 @@ use crate::stream::{
 
 #[derive(Debug, Clone)]
 pub struct SqliteStream {
-    pool: SqlitePool,
-    gate: super::WriteGate,
+    db: Db,
     shards: usize,
 }
 
 impl SqliteStream {
-    /// Shares the file's write gate (see [`super::WriteGate`]).
-    pub fn with_gate(mut self, gate: super::WriteGate) -> Self {
-        self.gate = gate;
-        self
-    }
-
-    pub fn new(pool: SqlitePool, shards: usize) -> Self {
+    pub(crate) fn new(db: Db, shards: usize) -> Self {
         SqliteStream {
-            pool,
-            gate: super::WriteGate::default(),
+            db,
             shards: shards.max(1),
         }
     }
@@ -48,6 +41,31 @@ fn sequence_value(seq: &SequenceNumber) -> StoreResult<i64> {
         .map_err(|_| StoreError::invalid(format!("{seq} is not a sequence number of this log")))
 }
 
+/// Appends `records` inside the caller's transaction; their sequence numbers in order.
+pub(super) fn append(
+    tx: &rusqlite::Connection,
+    shards: usize,
+    stream: &str,
+    records: &[OutgoingRecord],
+) -> StoreResult<Vec<Published>> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO stream_records (stream, shard, partition_key, data) VALUES (?, ?, ?, ?) RETURNING seq",
+    )?;
+    let mut out = Vec::with_capacity(records.len());
+    for r in records {
+        let shard = shard_index(&r.partition_key, shards);
+        let seq: i64 = insert.query_row(
+            params![stream, shard as i64, r.partition_key, r.data],
+            |row| row.get(0),
+        )?;
+        out.push(Published {
+            shard: SqliteStream::shard_id(shard),
+            sequence: SequenceNumber(seq.to_string()),
+        });
+    }
+    Ok(out)
+}
+
 #[async_trait]
 impl StreamLog for SqliteStream {
     async fn publish(
@@ -57,28 +75,9 @@ impl StreamLog for SqliteStream {
     ) -> StoreResult<Vec<Published>> {
         validate_publish(&records)?;
         // One transaction: all records or none, in input order.
-        let _writing = self.gate.enter().await;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let mut out = Vec::with_capacity(records.len());
-        for r in &records {
-            let shard = shard_index(&r.partition_key, self.shards);
-            let row = sqlx::query(
-                "INSERT INTO stream_records (stream, shard, partition_key, data) VALUES (?, ?, ?, ?) RETURNING seq",
-            )
-            .bind(stream)
-            .bind(shard as i64)
-            .bind(&r.partition_key)
-            .bind(&r.data)
-            .fetch_one(&mut *tx)
-            .await?;
-            let seq: i64 = row.try_get("seq")?;
-            out.push(Published {
-                shard: Self::shard_id(shard),
-                sequence: SequenceNumber(seq.to_string()),
-            });
-        }
-        tx.commit().await?;
-        Ok(out)
+        self.db
+            .write(|tx| append(tx, self.shards, stream, &records))
+            .await
     }
 
     async fn shards(&self, _stream: &str) -> StoreResult<Vec<Shard>> {
@@ -105,26 +104,22 @@ impl StreamLog for SqliteStream {
             StartAt::After(seq) => sequence_value(seq)?,
             StartAt::At(seq) => sequence_value(seq)? - 1,
         };
-        let rows = sqlx::query(
-            "SELECT seq, partition_key, data FROM stream_records
-             WHERE stream = ? AND shard = ? AND seq > ? ORDER BY seq LIMIT ?",
-        )
-        .bind(stream)
-        .bind(index as i64)
-        .bind(after)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await?;
-        let mut records = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let seq: i64 = row.try_get("seq")?;
-            records.push(StreamRecord {
-                shard: shard.clone(),
-                sequence: SequenceNumber(seq.to_string()),
-                partition_key: row.try_get("partition_key")?,
-                data: row.try_get("data")?,
-            });
-        }
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let records = self.db.read(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT seq, partition_key, data FROM stream_records
+                 WHERE stream = ? AND shard = ? AND seq > ? ORDER BY seq LIMIT ?",
+            )?;
+            let rows = statement.query_map(params![stream, index as i64, after, limit], |row| {
+                Ok(StreamRecord {
+                    shard: shard.clone(),
+                    sequence: SequenceNumber(row.get::<_, i64>(0)?.to_string()),
+                    partition_key: row.get(1)?,
+                    data: row.get(2)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })?;
         let next = match records.last() {
             Some(last) => StartAt::After(last.sequence.clone()),
             None => from.clone(),
