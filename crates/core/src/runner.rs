@@ -446,7 +446,7 @@ impl Core {
             .collect();
         let mut checkpoints = self.commands.checkpoints();
         checkpoints.extend(self.ticks.checkpoints());
-        let batch = CommitBatch {
+        let mut batch = CommitBatch {
             orders: out.orders.values().cloned().collect(),
             fills: out.fills.clone(),
             positions: positions.clone(),
@@ -462,6 +462,11 @@ impl Core {
             }),
             applied_commands: out.applied.clone(),
         };
+        if let Some(state) = self.state.as_mut() {
+            let mut applied = state.take_unsaved_commands();
+            applied.extend(batch.applied_commands);
+            batch.applied_commands = applied;
+        }
         self.app.records.commit(&batch).await?;
         self.commands.committed();
         self.ticks.committed();

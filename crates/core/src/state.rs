@@ -105,6 +105,9 @@ pub struct CoreState {
     last_tick: BTreeMap<Symbol, Timestamp>,
     /// Ticks dropped as repeats.
     repeated_ticks: u64,
+    /// Command ids restored from a snapshot of an earlier build, which kept them there:
+    /// committed with the next batch so they are not forgotten at the next restart.
+    unsaved_commands: Vec<EventId>,
 }
 
 impl std::fmt::Debug for CoreState {
@@ -179,6 +182,7 @@ impl CoreState {
             failed: BTreeMap::new(),
             last_tick: BTreeMap::new(),
             repeated_ticks: 0,
+            unsaved_commands: Vec::new(),
         };
         state.add_instruments();
         state
@@ -241,6 +245,7 @@ impl CoreState {
             working: BTreeMap::new(),
             history: snapshot.history,
             seen_set: snapshot.seen.iter().copied().collect(),
+            unsaved_commands: snapshot.seen.clone(),
             seen: snapshot.seen.into_iter().collect(),
             instruments,
             failed: BTreeMap::new(),
@@ -289,6 +294,12 @@ impl CoreState {
             .portfolio(account)
             .and_then(|p| p.position(symbol).cloned())
             .unwrap_or_else(|| Position::flat(symbol))
+    }
+
+    /// Command ids known only from an old snapshot (see `unsaved_commands`), for the
+    /// next commit (a failed commit reloads the state, and so them, from the store).
+    pub fn take_unsaved_commands(&mut self) -> Vec<EventId> {
+        std::mem::take(&mut self.unsaved_commands)
     }
 
     /// Takes `ids` — the newest applied commands of the system of record, oldest first

@@ -364,18 +364,24 @@ impl RecordStore for PgRecords {
                 .collect();
             let newest: Option<i64> = sqlx::query_scalar(
                 "WITH added AS (
-                     INSERT INTO applied_commands (event_id) SELECT * FROM UNNEST($1::uuid[])
+                     INSERT INTO applied_commands (event_id)
+                     SELECT id FROM UNNEST($1::uuid[]) WITH ORDINALITY AS t(id, n) ORDER BY n
                      RETURNING seq
                  ) SELECT max(seq) FROM added",
             )
             .bind(&ids)
             .fetch_one(&mut *tx)
             .await?;
-            if let Some(newest) = newest {
-                sqlx::query("DELETE FROM applied_commands WHERE seq <= $1")
-                    .bind(newest - crate::records::COMMANDS_REMEMBERED as i64)
-                    .execute(&mut *tx)
-                    .await?;
+            if newest.is_some() {
+                // By count, not by `seq` arithmetic: rolled-back batches leave gaps in
+                // the sequence.
+                sqlx::query(
+                    "DELETE FROM applied_commands WHERE seq < (
+                         SELECT seq FROM applied_commands ORDER BY seq DESC OFFSET $1 LIMIT 1)",
+                )
+                .bind(crate::records::COMMANDS_REMEMBERED as i64 - 1)
+                .execute(&mut *tx)
+                .await?;
             }
         }
         if let Some(s) = &batch.snapshot {

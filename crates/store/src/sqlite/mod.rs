@@ -82,6 +82,19 @@ struct Writer {
     group: Vec<oneshot::Sender<Result<(), StoreError>>>,
 }
 
+impl Writer {
+    /// Rolls the open transaction back and tells every write in it why.
+    fn abandon(&mut self, why: &StoreError) {
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        self.open = !self.conn.is_autocommit();
+        for done in self.group.drain(..) {
+            let _ = done.send(Err(why.clone()));
+        }
+    }
+}
+
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Db").field("path", &self.0.path).finish()
@@ -184,7 +197,7 @@ impl Db {
                         // Nothing of the group is kept; each write hears why.
                         let _ = writer.conn.execute_batch("ROLLBACK");
                     }
-                    writer.open = false;
+                    writer.open = !writer.conn.is_autocommit();
                     let group = std::mem::take(&mut writer.group);
                     drop(writer);
                     for done in group {
@@ -279,17 +292,43 @@ impl Db {
     ) -> StoreResult<(T, Option<oneshot::Receiver<Result<(), StoreError>>>)> {
         let mut writer = lock(&self.0.writer);
         let w = &mut *writer;
+        if w.open && w.conn.is_autocommit() {
+            // SQLite ended the transaction by itself (it rolls back on a full disk or an
+            // I/O error): the group's writes are gone.
+            w.abandon(&StoreError::new(
+                ErrorKind::Unavailable,
+                "the open transaction was rolled back by SQLite",
+            ));
+        }
         if !w.open {
             w.conn.execute_batch("BEGIN IMMEDIATE")?;
             w.open = true;
         }
-        w.conn.execute_batch("SAVEPOINT write")?;
+        if let Err(e) = w.conn.execute_batch("SAVEPOINT write") {
+            let e = StoreError::from(e);
+            w.abandon(&e);
+            return Err(e);
+        }
         let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&w.conn)))
             .unwrap_or_else(|_| Err(StoreError::internal("a write panicked; rolled back")));
-        if out.is_ok() {
-            w.conn.execute_batch("RELEASE write")?;
+        let settled = if out.is_ok() {
+            w.conn.execute_batch("RELEASE write")
         } else {
-            w.conn.execute_batch("ROLLBACK TO write; RELEASE write")?;
+            w.conn.execute_batch("ROLLBACK TO write; RELEASE write")
+        };
+        if settled.is_err() || w.conn.is_autocommit() {
+            // The savepoint could not be settled, or SQLite rolled the whole transaction
+            // back while `f` ran: nothing of this transaction can be trusted to commit.
+            let e = match (out, settled) {
+                (Err(e), _) => e,
+                (Ok(_), Err(e)) => StoreError::from(e),
+                (Ok(_), Ok(())) => StoreError::new(
+                    ErrorKind::Unavailable,
+                    "the transaction was rolled back by SQLite",
+                ),
+            };
+            w.abandon(&e);
+            return Err(e);
         }
         let grouped = self.0.path.is_some();
         if !grouped || (out.is_err() && w.group.is_empty()) {
