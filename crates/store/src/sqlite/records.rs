@@ -79,9 +79,11 @@ macro_rules! account_columns {
     };
 }
 
-type AccountRow = (String, String, String, String, String, String, i64);
+/// Six text columns and a time in nanoseconds: the shape of both an [`Account`] row and a
+/// [`PostedEntry`] row.
+type TextRow = (String, String, String, String, String, String, i64);
 
-fn account_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AccountRow> {
+fn text_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TextRow> {
     Ok((
         row.get(0)?,
         row.get(1)?,
@@ -93,7 +95,7 @@ fn account_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AccountRow> {
     ))
 }
 
-fn account_from(row: AccountRow) -> StoreResult<Account> {
+fn account_from(row: TextRow) -> StoreResult<Account> {
     let (id, user_id, name, kind, currency, cash, created_ns) = row;
     Ok(Account {
         id: uuid_of(&id)?,
@@ -114,7 +116,7 @@ fn accounts_where(
     params: impl rusqlite::Params,
 ) -> StoreResult<Vec<Account>> {
     let mut statement = conn.prepare_cached(sql)?;
-    let rows = statement.query_map(params, account_row)?;
+    let rows = statement.query_map(params, text_row)?;
     rows.map(|r| account_from(r?)).collect()
 }
 
@@ -125,21 +127,7 @@ macro_rules! ledger_columns {
     };
 }
 
-type LedgerRow = (String, String, String, String, String, String, i64);
-
-fn ledger_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LedgerRow> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-    ))
-}
-
-fn posted_from(row: LedgerRow) -> StoreResult<PostedEntry> {
+fn posted_from(row: TextRow) -> StoreResult<PostedEntry> {
     let (id, account_id, kind, amount, balance_after, reference, time_ns) = row;
     Ok(PostedEntry {
         entry: LedgerEntry {
@@ -162,7 +150,7 @@ fn post_in(conn: &Connection, entry: &LedgerEntry) -> StoreResult<PostedEntry> {
             ledger_columns!(),
             " FROM ledger_entries WHERE id = ?"
         ))?
-        .query_row([entry.id.to_string()], ledger_row)
+        .query_row([entry.id.to_string()], text_row)
         .optional()?;
     if let Some(row) = existing {
         return posted_from(row);
@@ -410,7 +398,7 @@ impl RecordStore for SqliteRecords {
                     ledger_columns!(),
                     " FROM ledger_entries WHERE account_id = ? AND id = ?"
                 ))?
-                .query_row([account.to_string(), id.to_string()], ledger_row)
+                .query_row([account.to_string(), id.to_string()], text_row)
                 .optional()?)
         })?;
         row.map(posted_from).transpose()
@@ -424,7 +412,7 @@ impl RecordStore for SqliteRecords {
                 " FROM ledger_entries WHERE account_id = ? ORDER BY seq DESC LIMIT ?"
             ))?;
             let rows =
-                statement.query_map(params![account.to_string(), limit_of(limit)], ledger_row)?;
+                statement.query_map(params![account.to_string(), limit_of(limit)], text_row)?;
             rows.map(|r| posted_from(r?)).collect()
         })
     }
