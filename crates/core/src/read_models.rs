@@ -3,6 +3,11 @@
 //! positions and market orders with), each changed order's status, and the cash of each
 //! account that traded. Writes are idempotent (the same batch written twice leaves the
 //! same items), so a failure here is retried with the next batch and never blocks it.
+//!
+//! Order statuses and balances are kept for the cloud shape only, where they let a
+//! Lambda answer from DynamoDB instead of Postgres. In the embedded shape they would copy
+//! rows of the same SQLite file that the functions read directly (one more write per
+//! order, on the file's one writer), so they are left out there.
 
 use std::sync::Arc;
 
@@ -16,6 +21,8 @@ use store::market_prices::{LastPrice, MarketPrices};
 pub struct ReadModels {
     kv: Arc<dyn KvTable>,
     prices: MarketPrices,
+    /// Whether order statuses and balances are kept (see the module docs).
+    account_views: bool,
 }
 
 impl std::fmt::Debug for ReadModels {
@@ -25,10 +32,12 @@ impl std::fmt::Debug for ReadModels {
 }
 
 impl ReadModels {
-    pub fn new(kv: Arc<dyn KvTable>) -> Self {
+    /// The read models in `kv`; order statuses and balances only with `account_views`.
+    pub fn new(kv: Arc<dyn KvTable>, account_views: bool) -> Self {
         ReadModels {
             prices: MarketPrices::new(kv.clone()),
             kv,
+            account_views,
         }
     }
 
@@ -52,6 +61,9 @@ impl ReadModels {
 
     /// The status of changed orders, in transactions of up to 25 writes.
     pub async fn orders<'a>(&self, orders: impl Iterator<Item = &'a Order>) -> StoreResult<()> {
+        if !self.account_views {
+            return Ok(());
+        }
         let writes: Vec<KvWrite> = orders
             .map(|order| {
                 Ok(KvWrite::Put {
@@ -70,6 +82,9 @@ impl ReadModels {
     }
 
     pub async fn balance(&self, account: AccountId, cash: Money, at: Timestamp) -> StoreResult<()> {
+        if !self.account_views {
+            return Ok(());
+        }
         self.kv
             .put(
                 &format!("balance#{account}"),

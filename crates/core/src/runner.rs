@@ -150,7 +150,10 @@ const LIVE_WITHIN: Duration = Duration::from_secs(120);
 impl Core {
     pub fn new(app: AppState, hub: Hub, health: Arc<CoreHealth>, config: CoreConfig) -> Self {
         Core {
-            read_models: ReadModels::new(app.read_models.clone()),
+            read_models: ReadModels::new(
+                app.read_models.clone(),
+                app.settings.backend == common::settings::Backend::Cloud,
+            ),
             commands: StreamCursor::new(CONSUMER, streams::COMMANDS),
             ticks: StreamCursor::new(CONSUMER, streams::TICKS),
             app,

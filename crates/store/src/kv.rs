@@ -87,11 +87,16 @@ pub const MAX_TRANSACTION_WRITES: usize = 25;
 
 /// Whether `condition` holds for the item currently stored (`None`: absent or expired).
 pub fn condition_holds(condition: Condition, current: Option<&KvItem>) -> bool {
+    version_holds(condition, current.map(|c| c.version))
+}
+
+/// [`condition_holds`] given only the current item's version (`None`: absent or expired).
+pub fn version_holds(condition: Condition, current: Option<u64>) -> bool {
     match condition {
         Condition::Always => true,
         Condition::IfAbsent => current.is_none(),
         Condition::IfExists => current.is_some(),
-        Condition::IfVersion(v) => current.is_some_and(|c| c.version == v),
+        Condition::IfVersion(v) => current == Some(v),
     }
 }
 

@@ -15,7 +15,6 @@ pub mod brokers;
 pub mod conformance;
 pub mod dead_letters;
 pub mod error;
-pub mod idempotency;
 pub mod kv;
 pub mod leases;
 pub mod market_prices;

@@ -58,7 +58,7 @@ mod tests {
         assert_eq!(streams, ["ticks", "commands", "executions", "candles"]);
         assert!(
             r.tables.iter().any(|t| t.name == "auth")
-                && r.tables.iter().any(|t| t.name == "idempotency")
+                && r.tables.iter().any(|t| t.name == "read-models")
         );
         assert_eq!(r.ttl_attribute, "expires_at");
         assert_eq!(physical_name("stratus-dev", "ticks"), "stratus-dev-ticks");

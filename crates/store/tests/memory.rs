@@ -44,8 +44,19 @@ mod records_like_sqlite {
     };
     use store::sqlite::SqliteStore;
 
+    /// A fresh SQLite file in the temporary directory.
+    async fn temp_sqlite() -> SqliteStore {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!("stratus-like-sqlite-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        SqliteStore::open(&dir.join(format!("db-{n}.sqlite")))
+            .await
+            .expect("sqlite")
+    }
+
     async fn adapters() -> Vec<(&'static str, Arc<dyn RecordStore>)> {
-        let sqlite = SqliteStore::in_memory().await.expect("sqlite");
+        let sqlite = temp_sqlite().await;
         vec![
             ("memory", Arc::new(MemoryRecords::new())),
             ("sqlite", Arc::new(sqlite.records())),

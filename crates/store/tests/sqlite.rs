@@ -168,3 +168,86 @@ async fn outbox_events_reach_the_log_in_the_transaction_that_writes_them() {
     records.commit(&failing).await.expect_err("no account 99");
     assert_eq!(log_of(&stream, "executions").await.len(), 2);
 }
+
+#[tokio::test]
+async fn writes_committed_together_each_hear_their_own_outcome() {
+    use store::ErrorKind;
+    use store::kv::Condition;
+    let db = database().await;
+    let kv = Arc::new(db.kv("claims"));
+    // 240 writes at once onto 60 keys, each allowed only if the key is absent: they land
+    // in a few group commits, and in each the losers roll back to their own savepoint.
+    let tasks: Vec<_> = (0..240)
+        .map(|i| {
+            let kv = Arc::clone(&kv);
+            tokio::spawn(async move {
+                let key = format!("k{}", i % 60);
+                let outcome = kv
+                    .put(&key, "s", serde_json::json!(i), None, Condition::IfAbsent)
+                    .await;
+                (key, i, outcome)
+            })
+        })
+        .collect();
+    let mut winners = std::collections::BTreeMap::new();
+    for task in tasks {
+        let (key, i, outcome) = task.await.expect("task");
+        match outcome {
+            Ok(item) => {
+                assert_eq!(item.version, 1);
+                assert!(winners.insert(key, i).is_none(), "two winners for one key");
+            }
+            Err(e) => assert_eq!(e.kind(), ErrorKind::ConditionFailed, "{e}"),
+        }
+    }
+    assert_eq!(winners.len(), 60);
+    // Each key holds exactly its winner's body: nothing of a loser survived.
+    for (key, i) in winners {
+        let item = kv.get(&key, "s").await.expect("get").expect("an item");
+        assert_eq!(item.body, serde_json::json!(i), "{key}");
+        assert_eq!(item.version, 1);
+    }
+}
+
+#[tokio::test]
+async fn an_outbox_an_earlier_build_left_is_relayed_then_no_longer_read() {
+    use domain::EventId;
+    use store::records::{CommitBatch, OutboxEvent, RecordStore};
+    let db = database().await;
+    // Written as an earlier build wrote it: into the outbox table, for a relay.
+    let event = OutboxEvent {
+        event_id: EventId::derived("left-behind"),
+        stream: "commands".into(),
+        partition_key: "AAPL".into(),
+        payload: b"{}".to_vec(),
+    };
+    db.records()
+        .commit(&CommitBatch {
+            outbox: vec![event.clone()],
+            ..CommitBatch::default()
+        })
+        .await
+        .expect("commit");
+    let publishing = db.records_publishing_to(1);
+    let pending = publishing.unpublished(10).await.expect("outbox");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].event, event);
+    publishing
+        .mark_published(&[pending[0].id])
+        .await
+        .expect("mark");
+    assert!(publishing.unpublished(10).await.expect("outbox").is_empty());
+    // New events go straight to the log, never through the outbox.
+    publishing
+        .commit(&CommitBatch {
+            outbox: vec![OutboxEvent {
+                event_id: EventId::derived("new"),
+                ..event
+            }],
+            ..CommitBatch::default()
+        })
+        .await
+        .expect("commit");
+    assert!(publishing.unpublished(10).await.expect("outbox").is_empty());
+    assert_eq!(log_of(&db.stream(1), "commands").await.len(), 1);
+}

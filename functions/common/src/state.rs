@@ -10,7 +10,6 @@ use domain::InstrumentCatalog;
 use store::auth::{LoginGuard, RefreshTokens, UserStore};
 use store::brokers::BrokerConnections;
 use store::dead_letters::DeadLetters;
-use store::idempotency::IdempotencyKeys;
 use store::kv::KvTable;
 use store::market_prices::MarketPrices;
 use store::records::RecordStore;
@@ -33,7 +32,6 @@ pub mod streams {
 /// The key-value tables, as in `localstack/resources.json`.
 pub mod tables {
     pub const AUTH: &str = "auth";
-    pub const IDEMPOTENCY: &str = "idempotency";
     pub const ACCOUNTS: &str = "accounts";
     pub const READ_MODELS: &str = "read-models";
     pub const LEASES: &str = "leases";
@@ -57,9 +55,8 @@ impl std::fmt::Debug for Ports {
     }
 }
 
-const ALL_TABLES: [&str; 7] = [
+const ALL_TABLES: [&str; 6] = [
     tables::AUTH,
-    tables::IDEMPOTENCY,
     tables::ACCOUNTS,
     tables::READ_MODELS,
     tables::LEASES,
@@ -177,7 +174,6 @@ pub struct AppState {
     pub logins: LoginGuard,
     /// Token buckets (per client IP on login).
     pub rate_limits: LoginGuard,
-    pub idempotency: IdempotencyKeys,
     pub risk: RiskStore,
     pub brokers: BrokerConnections,
     pub prices: MarketPrices,
@@ -225,7 +221,6 @@ impl AppState {
             refresh_tokens: RefreshTokens::new(ports.table(tables::AUTH)?),
             logins: LoginGuard::new(ports.table(tables::AUTH)?),
             rate_limits: LoginGuard::new(ports.table(tables::RATE_LIMITS)?),
-            idempotency: IdempotencyKeys::new(ports.table(tables::IDEMPOTENCY)?),
             risk: RiskStore::new(ports.table(tables::ACCOUNTS)?),
             brokers: BrokerConnections::new(ports.table(tables::ACCOUNTS)?),
             prices: MarketPrices::new(ports.table(tables::READ_MODELS)?),

@@ -16,14 +16,9 @@ use domain::{
     TimeInForce,
 };
 use serde::Deserialize;
-use store::idempotency::{Claim, IdempotencyRecord};
 use store::records::Account;
 
 use crate::pretrade::{self, Exposure};
-
-/// How long a `client_order_id` claim is remembered in the key-value store (the order's
-/// row keeps the id unique in its account forever).
-const CLAIM_SECONDS: i64 = 7 * 86_400;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -342,39 +337,19 @@ pub async fn place(
     };
     // The instrument's grid (tick, lot, minimum): a request off it is simply invalid.
     let order = Order::new(request.clone(), &parsed.instrument, state.clock.now())?;
-    let scope = account.id.to_string();
+    // The order row is the idempotency record: `(account, client_order_id)` is unique in
+    // the system of record, so a repeated request finds the order it made (and is
+    // answered with it, or with a 409 if the body differs) before any check runs.
     if let Some(client_id) = &parsed.client_order_id {
-        let claim = state
-            .idempotency
-            .claim(
-                &scope,
-                client_id.as_str(),
-                &IdempotencyRecord {
-                    fingerprint: print.clone(),
-                    response: serde_json::json!({ "order_id": order_id }),
-                },
-                state.clock.unix_seconds() + CLAIM_SECONDS,
-            )
-            .await?;
-        // A first claim needs no lookup: should the id still be taken in the records (a
-        // claim expired), the insert below finds it and answers as for a replay.
-        if claim != Claim::New {
-            if let Some(existing) = state
-                .records
-                .order_by_client_id(account.id, client_id)
-                .await?
-            {
-                return replay(&existing, &print);
-            }
-        }
-        if claim == Claim::Conflict {
-            return Err(ApiError::conflict(format!(
-                "client_order_id {:?} is in use by a different request",
-                client_id.as_str()
-            )));
+        if let Some(existing) = state
+            .records
+            .order_by_client_id(account.id, client_id)
+            .await?
+        {
+            return replay(&existing, &print);
         }
     }
-    let checks = pretrade::check(
+    pretrade::check(
         &state,
         &account,
         Exposure {
@@ -386,20 +361,7 @@ pub async fn place(
             already_reserved: domain::Money::ZERO,
         },
     )
-    .await;
-    if let Err(e) = checks {
-        // Nothing was created: the client may use the id again for a corrected order.
-        if let Some(client_id) = &parsed.client_order_id {
-            if let Err(release) = state
-                .idempotency
-                .release(&scope, client_id.as_str(), &print)
-                .await
-            {
-                tracing::warn!(error = %release, "could not release a client_order_id claim");
-            }
-        }
-        return Err(e);
-    }
+    .await?;
     let broker = PaperBroker::new(state.clone());
     match broker.submit(&order, &request).await? {
         Submitted::Accepted => {

@@ -33,7 +33,6 @@ macro_rules! kv_conformance {
             refresh_tokens_rotate_and_reuse_revokes_the_family,
             racing_rotations_of_one_token_are_a_reuse,
             failed_logins_lock_the_email_and_rate_limits_refill,
-            idempotency_keys_replay_and_conflict,
             leases_are_exclusive_renewable_and_expire,
         );
         $crate::kv_conformance!(@accounts $factory,

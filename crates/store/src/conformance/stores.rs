@@ -6,13 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use domain::UserId;
-use serde_json::json;
 
 use crate::auth::{
     ApiKeyRecord, Attempt, LoginGuard, RefreshTokens, Role, Rotation, UserRecord, UserStore,
 };
 use crate::error::ErrorKind;
-use crate::idempotency::{Claim, IdempotencyKeys, IdempotencyRecord};
 use crate::kv::{Clock, KvTable};
 use crate::leases::{LeaseOutcome, Leases};
 
@@ -377,60 +375,6 @@ where
             .allow("ip#192.0.2.1", ms + 1_000, 3, 1.0)
             .await
             .expect("refilled")
-    );
-}
-
-pub async fn idempotency_keys_replay_and_conflict<F, Fut>(factory: F)
-where
-    F: Fn(Clock) -> Fut,
-    Fut: Future<Output = Arc<dyn KvTable>>,
-{
-    let keys = IdempotencyKeys::new(factory(Clock::system()).await);
-    let record = |fp: &str, id: &str| IdempotencyRecord {
-        fingerprint: fp.into(),
-        response: json!({"order_id": id}),
-    };
-    assert_eq!(
-        keys.claim("acct-1", "co-1", &record("h1", "o1"), 4_000_000_000)
-            .await
-            .expect("claim"),
-        Claim::New
-    );
-    assert_eq!(
-        keys.claim("acct-1", "co-1", &record("h1", "o2"), 4_000_000_000)
-            .await
-            .expect("replay"),
-        Claim::Replay(json!({"order_id": "o1"})),
-        "the original answer, not a new one"
-    );
-    assert_eq!(
-        keys.claim("acct-1", "co-1", &record("h2", "o3"), 4_000_000_000)
-            .await
-            .expect("conflict"),
-        Claim::Conflict
-    );
-    assert_eq!(
-        keys.claim("acct-2", "co-1", &record("h2", "o4"), 4_000_000_000)
-            .await
-            .expect("other scope"),
-        Claim::New
-    );
-    // A refused request gives its key back; another request's claim is never released.
-    keys.release("acct-2", "co-1", "not-h2")
-        .await
-        .expect("release of another fingerprint");
-    assert_eq!(
-        keys.claim("acct-2", "co-1", &record("h3", "o5"), 4_000_000_000)
-            .await
-            .expect("still claimed"),
-        Claim::Conflict
-    );
-    keys.release("acct-2", "co-1", "h2").await.expect("release");
-    assert_eq!(
-        keys.claim("acct-2", "co-1", &record("h3", "o5"), 4_000_000_000)
-            .await
-            .expect("free again"),
-        Claim::New
     );
 }
 

@@ -2,20 +2,20 @@
 //! `BEGIN IMMEDIATE` transaction on the file's one writer, so two writers racing on a key
 //! are serialized and exactly one sees the condition hold.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
 use super::Db;
 use crate::error::{StoreError, StoreResult};
-use crate::kv::{
-    Clock, Condition, KvItem, KvTable, KvWrite, condition_holds, validate_transaction,
-};
+use crate::kv::{Clock, Condition, KvItem, KvTable, KvWrite, validate_transaction, version_holds};
 
 #[derive(Debug, Clone)]
 pub struct SqliteKv {
     db: Db,
-    table: String,
+    table: Arc<str>,
     clock: Clock,
 }
 
@@ -23,7 +23,7 @@ impl SqliteKv {
     pub(crate) fn new(db: Db, table: &str) -> Self {
         SqliteKv {
             db,
-            table: table.to_owned(),
+            table: table.into(),
             clock: Clock::system(),
         }
     }
@@ -76,12 +76,33 @@ fn current(
     raw.map(item).transpose()
 }
 
+/// The version of the live item at `(pk, sk)`: what a write's condition is checked
+/// against (its body is not read, let alone parsed, on the writer thread).
+fn current_version(
+    conn: &Connection,
+    table: &str,
+    pk: &str,
+    sk: &str,
+    now: i64,
+) -> StoreResult<Option<u64>> {
+    let version: Option<i64> = conn
+        .prepare_cached(
+            "SELECT version FROM kv_items
+             WHERE table_name = ? AND pk = ? AND sk = ? AND (expires_at IS NULL OR expires_at > ?)",
+        )?
+        .query_row(params![table, pk, sk, now], |r| r.get(0))
+        .optional()?;
+    version
+        .map(|v| u64::try_from(v).map_err(|_| StoreError::internal("negative version")))
+        .transpose()
+}
+
 fn write_put(
     conn: &Connection,
     table: &str,
     pk: &str,
     sk: &str,
-    body: &Value,
+    body: &str,
     expires_at: Option<i64>,
     version: u64,
 ) -> StoreResult<()> {
@@ -91,7 +112,7 @@ fn write_put(
          ON CONFLICT (table_name, pk, sk) DO UPDATE SET
            body = excluded.body, version = excluded.version, expires_at = excluded.expires_at",
     )?
-    .execute(params![table, pk, sk, body.to_string(), version, expires_at])?;
+    .execute(params![table, pk, sk, body, version, expires_at])?;
     Ok(())
 }
 
@@ -117,23 +138,28 @@ impl KvTable for SqliteKv {
         condition: Condition,
     ) -> StoreResult<KvItem> {
         let now = self.clock.now();
+        // Serialized here, not on the writer thread, which every write waits behind.
+        let text = body.to_string();
+        let (table, key) = (self.table.clone(), (pk.to_owned(), sk.to_owned()));
+        let (pk, sk) = key.clone();
         let version = self
             .db
-            .write(|tx| {
-                let existing = current(tx, &self.table, pk, sk, now)?;
-                if !condition_holds(condition, existing.as_ref()) {
+            .write(move |tx| {
+                let existing = current_version(tx, &table, &pk, &sk, now)?;
+                if !version_holds(condition, existing) {
                     return Err(StoreError::condition_failed(format!(
                         "put {pk}/{sk}: {condition:?} does not hold"
                     )));
                 }
-                let version = existing.map_or(1, |e| e.version + 1);
-                write_put(tx, &self.table, pk, sk, &body, expires_at, version)?;
+                let version = existing.map_or(1, |v| v + 1);
+                write_put(tx, &table, &pk, &sk, &text, expires_at, version)?;
                 Ok(version)
             })
             .await?;
+        let (pk, sk) = key;
         Ok(KvItem {
-            pk: pk.to_owned(),
-            sk: sk.to_owned(),
+            pk,
+            sk,
             body,
             version,
             expires_at,
@@ -142,15 +168,16 @@ impl KvTable for SqliteKv {
 
     async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> StoreResult<()> {
         let now = self.clock.now();
+        let (table, pk, sk) = (self.table.clone(), pk.to_owned(), sk.to_owned());
         self.db
-            .write(|tx| {
-                let existing = current(tx, &self.table, pk, sk, now)?;
-                if !condition_holds(condition, existing.as_ref()) {
+            .write(move |tx| {
+                let existing = current_version(tx, &table, &pk, &sk, now)?;
+                if !version_holds(condition, existing) {
                     return Err(StoreError::condition_failed(format!(
                         "delete {pk}/{sk}: {condition:?} does not hold"
                     )));
                 }
-                write_delete(tx, &self.table, pk, sk)
+                write_delete(tx, &table, &pk, &sk)
             })
             .await
     }
@@ -175,32 +202,40 @@ impl KvTable for SqliteKv {
     async fn transact(&self, writes: Vec<KvWrite>) -> StoreResult<()> {
         validate_transaction(&writes)?;
         let now = self.clock.now();
+        // Bodies are serialized here, not on the writer thread.
+        let texts: Vec<Option<String>> = writes
+            .iter()
+            .map(|w| match w {
+                KvWrite::Put { body, .. } => Some(body.to_string()),
+                _ => None,
+            })
+            .collect();
+        let table = self.table.clone();
         self.db
-            .write(|tx| {
+            .write(move |tx| {
                 let mut versions = Vec::with_capacity(writes.len());
                 for w in &writes {
                     let (pk, sk) = w.key();
-                    let existing = current(tx, &self.table, pk, sk, now)?;
-                    if !condition_holds(w.condition(), existing.as_ref()) {
+                    let existing = current_version(tx, &table, pk, sk, now)?;
+                    if !version_holds(w.condition(), existing) {
                         // Returning an error rolls back: nothing was written yet anyway.
                         return Err(StoreError::condition_failed(format!(
                             "transaction: {pk}/{sk} {:?} does not hold",
                             w.condition()
                         )));
                     }
-                    versions.push(existing.map_or(1, |e| e.version + 1));
+                    versions.push(existing.map_or(1, |v| v + 1));
                 }
-                for (w, version) in writes.iter().zip(versions) {
-                    match w {
-                        KvWrite::Put {
-                            pk,
-                            sk,
-                            body,
-                            expires_at,
-                            ..
-                        } => write_put(tx, &self.table, pk, sk, body, *expires_at, version)?,
-                        KvWrite::Delete { pk, sk, .. } => write_delete(tx, &self.table, pk, sk)?,
-                        KvWrite::Check { .. } => {}
+                for ((w, version), text) in writes.iter().zip(versions).zip(&texts) {
+                    match (w, text) {
+                        (
+                            KvWrite::Put {
+                                pk, sk, expires_at, ..
+                            },
+                            Some(text),
+                        ) => write_put(tx, &table, pk, sk, text, *expires_at, version)?,
+                        (KvWrite::Delete { pk, sk, .. }, _) => write_delete(tx, &table, pk, sk)?,
+                        _ => {}
                     }
                 }
                 Ok(())

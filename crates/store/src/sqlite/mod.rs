@@ -9,15 +9,17 @@
 //! switches a statement, which held order placement to about 900 a second on two cores;
 //! see ARCHITECTURE.md.)
 //!
-//! **Writes are group-committed.** The file has one writer connection, behind a mutex.
-//! A write runs its statements inside a savepoint of the writer's open transaction
-//! (`BEGIN IMMEDIATE` if none is open) — rolled back to the savepoint if it fails, so a
-//! failed write leaves no trace — and then waits, without holding the lock, for the
-//! commit. The committer thread commits whatever the open transaction holds as soon as
-//! it holds anything: while it commits, the writes that arrive meanwhile gather in the
-//! next transaction. Under load one commit (its WAL frames, written once) carries many
-//! writes; alone, a write is committed at once. A write's caller hears of it only after
-//! its commit, so nothing is acknowledged that a crash could lose.
+//! **Writes are group-committed by one writer thread.** The file has one writer
+//! connection, owned by a thread of its own. A write is a closure sent to that thread
+//! over a channel. The thread takes every write waiting, runs each in a savepoint of one
+//! `BEGIN IMMEDIATE` transaction — rolled back to its savepoint if it fails, so a failed
+//! write leaves no trace — commits them together, and only then answers each caller.
+//! While it commits, the writes that arrive gather in the channel for the next group.
+//! Under load one commit (its WAL frames, written once) carries many writes; alone, a
+//! write is committed at once. No task ever waits on a lock the committer holds: the
+//! async callers only await their answer, so the runtime's threads go on serving requests
+//! and reads while a commit is written. A caller hears of its write only after the
+//! commit, so nothing is acknowledged that a crash could lose.
 //!
 //! Readers take a connection of their own from a small free list: in WAL mode they see
 //! the last committed state — never the writer's open transaction — without waiting for
@@ -29,7 +31,8 @@ mod records;
 mod stream;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
@@ -46,13 +49,17 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
 /// WAL pages after which the writer checkpoints itself: a backstop should the
 /// checkpointer fall behind (normally it keeps the WAL far shorter).
 const WRITER_CHECKPOINT_PAGES: u32 = 50_000;
+/// What the WAL file is cut back to when it is reset.
+const WAL_KEPT_BYTES: i64 = 64 << 20;
 /// Idle reader connections kept open (more may exist while many reads run at once).
 const IDLE_READERS: usize = 8;
 /// Prepared statements each connection keeps compiled.
 const STATEMENT_CACHE: usize = 128;
-/// How long the committer sleeps when there is nothing to commit before it checks
-/// whether the file is still open.
-const COMMITTER_IDLE: Duration = Duration::from_millis(100);
+/// The most writes one commit carries (a bound on how long one group holds the file).
+const MAX_GROUP: usize = 1024;
+/// How much of the file readers map into memory instead of copying pages out of it
+/// with a read system call each (the address space is reserved, not the memory).
+const MMAP_BYTES: i64 = 1 << 30;
 
 /// One SQLite file, migrated (see the module docs).
 #[derive(Debug, Clone)]
@@ -60,38 +67,67 @@ pub struct SqliteStore {
     db: Db,
 }
 
-/// The connections to one file: the writer and the free readers.
+/// The handles to one file: the writer thread's queue and the free readers.
 #[derive(Clone)]
 pub(crate) struct Db(Arc<Inner>);
 
 struct Inner {
-    writer: Mutex<Writer>,
-    /// Tells the committer that the open transaction holds a write.
-    pending: Condvar,
+    /// Writes for the writer thread. The thread ends when the last handle is dropped.
+    writes: mpsc::Sender<Box<dyn Job>>,
     readers: Mutex<Vec<Connection>>,
-    /// `None` for an in-memory database: its only connection is the writer, so writes
-    /// commit one by one (a reader would otherwise see an uncommitted group).
-    path: Option<PathBuf>,
+    path: PathBuf,
 }
 
-struct Writer {
-    conn: Connection,
-    /// Whether `BEGIN IMMEDIATE` is open.
-    open: bool,
-    /// The writes in the open transaction, each waiting to hear how its commit went.
-    group: Vec<oneshot::Sender<Result<(), StoreError>>>,
+/// One write waiting for the writer thread.
+trait Job: Send {
+    /// Runs the write on the writer's connection, inside its savepoint; whether it
+    /// succeeded, and how to tell its caller once the group's commit is settled.
+    fn stage(self: Box<Self>, conn: &Connection) -> (bool, Box<dyn Settle>);
+    /// Answers the caller without running: the transaction could not be opened.
+    fn refuse(self: Box<Self>, why: StoreError);
 }
 
-impl Writer {
-    /// Rolls the open transaction back and tells every write in it why.
-    fn abandon(&mut self, why: &StoreError) {
-        if !self.conn.is_autocommit() {
-            let _ = self.conn.execute_batch("ROLLBACK");
-        }
-        self.open = !self.conn.is_autocommit();
-        for done in self.group.drain(..) {
-            let _ = done.send(Err(why.clone()));
-        }
+/// A staged write's caller, told how the commit went.
+trait Settle: Send {
+    fn settle(self: Box<Self>, committed: Result<(), StoreError>);
+}
+
+struct WriteJob<F, T> {
+    write: F,
+    answer: oneshot::Sender<StoreResult<T>>,
+}
+
+struct Staged<T> {
+    out: StoreResult<T>,
+    answer: oneshot::Sender<StoreResult<T>>,
+}
+
+impl<F, T> Job for WriteJob<F, T>
+where
+    F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    T: Send + 'static,
+{
+    fn stage(self: Box<Self>, conn: &Connection) -> (bool, Box<dyn Settle>) {
+        let WriteJob { write, answer } = *self;
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write(conn)))
+            .unwrap_or_else(|_| Err(StoreError::internal("a write panicked; rolled back")));
+        (out.is_ok(), Box::new(Staged { out, answer }))
+    }
+
+    fn refuse(self: Box<Self>, why: StoreError) {
+        // A caller that stopped waiting has nothing left to hear.
+        let _ = self.answer.send(Err(why));
+    }
+}
+
+impl<T: Send + 'static> Settle for Staged<T> {
+    fn settle(self: Box<Self>, committed: Result<(), StoreError>) {
+        let answer = match (self.out, committed) {
+            (Err(e), _) => Err(e),
+            (Ok(_), Err(e)) => Err(e),
+            (Ok(value), Ok(())) => Ok(value),
+        };
+        let _ = self.answer.send(answer);
     }
 }
 
@@ -102,8 +138,8 @@ impl std::fmt::Debug for Db {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Writes roll back to their savepoint on panic (see `Db::stage`), so a poisoned lock
-    // still guards a consistent connection.
+    // Nothing panics while the readers' free list is locked (a push or a pop), so a
+    // poisoned lock still guards a consistent list.
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -119,6 +155,79 @@ fn configure(conn: &Connection) -> StoreResult<()> {
     Ok(())
 }
 
+/// The writer thread (see the module docs): takes every write waiting, stages them in
+/// one transaction, commits, answers. Returns when every handle to the file is gone.
+fn write_loop(conn: Connection, writes: mpsc::Receiver<Box<dyn Job>>) {
+    let mut waiting: Vec<Box<dyn Job>> = Vec::new();
+    loop {
+        if waiting.is_empty() {
+            match writes.recv() {
+                Ok(job) => waiting.push(job),
+                Err(mpsc::RecvError) => return,
+            }
+        }
+        while waiting.len() < MAX_GROUP {
+            match writes.try_recv() {
+                Ok(job) => waiting.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            let e = StoreError::from(e);
+            for job in waiting.drain(..) {
+                job.refuse(e.clone());
+            }
+            continue;
+        }
+        let mut jobs = std::mem::take(&mut waiting).into_iter();
+        let mut staged: Vec<Box<dyn Settle>> = Vec::new();
+        let mut any_ok = false;
+        let mut broken: Option<StoreError> = None;
+        for job in jobs.by_ref() {
+            if let Err(e) = conn.execute_batch("SAVEPOINT write") {
+                let e = StoreError::from(e);
+                job.refuse(e.clone());
+                broken = Some(e);
+                break;
+            }
+            let (ok, settle) = job.stage(&conn);
+            let settled = if ok {
+                conn.execute_batch("RELEASE write")
+            } else {
+                conn.execute_batch("ROLLBACK TO write; RELEASE write")
+            };
+            staged.push(settle);
+            if let Err(e) = settled {
+                broken = Some(StoreError::from(e));
+                break;
+            }
+            if conn.is_autocommit() {
+                // SQLite rolled the whole transaction back by itself (it does on a full
+                // disk or an I/O error): nothing of the group can commit.
+                broken = Some(StoreError::new(
+                    ErrorKind::Unavailable,
+                    "the transaction was rolled back by SQLite",
+                ));
+                break;
+            }
+            any_ok |= ok;
+        }
+        // Writes not yet run when the group broke go into the next group.
+        waiting.extend(jobs);
+        let committed = match broken {
+            Some(e) => Err(e),
+            None if any_ok => conn.execute_batch("COMMIT").map_err(StoreError::from),
+            None => conn.execute_batch("ROLLBACK").map_err(StoreError::from),
+        };
+        if committed.is_err() && !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for settle in staged {
+            settle.settle(committed.clone());
+        }
+    }
+}
+
 impl Db {
     fn open(path: &Path) -> StoreResult<Db> {
         let writer = Connection::open(path).map_err(|e| {
@@ -132,93 +241,39 @@ impl Db {
         writer.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
         writer.execute_batch("PRAGMA synchronous = NORMAL;")?;
         writer.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
+        // Under steady load the WAL is never reset (a reader is always inside it), so it
+        // grows; when it is next reset, in a lull, it is cut back to this size.
+        writer.pragma_update(None, "journal_size_limit", WAL_KEPT_BYTES)?;
         configure(&writer)?;
         // Orders, fills and kv items are keyed by random ids, so writes touch pages all
         // over the file: the writer's larger page cache keeps them off the read system
         // call. (A reader's cache is dropped whenever the file has changed since its last
-        // read, so readers keep the default.)
+        // read, so readers map the file instead.)
         writer.execute_batch("PRAGMA cache_size = -32768;")?;
         migrate::run(&writer)?;
+        let (writes, queue) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || write_loop(writer, queue))
+            .map_err(|e| StoreError::internal(format!("cannot start the writer: {e}")))?;
         let db = Db(Arc::new(Inner {
-            writer: Mutex::new(Writer {
-                conn: writer,
-                open: false,
-                group: Vec::new(),
-            }),
-            pending: Condvar::new(),
+            writes,
             readers: Mutex::new(Vec::new()),
-            path: Some(path.to_owned()),
+            path: path.to_owned(),
         }));
-        db.start_committer()?;
         db.start_checkpointer(path)?;
         Ok(db)
     }
 
-    fn in_memory() -> StoreResult<Db> {
-        let conn = Connection::open_in_memory()?;
-        configure(&conn)?;
-        migrate::run(&conn)?;
-        Ok(Db(Arc::new(Inner {
-            writer: Mutex::new(Writer {
-                conn,
-                open: false,
-                group: Vec::new(),
-            }),
-            pending: Condvar::new(),
-            readers: Mutex::new(Vec::new()),
-            path: None,
-        })))
-    }
-
-    /// The committer (see the module docs). It holds the file only while it commits, so
-    /// it ends once the last handle is dropped.
-    fn start_committer(&self) -> StoreResult<()> {
-        let inner: Weak<Inner> = Arc::downgrade(&self.0);
-        std::thread::Builder::new()
-            .name("sqlite-commit".into())
-            .spawn(move || {
-                while let Some(inner) = inner.upgrade() {
-                    let mut writer = lock(&inner.writer);
-                    if writer.group.is_empty() {
-                        writer = inner
-                            .pending
-                            .wait_timeout(writer, COMMITTER_IDLE)
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .0;
-                    }
-                    if writer.group.is_empty() {
-                        continue;
-                    }
-                    let committed = writer
-                        .conn
-                        .execute_batch("COMMIT")
-                        .map_err(StoreError::from);
-                    if committed.is_err() {
-                        // Nothing of the group is kept; each write hears why.
-                        let _ = writer.conn.execute_batch("ROLLBACK");
-                    }
-                    writer.open = !writer.conn.is_autocommit();
-                    let group = std::mem::take(&mut writer.group);
-                    drop(writer);
-                    for done in group {
-                        // A caller that stopped waiting has nothing left to hear.
-                        let _ = done.send(committed.clone());
-                    }
-                }
-            })
-            .map_err(|e| StoreError::internal(format!("cannot start the committer: {e}")))?;
-        Ok(())
-    }
-
     /// Checkpoints from a thread of its own. SQLite's automatic checkpoint runs inside
     /// the commit that crosses the threshold — copying the WAL and `fsync`ing the file
-    /// while that writer holds the write lock, every writer waiting behind it. A
-    /// passive checkpoint on another connection does the same work beside the writer.
-    /// The thread ends when the last handle to the file is dropped.
+    /// while the writer waits, every write behind it. A passive checkpoint on another
+    /// connection does the same work beside the writer. The thread ends when the last
+    /// handle to the file is dropped.
     fn start_checkpointer(&self, path: &Path) -> StoreResult<()> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(5))?;
-        let db = Arc::downgrade(&self.0);
+        let db: Weak<Inner> = Arc::downgrade(&self.0);
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn(move || {
@@ -237,27 +292,25 @@ impl Db {
         Ok(())
     }
 
-    fn reader(&self, path: &Path) -> StoreResult<Connection> {
+    fn reader(&self) -> StoreResult<Connection> {
         if let Some(conn) = lock(&self.0.readers).pop() {
             return Ok(conn);
         }
         let conn = Connection::open_with_flags(
-            path,
+            &self.0.path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX
                 | OpenFlags::SQLITE_OPEN_URI,
         )?;
         configure(&conn)?;
         conn.execute_batch("PRAGMA query_only = ON;")?;
+        conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
         Ok(conn)
     }
 
     /// Runs `f` on a reader: it sees the last committed state.
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
-        let Some(path) = &self.0.path else {
-            return f(&lock(&self.0.writer).conn);
-        };
-        let conn = self.reader(path)?;
+        let conn = self.reader()?;
         let out = f(&conn);
         let mut idle = lock(&self.0.readers);
         if idle.len() < IDLE_READERS {
@@ -266,87 +319,22 @@ impl Db {
         out
     }
 
-    /// Runs `f` as one write: all of its statements commit together, or — if it
-    /// returns `Err` — none of them do. Returns after the commit.
-    pub(crate) async fn write<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> StoreResult<T>,
-    ) -> StoreResult<T> {
-        let (out, committed) = self.stage(f)?;
-        match committed {
-            None => Ok(out),
-            Some(committed) => match committed.await {
-                Ok(Ok(())) => Ok(out),
-                Ok(Err(e)) => Err(e),
-                Err(_) => Err(StoreError::internal("the SQLite committer stopped")),
-            },
-        }
-    }
-
-    /// Runs `f` in a savepoint of the open transaction; its result and, unless it is
-    /// committed already, where to hear of the commit.
-    #[allow(clippy::type_complexity)]
-    fn stage<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> StoreResult<T>,
-    ) -> StoreResult<(T, Option<oneshot::Receiver<Result<(), StoreError>>>)> {
-        let mut writer = lock(&self.0.writer);
-        let w = &mut *writer;
-        if w.open && w.conn.is_autocommit() {
-            // SQLite ended the transaction by itself (it rolls back on a full disk or an
-            // I/O error): the group's writes are gone.
-            w.abandon(&StoreError::new(
-                ErrorKind::Unavailable,
-                "the open transaction was rolled back by SQLite",
-            ));
-        }
-        if !w.open {
-            w.conn.execute_batch("BEGIN IMMEDIATE")?;
-            w.open = true;
-        }
-        if let Err(e) = w.conn.execute_batch("SAVEPOINT write") {
-            let e = StoreError::from(e);
-            w.abandon(&e);
-            return Err(e);
-        }
-        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&w.conn)))
-            .unwrap_or_else(|_| Err(StoreError::internal("a write panicked; rolled back")));
-        let settled = if out.is_ok() {
-            w.conn.execute_batch("RELEASE write")
-        } else {
-            w.conn.execute_batch("ROLLBACK TO write; RELEASE write")
-        };
-        if settled.is_err() || w.conn.is_autocommit() {
-            // The savepoint could not be settled, or SQLite rolled the whole transaction
-            // back while `f` ran: nothing of this transaction can be trusted to commit.
-            let e = match (out, settled) {
-                (Err(e), _) => e,
-                (Ok(_), Err(e)) => StoreError::from(e),
-                (Ok(_), Ok(())) => StoreError::new(
-                    ErrorKind::Unavailable,
-                    "the transaction was rolled back by SQLite",
-                ),
-            };
-            w.abandon(&e);
-            return Err(e);
-        }
-        let grouped = self.0.path.is_some();
-        if !grouped || (out.is_err() && w.group.is_empty()) {
-            // Commit (or end) now: alone in the transaction, or no committer.
-            let end = if out.is_ok() { "COMMIT" } else { "ROLLBACK" };
-            let ended = w.conn.execute_batch(end);
-            if ended.is_err() {
-                let _ = w.conn.execute_batch("ROLLBACK");
-            }
-            w.open = false;
-            ended?;
-            return out.map(|value| (value, None));
-        }
-        let value = out?;
-        let (done, committed) = oneshot::channel();
-        w.group.push(done);
-        self.0.pending.notify_one();
-        Ok((value, Some(committed)))
+    /// Runs `f` as one write on the writer thread: all of its statements commit
+    /// together, or — if it returns `Err` — none of them do. Returns after the commit.
+    pub(crate) async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (answer, answered) = oneshot::channel();
+        let job: Box<dyn Job> = Box::new(WriteJob { write: f, answer });
+        self.0
+            .writes
+            .send(job)
+            .map_err(|_| StoreError::internal("the SQLite writer stopped"))?;
+        answered
+            .await
+            .unwrap_or_else(|_| Err(StoreError::internal("the SQLite writer stopped")))
     }
 }
 
@@ -355,13 +343,6 @@ impl SqliteStore {
     pub async fn open(path: &Path) -> StoreResult<Self> {
         Ok(SqliteStore {
             db: Db::open(path)?,
-        })
-    }
-
-    /// A private in-memory database (tests).
-    pub async fn in_memory() -> StoreResult<Self> {
-        Ok(SqliteStore {
-            db: Db::in_memory()?,
         })
     }
 

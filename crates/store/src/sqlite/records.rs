@@ -2,6 +2,9 @@
 //! on the file's one writer, so concurrent postings to one account are serialized and the
 //! overdraft check cannot race.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use async_trait::async_trait;
 use domain::{
     AccountId, Candle, ClientOrderId, Currency, EventId, Fill, Money, Order, OrderId, Position,
@@ -23,38 +26,48 @@ pub struct SqliteRecords {
     /// The shard count of this file's stream log when outbox events go straight to it
     /// (see [`super::SqliteStore::records_publishing_to`]).
     publish_to: Option<usize>,
+    /// Publishing straight to the log, nothing enters the outbox: once the rows an
+    /// earlier build left there are relayed, it stays empty and is not read again.
+    outbox_drained: Arc<AtomicBool>,
 }
 
 impl SqliteRecords {
     pub(crate) fn new(db: Db, publish_to: Option<usize>) -> Self {
-        SqliteRecords { db, publish_to }
-    }
-
-    /// Writes outbox events inside the caller's transaction.
-    fn outbox_in(&self, conn: &Connection, events: &[OutboxEvent]) -> StoreResult<()> {
-        let Some(shards) = self.publish_to else {
-            for event in events {
-                outbox_in(conn, event)?;
-            }
-            return Ok(());
-        };
-        // Appended in input order, each stream's records as one run. No outbox row: the
-        // event is published by this very commit, and its consumers apply it by id.
-        let mut streams: Vec<&str> = events.iter().map(|e| e.stream.as_str()).collect();
-        streams.sort_unstable();
-        streams.dedup();
-        for stream in streams {
-            let records: Vec<crate::stream::OutgoingRecord> = events
-                .iter()
-                .filter(|e| e.stream == stream)
-                .map(|e| {
-                    crate::stream::OutgoingRecord::new(e.partition_key.clone(), e.payload.clone())
-                })
-                .collect();
-            super::stream::append(conn, shards, stream, &records)?;
+        SqliteRecords {
+            db,
+            publish_to,
+            outbox_drained: Arc::default(),
         }
-        Ok(())
     }
+}
+
+/// Writes outbox events inside the caller's transaction: to the outbox table, or, with
+/// `publish_to` shards, straight onto this file's stream log.
+fn outbox_events_in(
+    conn: &Connection,
+    publish_to: Option<usize>,
+    events: &[OutboxEvent],
+) -> StoreResult<()> {
+    let Some(shards) = publish_to else {
+        for event in events {
+            outbox_in(conn, event)?;
+        }
+        return Ok(());
+    };
+    // Appended in input order, each stream's records as one run. No outbox row: the
+    // event is published by this very commit, and its consumers apply it by id.
+    let mut streams: Vec<&str> = events.iter().map(|e| e.stream.as_str()).collect();
+    streams.sort_unstable();
+    streams.dedup();
+    for stream in streams {
+        let records: Vec<crate::stream::OutgoingRecord> = events
+            .iter()
+            .filter(|e| e.stream == stream)
+            .map(|e| crate::stream::OutgoingRecord::new(e.partition_key.clone(), e.payload.clone()))
+            .collect();
+        super::stream::append(conn, shards, stream, &records)?;
+    }
+    Ok(())
 }
 
 fn money(text: &str) -> StoreResult<Money> {
@@ -208,7 +221,23 @@ fn outbox_in(conn: &Connection, event: &OutboxEvent) -> StoreResult<()> {
     Ok(())
 }
 
-fn write_order(conn: &Connection, order: &Order, sql: &'static str) -> StoreResult<()> {
+/// An order and its JSON body, serialized before it reaches the writer thread.
+struct OrderRow {
+    order: Order,
+    body: String,
+}
+
+impl OrderRow {
+    fn new(order: &Order) -> StoreResult<Self> {
+        Ok(OrderRow {
+            order: order.clone(),
+            body: serde_json::to_string(order)?,
+        })
+    }
+}
+
+fn write_order(conn: &Connection, row: &OrderRow, sql: &'static str) -> StoreResult<()> {
+    let order = &row.order;
     conn.prepare_cached(sql)?.execute(params![
         order.id.to_string(),
         order.account_id.to_string(),
@@ -216,12 +245,13 @@ fn write_order(conn: &Connection, order: &Order, sql: &'static str) -> StoreResu
         order.symbol.as_str(),
         order.status().as_str(),
         order.created_at().nanos(),
-        serde_json::to_string(order)?,
+        row.body,
     ])?;
     Ok(())
 }
 
-fn upsert_order(conn: &Connection, order: &Order) -> StoreResult<()> {
+fn upsert_order(conn: &Connection, row: &OrderRow) -> StoreResult<()> {
+    let order = &row.order;
     let old: Option<String> = conn
         .prepare_cached("SELECT body FROM orders WHERE id = ?")?
         .query_row([order.id.to_string()], |r| r.get(0))
@@ -229,7 +259,7 @@ fn upsert_order(conn: &Connection, order: &Order) -> StoreResult<()> {
     let old: Option<Order> = old.map(|b| serde_json::from_str(&b)).transpose()?;
     write_order(
         conn,
-        order,
+        row,
         "INSERT INTO orders (id, account_id, client_order_id, symbol, status, created_ns, body) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body",
     )?;
@@ -304,7 +334,8 @@ fn bodies<T: serde::de::DeserializeOwned>(
 #[async_trait]
 impl RecordStore for SqliteRecords {
     async fn create_account(&self, account: &Account) -> StoreResult<()> {
-        self.db.write(|tx| {
+        let account = account.clone();
+        self.db.write(move |tx| {
             tx.prepare_cached(
                 "INSERT INTO accounts (id, user_id, name, kind, base_currency, cash, created_ns) VALUES (?, ?, ?, ?, ?, '0', ?)",
             )?
@@ -383,7 +414,8 @@ impl RecordStore for SqliteRecords {
     }
 
     async fn post(&self, entry: &LedgerEntry) -> StoreResult<PostedEntry> {
-        self.db.write(|tx| post_in(tx, entry)).await
+        let entry = entry.clone();
+        self.db.write(move |tx| post_in(tx, &entry)).await
     }
 
     async fn ledger_entry(
@@ -418,8 +450,18 @@ impl RecordStore for SqliteRecords {
     }
 
     async fn commit(&self, batch: &CommitBatch) -> StoreResult<()> {
-        self.db.write(|tx| {
-            for order in &batch.orders {
+        let orders = batch
+            .orders
+            .iter()
+            .map(OrderRow::new)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let batch = CommitBatch {
+            orders: Vec::new(),
+            ..batch.clone()
+        };
+        let publish_to = self.publish_to;
+        self.db.write(move |tx| {
+            for order in &orders {
                 upsert_order(tx, order)?;
             }
             if !batch.fills.is_empty() {
@@ -469,7 +511,7 @@ impl RecordStore for SqliteRecords {
             for entry in &batch.ledger {
                 post_in(tx, entry)?;
             }
-            self.outbox_in(tx, &batch.outbox)?;
+            outbox_events_in(tx, publish_to, &batch.outbox)?;
             if !batch.checkpoints.is_empty() {
                 let mut upsert = tx.prepare_cached(
                     "INSERT INTO checkpoints (consumer, stream, shard, sequence) VALUES (?, ?, ?, ?)
@@ -509,6 +551,9 @@ impl RecordStore for SqliteRecords {
     }
 
     async fn unpublished(&self, limit: usize) -> StoreResult<Vec<OutboxRecord>> {
+        if self.outbox_drained.load(Ordering::Relaxed) {
+            return Ok(Vec::new());
+        }
         let rows: Vec<(i64, String, String, String, Vec<u8>)> = self.db.read(|conn| {
             let mut statement = conn.prepare_cached(
                 "SELECT id, event_id, stream, partition_key, payload FROM outbox WHERE published = 0 ORDER BY id LIMIT ?",
@@ -518,6 +563,9 @@ impl RecordStore for SqliteRecords {
             })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })?;
+        if rows.is_empty() && self.publish_to.is_some() {
+            self.outbox_drained.store(true, Ordering::Relaxed);
+        }
         rows.into_iter()
             .map(|(id, event_id, stream, partition_key, payload)| {
                 Ok(OutboxRecord {
@@ -534,11 +582,12 @@ impl RecordStore for SqliteRecords {
     }
 
     async fn mark_published(&self, ids: &[i64]) -> StoreResult<()> {
+        let ids = ids.to_vec();
         self.db
-            .write(|tx| {
+            .write(move |tx| {
                 let mut update =
                     tx.prepare_cached("UPDATE outbox SET published = 1 WHERE id = ?")?;
-                for id in ids {
+                for id in &ids {
                     update.execute([id])?;
                 }
                 Ok(())
@@ -579,14 +628,15 @@ impl RecordStore for SqliteRecords {
     }
 
     async fn insert_order(&self, order: &Order, outbox: &[OutboxEvent]) -> StoreResult<()> {
-        self.db.write(|tx| {
+        let (row, outbox, publish_to) = (OrderRow::new(order)?, outbox.to_vec(), self.publish_to);
+        self.db.write(move |tx| {
             write_order(
                 tx,
-                order,
+                &row,
                 "INSERT INTO orders (id, account_id, client_order_id, symbol, status, created_ns, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
             )?;
-            shift_exposure(tx, None, order)?;
-            self.outbox_in(tx, outbox)
+            shift_exposure(tx, None, &row.order)?;
+            outbox_events_in(tx, publish_to, &outbox)
         }).await
     }
 
@@ -688,7 +738,8 @@ impl RecordStore for SqliteRecords {
     }
 
     async fn save_strategy(&self, strategy: &StrategyRecord) -> StoreResult<()> {
-        self.db.write(|tx| {
+        let (strategy, body) = (strategy.clone(), serde_json::to_string(strategy)?);
+        self.db.write(move |tx| {
             tx.prepare_cached(
                 "INSERT INTO strategies (id, account_id, status, created_ns, body) VALUES (?, ?, ?, ?, ?)
                  ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body",
@@ -698,7 +749,7 @@ impl RecordStore for SqliteRecords {
                 strategy.account_id.to_string(),
                 strategy.status.as_str(),
                 strategy.created_at.nanos(),
-                serde_json::to_string(strategy)?,
+                body,
             ])?;
             Ok(())
         }).await
@@ -750,17 +801,14 @@ impl RecordStore for SqliteRecords {
     }
 
     async fn save_report(&self, row: &ReportRow) -> StoreResult<()> {
+        let (account, day, body) = (row.account_id, row.day.clone(), serde_json::to_string(row)?);
         self.db
-            .write(|tx| {
+            .write(move |tx| {
                 tx.prepare_cached(
                     "INSERT INTO reports (account_id, day, body) VALUES (?, ?, ?)
                  ON CONFLICT (account_id, day) DO UPDATE SET body = excluded.body",
                 )?
-                .execute(params![
-                    row.account_id.to_string(),
-                    row.day,
-                    serde_json::to_string(row)?,
-                ])?;
+                .execute(params![account.to_string(), day, body])?;
                 Ok(())
             })
             .await

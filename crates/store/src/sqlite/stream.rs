@@ -75,8 +75,9 @@ impl StreamLog for SqliteStream {
     ) -> StoreResult<Vec<Published>> {
         validate_publish(&records)?;
         // One transaction: all records or none, in input order.
+        let (shards, stream) = (self.shards, stream.to_owned());
         self.db
-            .write(|tx| append(tx, self.shards, stream, &records))
+            .write(move |tx| append(tx, shards, &stream, &records))
             .await
     }
 

@@ -9,6 +9,12 @@
 //! writing it to reading the last byte of its answer, over the successful ones; the rate
 //! is successful orders per second of the measured phase.
 //!
+//! A `201` means the order and its command are committed, not that the streaming core
+//! has taken it. So the bench then asks the API for the account's orders still `new`
+//! (not yet accepted by the core) until there are none, and reports how long after the
+//! last answer that took (`core_drain_ms`): a core that keeps up with placement drains in
+//! one batch; one that falls behind shows its backlog there.
+//!
 //! The HTTP client is a minimal HTTP/1.1 one (`client`): the load generator's own cost
 //! per request stays small and known.
 
@@ -76,6 +82,8 @@ pub struct HttpReport {
     /// Connections opened again after the server closed one.
     pub reconnects: usize,
     pub account_id: String,
+    /// From the last answer until no order of the account was left `new`.
+    pub core_drain: Duration,
 }
 
 impl HttpReport {
@@ -103,6 +111,7 @@ impl HttpReport {
             "p99_ms": self.ms(99.0),
             "p999_ms": self.ms(99.9),
             "errors": self.errors,
+            "core_drain_ms": round3(self.core_drain.as_secs_f64() * 1e3),
         })
     }
 }
@@ -140,7 +149,8 @@ pub fn run(args: HttpArgs) -> anyhow::Result<()> {
     let lat = &report.latencies_ns;
     eprintln!(
         "http: {} orders placed in {:.2}s on {} connections against {} (account {}); \
-         {} errors, {} warm-up errors, {} reconnects; p90 {:.3} ms, max {:.3} ms",
+         {} errors, {} warm-up errors, {} reconnects; p90 {:.3} ms, max {:.3} ms; \
+         the core had accepted them all {:.1} ms after the last answer",
         report.placed,
         report.elapsed.as_secs_f64(),
         report.concurrency,
@@ -151,6 +161,7 @@ pub fn run(args: HttpArgs) -> anyhow::Result<()> {
         report.reconnects,
         percentile(lat, 90.0) / 1e6,
         lat.last().copied().unwrap_or(0) as f64 / 1e6,
+        report.core_drain.as_secs_f64() * 1e3,
     );
     for e in &report.first_errors {
         eprintln!("http: error: {e}");
@@ -447,6 +458,7 @@ pub async fn bench(config: &HttpConfig) -> anyhow::Result<HttpReport> {
     }
     let total = config.warmup + config.orders;
     let (_conns, measured, elapsed) = run_phase(&template, config.warmup, total, conns).await?;
+    let core_drain = wait_for_core(&template, &session.account_id).await?;
 
     let mut latencies_ns = measured.latencies_ns;
     latencies_ns.sort_unstable();
@@ -461,5 +473,57 @@ pub async fn bench(config: &HttpConfig) -> anyhow::Result<HttpReport> {
         first_errors: measured.first_errors,
         reconnects: warm.reconnects + measured.reconnects,
         account_id: session.account_id,
+        core_drain,
     })
+}
+
+/// How long until the core has accepted every order placed (see the module docs).
+async fn wait_for_core(phase: &Phase, account_id: &str) -> anyhow::Result<Duration> {
+    /// Past this, the core is taken to have stopped, not to lag.
+    const PATIENCE: Duration = Duration::from_secs(120);
+    let started = Instant::now();
+    let mut conn: Option<Conn> = None;
+    let target = phase
+        .url
+        .target(&format!("/accounts/{account_id}/orders?status=new&limit=1"));
+    let headers = [
+        ("accept", "application/json"),
+        ("authorization", phase.authorization.as_str()),
+    ];
+    loop {
+        let mut c = match conn.take() {
+            Some(c) if c.is_reusable() => c,
+            _ => Conn::connect(&phase.url, phase.timeout)
+                .await
+                .with_context(|| format!("cannot connect to {}", phase.url))?,
+        };
+        let response = c
+            .request("GET", &target, &headers, &[])
+            .await
+            .with_context(|| format!("waiting for the core: GET {target}"))?;
+        conn = Some(c);
+        if response.status != 200 {
+            bail!(
+                "waiting for the core: GET {target} answered {}: {}",
+                response.status,
+                response.body_snippet()
+            );
+        }
+        let page = response
+            .json()
+            .with_context(|| format!("waiting for the core: GET {target}: not JSON"))?;
+        let waiting = page["orders"]
+            .as_array()
+            .ok_or_else(|| anyhow!("waiting for the core: GET {target}: no orders array"))?;
+        if waiting.is_empty() {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() > PATIENCE {
+            bail!(
+                "orders were still waiting for the core {}s after the last answer",
+                PATIENCE.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }

@@ -260,6 +260,34 @@ async fn the_platform_end_to_end(backend: Backend) {
     let health = call(&addr, "GET", "/health", None, None).await;
     assert_eq!(health.body["status"], "ok", "{}", health.text);
     assert_eq!(health.body["commit_failures"], 0);
+    // The read models: order statuses and balances for Lambdas in the cloud shape (kept
+    // after each commit, so the filled limit order's is final by now); none in the
+    // embedded file, whose functions read the rows themselves.
+    let status = p
+        .state
+        .read_models
+        .get(
+            &format!("order#{}", limit.body["id"].as_str().unwrap()),
+            "status",
+        )
+        .await
+        .unwrap();
+    let balance = p
+        .state
+        .read_models
+        .get(&format!("balance#{acct}"), "cash")
+        .await
+        .unwrap();
+    if backend == Backend::Cloud {
+        let status = status.expect("the order's status in the read models");
+        assert_eq!(status.body["status"], "filled", "{:?}", status.body);
+        assert!(
+            balance.is_some(),
+            "the account's balance in the read models"
+        );
+    } else {
+        assert!(status.is_none() && balance.is_none());
+    }
     drop(ws);
     drop(spy);
     p.stop().await;

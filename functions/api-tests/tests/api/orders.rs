@@ -122,8 +122,45 @@ async fn a_client_order_id_makes_placing_idempotent(backend: Backend) {
         .filter(|r| r.status == StatusCode::CREATED)
         .count();
     assert_eq!(created, 1, "{} {} {}", a.text, b.text, c.text);
+    // Racing requests with one id and different bodies: one order, the others a 409.
+    let (a, b) = tokio::join!(
+        app.post(&path, &ada.token, {
+            let mut r = limit_buy("AAPL", "1", "98");
+            r["client_order_id"] = json!("race-2");
+            r
+        }),
+        app.post(&path, &ada.token, {
+            let mut r = limit_buy("AAPL", "2", "98");
+            r["client_order_id"] = json!("race-2");
+            r
+        }),
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::CREATED, StatusCode::CONFLICT],
+        "{} {}",
+        a.text,
+        b.text
+    );
+    // A request the pre-trade checks refuse creates nothing, so its id is free for the
+    // corrected request.
+    let mut too_big = limit_buy("AAPL", "1000", "100");
+    too_big["client_order_id"] = json!("fix-1");
+    let refused = app.post(&path, &ada.token, too_big).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.text
+    );
+    let mut corrected = limit_buy("AAPL", "5", "100");
+    corrected["client_order_id"] = json!("fix-1");
+    let placed = app.post(&path, &ada.token, corrected).await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text);
     let list = app.get(&format!("/accounts/{id}/orders"), &ada.token).await;
-    assert_eq!(list.body["orders"].as_array().unwrap().len(), 2);
+    assert_eq!(list.body["orders"].as_array().unwrap().len(), 4);
     let places = app
         .stream_events("commands")
         .await

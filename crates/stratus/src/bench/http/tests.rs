@@ -31,6 +31,8 @@ struct Behaviour {
 struct Seen {
     connections: AtomicUsize,
     orders: AtomicUsize,
+    /// Asks for the orders still waiting for the core (the first answer names one).
+    waiting_polls: AtomicUsize,
     client_order_ids: Mutex<HashSet<String>>,
     registered: Mutex<Vec<String>>,
     /// Method, path and whether a bearer token came, of every setup request.
@@ -169,6 +171,13 @@ fn answer(req: &Request, seen: &Seen, behaviour: &Behaviour, close: bool) -> Opt
                 response(201, &format!(r#"{{"id":"o{n}","client_order_id":"{id}"}}"#), close)
             } else {
                 response(200, r#"{"id":"again"}"#, close)
+            }
+        }
+        ("GET", p) if authed && p == format!("{orders_path}?status=new&limit=1") => {
+            if seen.waiting_polls.fetch_add(1, Ordering::SeqCst) == 0 {
+                response(200, r#"{"orders":[{"id":"o1","status":"new"}]}"#, close)
+            } else {
+                response(200, r#"{"orders":[]}"#, close)
             }
         }
         (_, _) if !authed && req.path.starts_with("/accounts") => {
@@ -399,6 +408,7 @@ async fn the_whole_flow_prints_one_line_with_the_expected_keys() {
         [
             "bench",
             "concurrency",
+            "core_drain_ms",
             "errors",
             "orders",
             "orders_per_sec",
@@ -411,7 +421,13 @@ async fn the_whole_flow_prints_one_line_with_the_expected_keys() {
     assert_eq!(line["orders"], 200);
     assert_eq!(line["concurrency"], 4);
     assert_eq!(line["errors"], 0);
-    for key in ["orders_per_sec", "p50_ms", "p99_ms", "p999_ms"] {
+    for key in [
+        "orders_per_sec",
+        "p50_ms",
+        "p99_ms",
+        "p999_ms",
+        "core_drain_ms",
+    ] {
         let v = line[key].as_f64().expect("a number");
         assert!(v.is_finite() && v >= 0.0, "{key} = {v}");
     }
@@ -426,11 +442,13 @@ async fn the_whole_flow_prints_one_line_with_the_expected_keys() {
     // Warm-up and measured orders, every client_order_id distinct.
     assert_eq!(seen.orders.load(Ordering::SeqCst), 220);
     assert_eq!(seen.client_order_ids.lock().expect("lock").len(), 220);
-    // One setup connection, then the four keep-alive ones throughout.
-    assert_eq!(seen.connections.load(Ordering::SeqCst), 5);
+    // One setup connection, the four keep-alive ones throughout, one to wait for the core.
+    assert_eq!(seen.connections.load(Ordering::SeqCst), 6);
     assert_eq!(report.reconnects, 0);
     let setup = seen.setup.lock().expect("lock").clone();
     let deposits = format!("/accounts/{ACCOUNT}/deposits");
+    let waiting = format!("/accounts/{ACCOUNT}/orders?status=new&limit=1");
+    // The core is waited for until no order is left `new`: the first answer names one.
     assert_eq!(
         setup,
         [
@@ -438,6 +456,8 @@ async fn the_whole_flow_prints_one_line_with_the_expected_keys() {
             ("POST".to_owned(), "/auth/login".to_owned(), false),
             ("POST".to_owned(), "/accounts".to_owned(), true),
             ("POST".to_owned(), deposits, true),
+            ("GET".to_owned(), waiting.clone(), true),
+            ("GET".to_owned(), waiting, true),
         ]
     );
     let email = seen.registered.lock().expect("lock")[0].clone();
