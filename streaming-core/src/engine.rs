@@ -650,6 +650,7 @@ impl Engine {
     pub fn restore(snapshot: EngineSnapshot) -> Result<Self, EngineError> {
         let mut engine = Engine::new(snapshot.broker.costs());
         engine.broker = snapshot.broker;
+        engine.broker.reindex();
         engine.refuse_overdraft = snapshot.refuse_overdraft;
         // Aggregators that match the strategies' timeframes are kept (open candles too).
         engine.aggregators = snapshot.aggregators;

@@ -172,6 +172,11 @@ pub struct PaperBroker {
     /// Waiting orders in submission order.
     pending: Vec<PaperOrder>,
     next_trade_id: u64,
+    /// How many waiting orders are triggered stop-limits, when known (`None` after
+    /// deserializing, until [`PaperBroker::reindex`]): a live snapshot asks for them
+    /// after every batch, and should not walk every waiting order to learn there are none.
+    #[serde(skip)]
+    triggered_waiting: Option<usize>,
 }
 
 /// What a bar or tick offers an order: a possible fill price, or nothing.
@@ -191,6 +196,7 @@ impl PaperBroker {
             costs,
             pending: Vec::new(),
             next_trade_id: 1,
+            triggered_waiting: Some(0),
         }
     }
 
@@ -223,14 +229,45 @@ impl PaperBroker {
         if let Some(p) = order.order_type.stop_price() {
             instrument.validate_price("stop_price", p)?;
         }
+        if order.triggered {
+            self.count_triggered(1, 0);
+        }
         self.pending.push(order);
         Ok(())
+    }
+
+    /// Keeps the count of triggered waiting orders, when it is known.
+    fn count_triggered(&mut self, added: usize, removed: usize) {
+        if let Some(n) = &mut self.triggered_waiting {
+            *n = (*n + added).saturating_sub(removed);
+        }
+    }
+
+    /// Counts the triggered waiting orders again (after deserializing).
+    pub fn reindex(&mut self) {
+        self.triggered_waiting = Some(self.pending.iter().filter(|o| o.triggered).count());
+    }
+
+    /// The ids of the waiting stop-limit orders whose stop has triggered.
+    pub fn triggered_ids(&self) -> Vec<OrderId> {
+        if self.triggered_waiting == Some(0) {
+            return Vec::new();
+        }
+        self.pending
+            .iter()
+            .filter(|o| o.triggered)
+            .map(|o| o.id)
+            .collect()
     }
 
     /// Cancels a waiting order; false if there is none with this id.
     pub fn cancel(&mut self, id: OrderId) -> Option<PaperOrder> {
         let at = self.pending.iter().position(|o| o.id == id)?;
-        Some(self.pending.remove(at))
+        let order = self.pending.remove(at);
+        if order.triggered {
+            self.count_triggered(0, 1);
+        }
+        Some(order)
     }
 
     /// A copy without the waiting orders, made without copying them first (a live runner
@@ -242,6 +279,7 @@ impl PaperBroker {
             costs: self.costs,
             pending: Vec::new(),
             next_trade_id: self.next_trade_id,
+            triggered_waiting: Some(0),
         }
     }
 
@@ -287,37 +325,54 @@ impl PaperBroker {
         }
         // In place: the orders that stay keep their order, and nothing is allocated.
         let mut pending = std::mem::take(&mut self.pending);
+        let (mut triggered, mut gone_triggered) = (0, 0);
         pending.retain_mut(|order| {
-            // Orders are only ever checked against data that arrived after them: the
-            // engine runs the broker on a bar or tick before strategies see it.
-            if order.symbol != symbol {
-                return true;
-            }
-            if order.time_in_force == TimeInForce::Day
-                && Timeframe::D1.period_start(market.time)
-                    > Timeframe::D1.period_start(order.placed_at)
-            {
-                out.push(PaperEvent::Expired(order.clone()));
-                return false;
-            }
-            match self.fill_price(order, market) {
-                Some((price, liquidity)) => {
-                    match self.fill(order, price, liquidity, market.time) {
-                        Ok(fill) => out.push(PaperEvent::Filled(fill)),
-                        // A fill whose costs overflow cannot happen with real prices; the order
-                        // is dropped as cancelled rather than left to fail forever.
-                        Err(_) => out.push(PaperEvent::Cancelled(order.clone())),
-                    }
-                    false
-                }
-                None if matches!(order.time_in_force, TimeInForce::Ioc | TimeInForce::Fok) => {
-                    out.push(PaperEvent::Cancelled(order.clone()));
-                    false
-                }
-                None => true,
-            }
+            let was_triggered = order.triggered;
+            let stays = self.keeps(order, symbol, market, out);
+            triggered += usize::from(order.triggered && !was_triggered);
+            gone_triggered += usize::from(order.triggered && !stays);
+            stays
         });
         self.pending = pending;
+        self.count_triggered(triggered, gone_triggered);
+    }
+
+    /// Whether `order` keeps waiting after `market` (else it filled, was cancelled or
+    /// expired, and `out` says which).
+    fn keeps(
+        &mut self,
+        order: &mut PaperOrder,
+        symbol: Symbol,
+        market: &Market,
+        out: &mut Vec<PaperEvent>,
+    ) -> bool {
+        // Orders are only ever checked against data that arrived after them: the
+        // engine runs the broker on a bar or tick before strategies see it.
+        if order.symbol != symbol {
+            return true;
+        }
+        if order.time_in_force == TimeInForce::Day
+            && Timeframe::D1.period_start(market.time) > Timeframe::D1.period_start(order.placed_at)
+        {
+            out.push(PaperEvent::Expired(order.clone()));
+            return false;
+        }
+        match self.fill_price(order, market) {
+            Some((price, liquidity)) => {
+                match self.fill(order, price, liquidity, market.time) {
+                    Ok(fill) => out.push(PaperEvent::Filled(fill)),
+                    // A fill whose costs overflow cannot happen with real prices; the order
+                    // is dropped as cancelled rather than left to fail forever.
+                    Err(_) => out.push(PaperEvent::Cancelled(order.clone())),
+                }
+                false
+            }
+            None if matches!(order.time_in_force, TimeInForce::Ioc | TimeInForce::Fok) => {
+                out.push(PaperEvent::Cancelled(order.clone()));
+                false
+            }
+            None => true,
+        }
     }
 
     /// Where `order` fills against `market`, if it does.
@@ -992,5 +1047,63 @@ mod tests {
             "0.1%".parse::<Commission>().unwrap(),
             Commission::Percent(dec!(0.1))
         );
+    }
+
+    #[test]
+    fn triggered_stop_limits_are_known_without_a_walk_and_survive_a_round_trip() {
+        let mut b = broker(CostModel::default());
+        let stop_limit = |id| {
+            order(
+                id,
+                Side::Buy,
+                OrderType::StopLimit {
+                    stop_price: p("100.5"),
+                    limit_price: p("101"),
+                },
+                TimeInForce::Gtc,
+            )
+        };
+        b.submit(stop_limit(1)).unwrap();
+        b.submit(stop_limit(2)).unwrap();
+        b.submit(order(
+            3,
+            Side::Buy,
+            OrderType::Limit {
+                limit_price: p("90"),
+            },
+            TimeInForce::Gtc,
+        ))
+        .unwrap();
+        assert!(b.triggered_ids().is_empty());
+        // Both stops trigger above their limit, so both keep waiting, as limits.
+        assert!(tick_fills(&mut b, &tick(60, "101.5")).is_empty());
+        let ids = |b: &PaperBroker| -> Vec<u128> {
+            b.triggered_ids()
+                .iter()
+                .map(|id| id.as_uuid().as_u128())
+                .collect()
+        };
+        assert_eq!(ids(&b), [1, 2]);
+        // Cancelled, one leaves; filled, the other does.
+        assert!(b.cancel(OrderId::from_u128(1)).is_some_and(|o| o.triggered));
+        assert_eq!(ids(&b), [2]);
+        // A copy made by serializing counts again when reindexed; unindexed, it walks.
+        let mut copy: PaperBroker =
+            serde_json::from_str(&serde_json::to_string(&b).unwrap()).unwrap();
+        assert_eq!(ids(&copy), [2]);
+        copy.reindex();
+        assert_eq!(ids(&copy), [2]);
+        assert_eq!(
+            tick_fills(&mut b, &tick(61, "100.75")),
+            vec![(2, "100.75".to_owned())]
+        );
+        assert!(b.triggered_ids().is_empty());
+        assert_eq!(b.pending().len(), 1);
+        assert!(b.without_pending().triggered_ids().is_empty());
+        // A triggered order submitted again (a restart resubmits working orders) counts.
+        let mut resubmitted = stop_limit(4);
+        resubmitted.triggered = true;
+        b.submit(resubmitted).unwrap();
+        assert_eq!(ids(&b), [4]);
     }
 }

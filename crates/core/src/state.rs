@@ -206,14 +206,7 @@ impl CoreState {
     /// The state serialized (see [`CoreSnapshot`]).
     pub fn snapshot(&self) -> Vec<u8> {
         let engine = self.engine.snapshot_without_pending();
-        let triggered = self
-            .engine
-            .broker()
-            .pending()
-            .iter()
-            .filter(|o| o.triggered)
-            .map(|o| o.id)
-            .collect();
+        let triggered = self.engine.broker().triggered_ids();
         let snapshot = CoreSnapshot {
             version: SNAPSHOT_VERSION,
             engine,

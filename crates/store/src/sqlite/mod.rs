@@ -57,9 +57,6 @@ const IDLE_READERS: usize = 8;
 const STATEMENT_CACHE: usize = 128;
 /// The most writes one commit carries (a bound on how long one group holds the file).
 const MAX_GROUP: usize = 1024;
-/// How much of the file readers map into memory instead of copying pages out of it
-/// with a read system call each (the address space is reserved, not the memory).
-const MMAP_BYTES: i64 = 1 << 30;
 
 /// One SQLite file, migrated (see the module docs).
 #[derive(Debug, Clone)]
@@ -248,7 +245,8 @@ impl Db {
         // Orders, fills and kv items are keyed by random ids, so writes touch pages all
         // over the file: the writer's larger page cache keeps them off the read system
         // call. (A reader's cache is dropped whenever the file has changed since its last
-        // read, so readers map the file instead.)
+        // read, so readers keep the default. Nor do they map the file: it grows all the
+        // time under load, and remapping it cost more than the copies it saved.)
         writer.execute_batch("PRAGMA cache_size = -32768;")?;
         migrate::run(&writer)?;
         let (writes, queue) = mpsc::channel();
@@ -304,7 +302,6 @@ impl Db {
         )?;
         configure(&conn)?;
         conn.execute_batch("PRAGMA query_only = ON;")?;
-        conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
         Ok(conn)
     }
 
