@@ -80,7 +80,8 @@ trait Job: Send {
     /// Runs the write on the writer's connection, inside its savepoint; whether it
     /// succeeded, and how to tell its caller once the group's commit is settled.
     fn stage(self: Box<Self>, conn: &Connection) -> (bool, Box<dyn Settle>);
-    /// Answers the caller without running: the transaction could not be opened.
+    /// Answers the caller without running the write: its group's transaction (or its
+    /// savepoint in it) could not be opened.
     fn refuse(self: Box<Self>, why: StoreError);
 }
 
