@@ -1,6 +1,6 @@
 //! The key-value table port: what the DynamoDB-role data (users and credentials, refresh
-//! tokens, login attempts and lockouts, idempotency keys, leases, rate-limit buckets,
-//! read models) is stored in.
+//! tokens, login attempts and lockouts, leases, rate-limit buckets, read models) is
+//! stored in.
 //!
 //! One small set of primitives that DynamoDB, SQLite and memory all implement exactly —
 //! conditional put and delete, prefix query, all-or-nothing transactions of up to 25
