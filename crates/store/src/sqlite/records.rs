@@ -27,7 +27,9 @@ pub struct SqliteRecords {
     /// (see [`super::SqliteStore::records_publishing_to`]).
     publish_to: Option<usize>,
     /// Publishing straight to the log, nothing enters the outbox: once the rows an
-    /// earlier build left there are relayed, it stays empty and is not read again.
+    /// earlier build left there are relayed, it stays empty and is not read again. (A
+    /// [`super::SqliteStore::records`] handle on the same file does fill the outbox;
+    /// whoever uses one relays through that handle, not this one.)
     outbox_drained: Arc<AtomicBool>,
 }
 
@@ -228,11 +230,9 @@ struct OrderRow {
 }
 
 impl OrderRow {
-    fn new(order: &Order) -> StoreResult<Self> {
-        Ok(OrderRow {
-            order: order.clone(),
-            body: serde_json::to_string(order)?,
-        })
+    fn new(order: Order) -> StoreResult<Self> {
+        let body = serde_json::to_string(&order)?;
+        Ok(OrderRow { order, body })
     }
 }
 
@@ -450,15 +450,11 @@ impl RecordStore for SqliteRecords {
     }
 
     async fn commit(&self, batch: &CommitBatch) -> StoreResult<()> {
-        let orders = batch
-            .orders
-            .iter()
+        let mut batch = batch.clone();
+        let orders = std::mem::take(&mut batch.orders)
+            .into_iter()
             .map(OrderRow::new)
             .collect::<StoreResult<Vec<_>>>()?;
-        let batch = CommitBatch {
-            orders: Vec::new(),
-            ..batch.clone()
-        };
         let publish_to = self.publish_to;
         self.db.write(move |tx| {
             for order in &orders {
@@ -628,7 +624,11 @@ impl RecordStore for SqliteRecords {
     }
 
     async fn insert_order(&self, order: &Order, outbox: &[OutboxEvent]) -> StoreResult<()> {
-        let (row, outbox, publish_to) = (OrderRow::new(order)?, outbox.to_vec(), self.publish_to);
+        let (row, outbox, publish_to) = (
+            OrderRow::new(order.clone())?,
+            outbox.to_vec(),
+            self.publish_to,
+        );
         self.db.write(move |tx| {
             write_order(
                 tx,
