@@ -241,16 +241,12 @@ fn parse(state: &AppState, account: &Account, body: PlaceBody) -> ApiResult<Pars
 
 /// What makes two requests "the same order": the fields that define it, with decimals
 /// normalized (`10` and `10.0` are the same quantity).
-fn fingerprint(
-    symbol: Symbol,
-    side: Side,
-    order_type: &OrderType,
-    tif: TimeInForce,
-    quantity: Quantity,
-) -> String {
+fn fingerprint(order: &Order) -> String {
+    let order_type = order.order_type();
     let text = format!(
-        "{symbol}|{}|{}|{}|{}|{}|{}",
-        side.as_str(),
+        "{}|{}|{}|{}|{}|{}|{}",
+        order.symbol,
+        order.side.as_str(),
         order_type.name(),
         order_type
             .limit_price()
@@ -260,20 +256,10 @@ fn fingerprint(
             .stop_price()
             .map(|p| p.value().normalize().to_string())
             .unwrap_or_default(),
-        tif.as_str(),
-        quantity.value().normalize(),
+        order.time_in_force().as_str(),
+        order.quantity().value().normalize(),
     );
     crypto::sha256_hex(&text)
-}
-
-fn fingerprint_of(order: &Order) -> String {
-    fingerprint(
-        order.symbol,
-        order.side,
-        &order.order_type(),
-        order.time_in_force(),
-        order.quantity(),
-    )
 }
 
 type Placed = (StatusCode, HeaderMap, Json<OrderView>);
@@ -286,9 +272,9 @@ fn created(order: &Order, status: StatusCode) -> Placed {
     (status, headers, Json(OrderView::from(order)))
 }
 
-/// The answer to a request whose `client_order_id` names an existing order.
-fn replay(existing: &Order, print: &str) -> ApiResult<Placed> {
-    if fingerprint_of(existing) == print {
+/// The answer to a request for `order` whose `client_order_id` names an existing order.
+fn replay(existing: &Order, order: &Order) -> ApiResult<Placed> {
+    if fingerprint(existing) == fingerprint(order) {
         Ok(created(existing, StatusCode::OK))
     } else {
         Err(ApiError::conflict(format!(
@@ -312,13 +298,6 @@ pub async fn place(
     let account = owned(&state, &principal, &id).await?;
     let parsed = parse(&state, &account, body)?;
     let symbol = parsed.instrument.symbol();
-    let print = fingerprint(
-        symbol,
-        parsed.side,
-        &parsed.order_type,
-        parsed.time_in_force,
-        parsed.quantity,
-    );
     // With a client order id the order id is derived from it, so two racing copies of one
     // request are one order however they interleave.
     let order_id = match &parsed.client_order_id {
@@ -346,7 +325,7 @@ pub async fn place(
             .order_by_client_id(account.id, client_id)
             .await?
         {
-            return replay(&existing, &print);
+            return replay(&existing, &order);
         }
     }
     pretrade::check(
@@ -381,7 +360,7 @@ pub async fn place(
                 None => None,
             };
             match existing {
-                Some(existing) => replay(&existing, &print),
+                Some(existing) => replay(&existing, &order),
                 None => Err(ApiError::conflict("the order id is taken; retry")),
             }
         }

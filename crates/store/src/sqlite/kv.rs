@@ -140,9 +140,9 @@ impl KvTable for SqliteKv {
         let now = self.clock.now();
         // Serialized here, not on the writer thread, which every write waits behind.
         let text = body.to_string();
-        let (table, key) = (self.table.clone(), (pk.to_owned(), sk.to_owned()));
-        let (pk, sk) = key.clone();
-        let version = self
+        let (table, pk, sk) = (self.table.clone(), pk.to_owned(), sk.to_owned());
+        // The key comes back with the version, to build the item without copying it again.
+        let (version, pk, sk) = self
             .db
             .write(move |tx| {
                 let existing = current_version(tx, &table, &pk, &sk, now)?;
@@ -153,10 +153,9 @@ impl KvTable for SqliteKv {
                 }
                 let version = existing.map_or(1, |v| v + 1);
                 write_put(tx, &table, &pk, &sk, &text, expires_at, version)?;
-                Ok(version)
+                Ok((version, pk, sk))
             })
             .await?;
-        let (pk, sk) = key;
         Ok(KvItem {
             pk,
             sk,
