@@ -133,10 +133,11 @@ impl World {
         };
         let instrument = self.app.instruments.get(aapl()).unwrap().clone();
         let order = Order::new(request.clone(), &instrument, self.app.clock.now()).unwrap();
-        PaperBroker::new(self.app.clone())
-            .submit(&order, &request)
+        let submitted = PaperBroker::new(self.app.clone())
+            .submit(&order, &request, None, Default::default())
             .await
             .unwrap();
+        assert_eq!(submitted, common::broker::Submitted::Accepted);
         order
     }
 
@@ -544,10 +545,20 @@ impl RecordStore for Flaky {
 
     async fn insert_order(
         &self,
-        order: &Order,
-        outbox: &[store::records::OutboxEvent],
-    ) -> StoreResult<()> {
-        self.inner.insert_order(order, outbox).await
+        new: &store::records::NewOrder<'_>,
+    ) -> StoreResult<store::records::Reserved> {
+        self.inner.insert_order(new).await
+    }
+
+    async fn hold_amend(
+        &self,
+        hold: &store::records::AmendHold<'_>,
+    ) -> StoreResult<store::records::Reserved> {
+        self.inner.hold_amend(hold).await
+    }
+
+    async fn withdraw(&self, entry: &LedgerEntry) -> StoreResult<store::records::PostedEntry> {
+        self.inner.withdraw(entry).await
     }
 
     async fn order(&self, user: UserId, id: OrderId) -> StoreResult<Option<Order>> {

@@ -431,26 +431,19 @@ impl Order {
         if !self.status.is_open() {
             return Err(self.illegal("amend"));
         }
-        let new_type = amended_type(self.order_type, limit_price, stop_price)?;
-        if let Some(q) = quantity {
-            if q <= self.filled_quantity {
-                return Err(DomainError::OutOfRange {
-                    field: "quantity",
-                    reason: format!("must exceed the filled quantity {}", self.filled_quantity),
-                });
-            }
-            self.quantity = q;
-        }
-        self.order_type = new_type;
+        let amended = self.with_terms(quantity, limit_price, stop_price)?;
+        self.quantity = amended.quantity;
+        self.order_type = amended.order_type;
         self.updated_at = now;
         Ok(())
     }
 }
 
 /// What a working order commits its account to: its side's remaining quantity in its
-/// symbol, and that quantity at the order's own price — the limit price, else the stop
-/// price (market orders have none: they fill at the next trade). Accounts keep the sum
-/// per symbol and side, so buying power and position limits need no scan of the orders.
+/// symbol, and that quantity at the price it is reserved at — the limit price, else the
+/// reserve price its placement recorded (a market order's last trade, a stop order's
+/// trigger or the last trade if higher), else the stop price. Accounts keep the sum per
+/// symbol and side, so buying power and position limits need no scan of the orders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Exposure {
     pub symbol: Symbol,
@@ -461,8 +454,9 @@ pub struct Exposure {
 
 impl Order {
     /// The order's exposure while it can still trade (`new`, accepted, partially
-    /// filled); `None` once it is terminal.
-    pub fn exposure(&self) -> Option<Exposure> {
+    /// filled); `None` once it is terminal. `reserve_price` is what its placement
+    /// recorded for a market or stop order (see [`Exposure`]).
+    pub fn exposure(&self, reserve_price: Option<Price>) -> Option<Exposure> {
         if self.status.is_terminal() {
             return None;
         }
@@ -470,6 +464,7 @@ impl Order {
         let price = self
             .order_type
             .limit_price()
+            .or(reserve_price)
             .or(self.order_type.stop_price())
             .map_or(Decimal::ZERO, |p| p.value());
         Some(Exposure {
@@ -479,6 +474,29 @@ impl Order {
             // Price × remaining of a valid order: far inside Decimal's range.
             notional: price.checked_mul(quantity).unwrap_or(Decimal::MAX),
         })
+    }
+
+    /// The order as an amend would leave it: the new total quantity and prices, whatever
+    /// its state (what an amend must reserve before the core applies it). The quantity
+    /// must exceed what has filled; the order type cannot change.
+    pub fn with_terms(
+        &self,
+        quantity: Option<Quantity>,
+        limit_price: Option<Price>,
+        stop_price: Option<Price>,
+    ) -> Result<Order, DomainError> {
+        let mut order = self.clone();
+        order.order_type = amended_type(self.order_type, limit_price, stop_price)?;
+        if let Some(q) = quantity {
+            if q <= self.filled_quantity {
+                return Err(DomainError::OutOfRange {
+                    field: "quantity",
+                    reason: format!("must exceed the filled quantity {}", self.filled_quantity),
+                });
+            }
+            order.quantity = q;
+        }
+        Ok(order)
     }
 }
 

@@ -154,18 +154,20 @@ impl Timeframe {
                 "{input:?} is not a timeframe; use a number and a unit s, m, h, d or w (1m, 4h, 1d)"
             ),
         };
-        let unit_at = input.len().checked_sub(1).ok_or_else(invalid)?;
-        let (digits, unit) = input.split_at(unit_at);
+        // By characters, not bytes: the last one may be any character a client sends.
+        let mut chars = input.chars();
+        let unit = chars.next_back().ok_or_else(invalid)?;
+        let digits = chars.as_str();
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.len() > 7 {
             return Err(invalid());
         }
         let n: u32 = digits.parse().map_err(|_| invalid())?;
         let unit_seconds = match unit {
-            "s" => 1,
-            "m" => MINUTE,
-            "h" => HOUR,
-            "d" => DAY,
-            "w" => WEEK,
+            's' => 1,
+            'm' => MINUTE,
+            'h' => HOUR,
+            'd' => DAY,
+            'w' => WEEK,
             _ => return Err(invalid()),
         };
         let seconds = n.checked_mul(unit_seconds).ok_or_else(invalid)?;

@@ -412,6 +412,14 @@ impl RefreshTokens {
         }
     }
 
+    /// Whether a family (a login session) is live: issued, not expired, not revoked.
+    pub async fn session_live(&self, family: &str) -> StoreResult<bool> {
+        let Some(item) = self.kv.get(&format!("family#{family}"), "state").await? else {
+            return Ok(false);
+        };
+        Ok(!decode::<FamilyRecord>(&item)?.revoked)
+    }
+
     /// The family a live token belongs to (for logout).
     pub async fn family_of(&self, token_hash: &str) -> StoreResult<Option<String>> {
         let item = self

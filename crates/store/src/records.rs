@@ -5,8 +5,8 @@
 
 use async_trait::async_trait;
 use domain::{
-    AccountId, ClientOrderId, Currency, EventId, Fill, Money, Order, OrderId, OrderStatus,
-    Position, Symbol, Timestamp, UserId,
+    AccountId, ClientOrderId, Currency, Decimal, EventId, Fill, Money, Order, OrderId, OrderStatus,
+    Position, Price, Quantity, Side, Symbol, Timestamp, UserId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -194,6 +194,141 @@ pub struct ReportRow {
     pub body: serde_json::Value,
 }
 
+/// The per-account rules that the store checks in the same transaction that records an
+/// order or an amend. Paper accounts are cash accounts: cash less what working buys
+/// reserve must cover a buy, and a sell may offer only shares that are held and not
+/// already offered. Because the check happens inside the write, racing requests cannot
+/// both pass on the same cash or shares.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OrderLimits {
+    /// The largest absolute position the symbol may reach once every working order on
+    /// the order's side fills.
+    pub max_position: Option<Decimal>,
+}
+
+/// A new order to record, with the command that submits it.
+#[derive(Debug, Clone, Copy)]
+pub struct NewOrder<'a> {
+    pub order: &'a Order,
+    /// The price that a market or stop order's remainder is reserved at (see
+    /// `domain::order::Exposure`). It is kept with the order row for as long as the
+    /// order works. Limit and stop-limit orders reserve at their limit price.
+    pub reserve_price: Option<Price>,
+    pub outbox: &'a [OutboxEvent],
+    pub limits: OrderLimits,
+}
+
+/// A change to a working order that the core has yet to apply.
+#[derive(Debug, Clone, Copy)]
+pub struct AmendHold<'a> {
+    pub account_id: AccountId,
+    pub order_id: OrderId,
+    pub quantity: Option<Quantity>,
+    pub limit_price: Option<Price>,
+    pub stop_price: Option<Price>,
+    /// The `order.amend` command. Its event id names the hold.
+    pub command: &'a OutboxEvent,
+    pub limits: OrderLimits,
+}
+
+/// Why the store refused an order or an amend. Nothing was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// A buy needs more than cash less what working buys reserve.
+    BuyingPower { needed: Money, available: Money },
+    /// A sell offers more than is held and not already offered.
+    Holdings {
+        selling: Decimal,
+        available: Decimal,
+    },
+    /// The position would pass the account's limit once working orders fill.
+    Position { after: Decimal, limit: Decimal },
+}
+
+/// What a write that reserves leads to: done, or refused with nothing written.
+pub type Reserved = Result<(), Refusal>;
+
+/// The part of an account that an order's check reads, taken inside the writing
+/// transaction *after* the order's exposure was added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountBook {
+    pub cash: Money,
+    /// Everything that working buys reserve, over all symbols.
+    pub buy_notional: Decimal,
+    /// The order's symbol: the quantity held, and the quantity of working buys and sells.
+    pub held: Decimal,
+    pub working_buys: Decimal,
+    pub working_sells: Decimal,
+}
+
+/// Checks `book` after a write added `added` (a new order's exposure, or the growth of
+/// an amended one) on `side`. See [`OrderLimits`].
+pub fn check_reservation(
+    book: &AccountBook,
+    side: Side,
+    added: (Decimal, Decimal),
+    limits: &OrderLimits,
+) -> Reserved {
+    let (added_quantity, added_notional) = added;
+    match side {
+        Side::Buy if book.buy_notional > book.cash.value() => {
+            let others = book.buy_notional - added_notional;
+            return Err(Refusal::BuyingPower {
+                needed: Money::new(added_notional),
+                available: Money::new((book.cash.value() - others).max(Decimal::ZERO)),
+            });
+        }
+        Side::Sell if book.working_sells > book.held => {
+            let others = book.working_sells - added_quantity;
+            return Err(Refusal::Holdings {
+                selling: added_quantity,
+                available: (book.held - others).max(Decimal::ZERO),
+            });
+        }
+        _ => {}
+    }
+    if let Some(limit) = limits.max_position {
+        let after = match side {
+            Side::Buy => book.held + book.working_buys,
+            Side::Sell => book.held - book.working_sells,
+        };
+        if after.abs() > limit {
+            return Err(Refusal::Position { after, limit });
+        }
+    }
+    Ok(())
+}
+
+/// What an amend holds until the core applies it: the growth of the order's exposure
+/// (quantity and notional, each at least zero) between `order` as recorded and `order`
+/// with the amend's terms. `ConditionFailed` if the order no longer works or the terms
+/// no longer fit it.
+pub fn amend_growth(
+    order: &Order,
+    reserve_price: Option<Price>,
+    hold: &AmendHold<'_>,
+) -> StoreResult<(Decimal, Decimal)> {
+    if order.status().is_terminal() {
+        return Err(crate::StoreError::condition_failed(format!(
+            "the order is {} and can no longer change",
+            order.status()
+        )));
+    }
+    let amended = order
+        .with_terms(hold.quantity, hold.limit_price, hold.stop_price)
+        .map_err(|e| crate::StoreError::condition_failed(e.to_string()))?;
+    let (now, then) = (
+        order.exposure(reserve_price),
+        amended.exposure(reserve_price),
+    );
+    let quantity = |e: Option<domain::order::Exposure>| e.map_or(Decimal::ZERO, |e| e.quantity);
+    let notional = |e: Option<domain::order::Exposure>| e.map_or(Decimal::ZERO, |e| e.notional);
+    Ok((
+        (quantity(then) - quantity(now)).max(Decimal::ZERO),
+        (notional(then) - notional(now)).max(Decimal::ZERO),
+    ))
+}
+
 /// What one batch of the core's work produced, committed together.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CommitBatch {
@@ -282,10 +417,26 @@ pub trait RecordStore: Send + Sync {
     /// oldest first.
     async fn recent_commands(&self, limit: usize) -> StoreResult<Vec<EventId>>;
 
-    /// Records a new order and the outbox events that submit it, in one transaction;
-    /// `ConditionFailed` (and nothing written) if its id, or its `client_order_id` within
-    /// the account, is taken.
-    async fn insert_order(&self, order: &Order, outbox: &[OutboxEvent]) -> StoreResult<()>;
+    /// Records a new order and the outbox events that submit it, in one transaction,
+    /// and reserves what it needs: refused (`Ok(Err(_))`) unless the account can carry
+    /// it after every working order's reservation (see [`OrderLimits`]).
+    /// `ConditionFailed` if its id, or its `client_order_id` within the account, is
+    /// taken; `NotFound` for an unknown account. A refused or failed insert writes
+    /// nothing.
+    async fn insert_order(&self, new: &NewOrder<'_>) -> StoreResult<Reserved>;
+
+    /// Records an amend's command and holds what the amend adds to the order's
+    /// reservation (see [`amend_growth`]), in one transaction. The check is the same as
+    /// for a new order. The hold ends in the commit whose `applied_commands` name the
+    /// command: that commit also writes the order as amended (or as it ended).
+    /// `NotFound` if the account has no such order; `ConditionFailed` if the order no
+    /// longer works or the terms no longer fit it (it filled past the new quantity).
+    async fn hold_amend(&self, hold: &AmendHold<'_>) -> StoreResult<Reserved>;
+
+    /// Posts a withdrawal as [`RecordStore::post`] does, except that the cash left must
+    /// still cover what working buys reserve (`ConditionFailed` otherwise), checked in
+    /// the same transaction.
+    async fn withdraw(&self, entry: &LedgerEntry) -> StoreResult<PostedEntry>;
 
     /// The order if its account is the user's.
     async fn order(&self, user: UserId, id: OrderId) -> StoreResult<Option<Order>>;
@@ -360,13 +511,15 @@ pub fn page(mut orders: Vec<Order>, limit: usize) -> OrderPage {
 }
 
 /// What writing `new` over `old` does to the account's exposure: per (symbol, side), the
-/// change of quantity and notional (the adapters add these to their exposure rows).
+/// change of quantity and notional (the adapters add these to their exposure rows). The
+/// order row's `reserve_price` applies to both.
 pub fn exposure_deltas(
     old: Option<&Order>,
     new: &Order,
-) -> Vec<(Symbol, domain::Side, domain::Decimal, domain::Decimal)> {
-    let mut out: Vec<(Symbol, domain::Side, domain::Decimal, domain::Decimal)> = Vec::new();
-    let mut add = |e: domain::order::Exposure, sign: domain::Decimal| {
+    reserve_price: Option<Price>,
+) -> Vec<(Symbol, Side, Decimal, Decimal)> {
+    let mut out: Vec<(Symbol, Side, Decimal, Decimal)> = Vec::new();
+    let mut add = |e: domain::order::Exposure, sign: Decimal| {
         let (q, n) = (e.quantity * sign, e.notional * sign);
         match out
             .iter_mut()
@@ -379,11 +532,11 @@ pub fn exposure_deltas(
             None => out.push((e.symbol, e.side, q, n)),
         }
     };
-    if let Some(e) = old.and_then(Order::exposure) {
-        add(e, -domain::Decimal::ONE);
+    if let Some(e) = old.and_then(|o| o.exposure(reserve_price)) {
+        add(e, -Decimal::ONE);
     }
-    if let Some(e) = new.exposure() {
-        add(e, domain::Decimal::ONE);
+    if let Some(e) = new.exposure(reserve_price) {
+        add(e, Decimal::ONE);
     }
     out.retain(|(_, _, q, n)| !(q.is_zero() && n.is_zero()));
     out

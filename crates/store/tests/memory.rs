@@ -200,10 +200,15 @@ mod records_like_sqlite {
         for (name, s) in adapters().await {
             s.create_account(&account(1)).await.expect("create");
             let e = s
-                .insert_order(&order(1, 42, None), &[])
+                .insert_order(&store::records::NewOrder {
+                    order: &order(1, 42, None),
+                    reserve_price: None,
+                    outbox: &[],
+                    limits: store::records::OrderLimits::default(),
+                })
                 .await
                 .expect_err(name);
-            assert_eq!(e.kind(), ErrorKind::Invalid, "{name}: order");
+            assert_eq!(e.kind(), ErrorKind::NotFound, "{name}: order");
             let position = domain::Position::flat(domain::Symbol::parse("ES").expect("symbol"));
             let e = s
                 .commit(&CommitBatch {

@@ -79,17 +79,40 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     Ok(Some(key.to_owned()))
 }
 
+/// Deposits and withdrawals: how a posting is made and what a refusal says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Movement {
+    Deposit,
+    /// Takes only buying power: the store keeps what working buys reserve, in the
+    /// transaction that posts the withdrawal.
+    Withdrawal,
+}
+
+impl Movement {
+    fn kind(self) -> &'static str {
+        match self {
+            Movement::Deposit => "deposit",
+            Movement::Withdrawal => "withdrawal",
+        }
+    }
+}
+
 async fn post(
     state: &AppState,
     account: &Account,
-    kind: &str,
-    signed: Decimal,
+    movement: Movement,
+    amount: Decimal,
     reference: String,
     key: Option<String>,
 ) -> ApiResult<(StatusCode, Json<LedgerEntryView>)> {
+    let kind = movement.kind();
     let id = match &key {
         Some(k) => EventId::derived(&format!("{kind}:{}:{k}", account.id)),
         None => EventId::random(),
+    };
+    let signed = match movement {
+        Movement::Deposit => amount,
+        Movement::Withdrawal => -amount,
     };
     let entry = LedgerEntry {
         id,
@@ -99,12 +122,20 @@ async fn post(
         reference,
         time: state.clock.now(),
     };
-    let posted = match state.records.post(&entry).await {
+    let posted = match movement {
+        Movement::Deposit => state.records.post(&entry).await,
+        Movement::Withdrawal => state.records.withdraw(&entry).await,
+    };
+    let posted = match posted {
         Ok(p) => p,
         Err(e) if e.kind() == store::ErrorKind::ConditionFailed => {
+            let valuation = portfolio::value(state, account).await?;
             return Err(ApiError::rejected(
                 "insufficient-funds",
-                "the withdrawal exceeds the account's cash",
+                format!(
+                    "the withdrawal of {amount} exceeds the buying power of {} (cash {} less {} reserved by working orders)",
+                    valuation.buying_power, valuation.cash, valuation.reserved
+                ),
             ));
         }
         Err(e) => return Err(e.into()),
@@ -147,7 +178,7 @@ pub async fn deposit(
         reference,
         key,
     } = cash_request(body, &headers)?;
-    post(&state, &account, "deposit", amount, reference, key).await
+    post(&state, &account, Movement::Deposit, amount, reference, key).await
 }
 
 pub async fn withdraw(
@@ -163,31 +194,15 @@ pub async fn withdraw(
         reference,
         key,
     } = cash_request(body, &headers)?;
-    let valuation = portfolio::value(&state, &account).await?;
-    if Money::new(value) > valuation.buying_power {
-        // A replay of a withdrawal that already happened is still answered as such.
-        let replay = match &key {
-            Some(k) => state
-                .records
-                .ledger_entry(
-                    account.id,
-                    EventId::derived(&format!("withdrawal:{}:{k}", account.id)),
-                )
-                .await?
-                .is_some(),
-            None => false,
-        };
-        if !replay {
-            return Err(ApiError::rejected(
-                "insufficient-funds",
-                format!(
-                    "the withdrawal of {value} exceeds the buying power of {} (cash {} less {} reserved by working orders)",
-                    valuation.buying_power, valuation.cash, valuation.reserved
-                ),
-            ));
-        }
-    }
-    post(&state, &account, "withdrawal", -value, reference, key).await
+    post(
+        &state,
+        &account,
+        Movement::Withdrawal,
+        value,
+        reference,
+        key,
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]

@@ -51,7 +51,7 @@ pub struct CreatedKey {
 
 fn with_access_token(principal: &Principal) -> ApiResult<()> {
     match principal.method {
-        AuthMethod::AccessToken => Ok(()),
+        AuthMethod::AccessToken { .. } => Ok(()),
         AuthMethod::ApiKey { .. } => Err(ApiError::forbidden(
             "API keys are managed with an access token, not with an API key",
         )),
@@ -128,7 +128,10 @@ pub async fn revoke(
 ) -> ApiResult<StatusCode> {
     with_access_token(&principal)?;
     match state.users.revoke_api_key(principal.user_id, &key_id).await {
-        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Ok(()) => {
+            state.credentials.api_key_revoked();
+            Ok(StatusCode::NO_CONTENT)
+        }
         Err(e) if e.kind() == store::ErrorKind::NotFound => {
             Err(ApiError::not_found(format!("no API key {key_id:?}")))
         }

@@ -44,10 +44,11 @@ fn locked(until: i64, now: i64) -> ApiError {
 async fn issue_pair(
     state: &AppState,
     user: &store::auth::UserRecord,
+    session: &str,
     refresh_token: String,
 ) -> ApiResult<TokenPair> {
     let now = state.clock.unix_seconds();
-    let access_token = state.keys.issue(user.id, user.role, now)?;
+    let access_token = state.keys.issue(user.id, user.role, Some(session), now)?;
     Ok(TokenPair {
         access_token,
         token_type: "Bearer",
@@ -119,7 +120,9 @@ pub async fn login(
         )
         .await?;
     tracing::info!(user_id = %user.id, "login");
-    Ok(Json(issue_pair(&state, &user, refresh_token).await?))
+    Ok(Json(
+        issue_pair(&state, &user, &family, refresh_token).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -143,15 +146,16 @@ pub async fn refresh(
         )
         .await?;
     match rotation {
-        Rotation::Rotated { user, .. } => {
+        Rotation::Rotated { user, family } => {
             let user = state
                 .users
                 .by_id(user)
                 .await?
                 .ok_or_else(|| ApiError::unauthorized("the refresh token is invalid"))?;
-            Ok(Json(issue_pair(&state, &user, fresh).await?))
+            Ok(Json(issue_pair(&state, &user, &family, fresh).await?))
         }
         Rotation::ReuseDetected { user, family } => {
+            state.credentials.session_ended(&family);
             tracing::warn!(user_id = %user, family = %family, "refresh token reused: family revoked");
             Err(ApiError::unauthorized(
                 "this refresh token was already used: every session of that login is revoked; log in again",
@@ -173,6 +177,7 @@ pub async fn logout(
         .await?
     {
         state.refresh_tokens.revoke_family(&family).await?;
+        state.credentials.session_ended(&family);
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use common::auth::{AuthMethod, Principal};
 use common::extract::ApiJson;
+use common::http::ClientIp;
 use common::{ApiError, ApiResult, AppState};
 use domain::UserId;
 use serde::{Deserialize, Serialize};
@@ -67,10 +68,40 @@ pub fn normalize_email(email: &str) -> Result<String, ApiError> {
     Ok(email.to_lowercase())
 }
 
+/// The answer to every valid registration, new email or not (see [`register`]).
+#[derive(Debug, Serialize)]
+pub struct Registered {
+    email: String,
+    status: &'static str,
+    detail: &'static str,
+}
+
+/// Registers a user. The answer is the same `202 Accepted` whether or not the email was
+/// registered before, and it takes as long (the password is hashed either way), so
+/// registration cannot tell anyone which emails have accounts. An email that exists
+/// keeps its password: the caller signs in with the password it chose, and if that
+/// fails the email was taken. Finding that out takes a login, which is rate limited and
+/// locked out like any other. Registrations are rate limited per client IP.
 pub async fn register(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<RegisterBody>,
-) -> ApiResult<(StatusCode, Json<UserView>)> {
+) -> ApiResult<(StatusCode, Json<Registered>)> {
+    let per_minute = state.settings.register_rate_per_minute;
+    let allowed = state
+        .rate_limits
+        .allow(
+            &format!("register#{ip}"),
+            state.clock.now().nanos() / 1_000_000,
+            per_minute,
+            f64::from(per_minute) / 60.0,
+        )
+        .await?;
+    if !allowed {
+        return Err(ApiError::too_many_requests(
+            60 / u64::from(per_minute).max(1),
+        ));
+    }
     let email = normalize_email(&body.email)?;
     check_policy(&body.password)?;
     let password_hash = hash_password(body.password).await?;
@@ -87,16 +118,20 @@ pub async fn register(
         created_at: state.clock.unix_seconds(),
     };
     match state.users.create(&user).await {
-        Ok(()) => {}
+        Ok(()) => tracing::info!(user_id = %user.id, "user registered"),
         Err(e) if e.kind() == store::ErrorKind::ConditionFailed => {
-            return Err(ApiError::conflict(
-                "an account with this email already exists",
-            ));
+            tracing::info!("registration of an email that is taken: nothing changed");
         }
         Err(e) => return Err(e.into()),
     }
-    tracing::info!(user_id = %user.id, "user registered");
-    Ok((StatusCode::CREATED, Json(UserView::from(&user))))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Registered {
+            email: user.email,
+            status: "accepted",
+            detail: "sign in with this email and password (POST /auth/login)",
+        }),
+    ))
 }
 
 #[derive(Debug, Serialize)]
@@ -115,7 +150,7 @@ pub async fn me(State(state): State<AppState>, principal: Principal) -> ApiResul
     Ok(Json(MeView {
         user: UserView::from(&user),
         authenticated_by: match principal.method {
-            AuthMethod::AccessToken => "access_token",
+            AuthMethod::AccessToken { .. } => "access_token",
             AuthMethod::ApiKey { .. } => "api_key",
         },
     }))
@@ -142,6 +177,7 @@ pub async fn set_role(
         ));
     }
     let user = state.users.set_role(id, body.role).await?;
+    state.credentials.user_changed(id);
     tracing::info!(user_id = %id, role = ?body.role, by = %principal.user_id, "role changed");
     Ok(Json(UserView::from(&user)))
 }

@@ -7,6 +7,12 @@
 //! `exp` and `nbf` are required, and `exp`/`nbf` are checked against the [`Clock`]
 //! with no leeway beyond a few seconds of skew. Every failure is the same 401, so a
 //! caller learns nothing about why a forged token failed.
+//!
+//! A valid signature is not the end of it: the user must still exist (their role is
+//! taken from their record, not the token), the token's login session (`sid`, its
+//! refresh-token family) must not have ended by logout or reuse, and an API key must not
+//! be revoked — checked against the stores, with answers kept for
+//! `auth_recheck_seconds` ([`crate::credentials`]).
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -39,6 +45,9 @@ pub struct Claims {
     pub nbf: i64,
     pub exp: i64,
     pub jti: String,
+    /// The login session (refresh-token family) the token was issued for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 /// Signs and verifies access tokens. See the module docs.
@@ -89,8 +98,15 @@ impl TokenKeys {
         self.lifetime_seconds
     }
 
-    /// A fresh access token for `user`, valid from `now` for the configured lifetime.
-    pub fn issue(&self, user: UserId, role: Role, now: i64) -> Result<String, ApiError> {
+    /// A fresh access token for `user` in login session `session`, valid from `now` for
+    /// the configured lifetime.
+    pub fn issue(
+        &self,
+        user: UserId,
+        role: Role,
+        session: Option<&str>,
+        now: i64,
+    ) -> Result<String, ApiError> {
         let claims = Claims {
             sub: user.to_string(),
             role,
@@ -100,6 +116,7 @@ impl TokenKeys {
             nbf: now,
             exp: now + self.lifetime_seconds,
             jti: crypto::random_token(12),
+            sid: session.map(str::to_owned),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| ApiError::internal(format!("signing an access token: {e}")))
@@ -121,8 +138,17 @@ impl TokenKeys {
 /// How the caller authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthMethod {
-    AccessToken,
-    ApiKey { key_id: String },
+    AccessToken {
+        /// The login session, if the token names one.
+        session: Option<String>,
+        /// When the token expires (Unix seconds).
+        expires_at: i64,
+    },
+    ApiKey {
+        key_id: String,
+        /// SHA-256 of the key (how it is stored and looked up).
+        digest: String,
+    },
 }
 
 /// The authenticated caller. Handlers that take it are authenticated; the others are not.
@@ -186,38 +212,97 @@ pub async fn authenticate(
     parts: &Parts,
     clock: &Clock,
 ) -> Result<Principal, ApiError> {
-    match credential(parts)? {
-        None => Err(ApiError::unauthorized(
-            "authentication required: send Authorization: Bearer <access token> or an API key",
-        )),
+    let method = match credential(parts)? {
+        None => {
+            return Err(ApiError::unauthorized(
+                "authentication required: send Authorization: Bearer <access token> or an API key",
+            ));
+        }
         Some(Credential::Bearer(token)) => {
             let claims = state.keys.verify(token, clock.unix_seconds())?;
             let user_id = UserId::parse(&claims.sub)
                 .map_err(|_| ApiError::unauthorized("the access token is invalid or expired"))?;
-            Ok(Principal {
+            (
                 user_id,
-                role: claims.role,
-                method: AuthMethod::AccessToken,
-            })
+                AuthMethod::AccessToken {
+                    session: claims.sid,
+                    expires_at: claims.exp,
+                },
+            )
         }
         Some(Credential::ApiKey(key)) => {
             let invalid = || ApiError::unauthorized("the API key is invalid or revoked");
             if !key.starts_with(API_KEY_PREFIX) || key.len() > 128 {
                 return Err(invalid());
             }
+            let digest = crypto::sha256_hex(key);
             let (user_id, key_id) = state
-                .users
-                .find_api_key(&crypto::sha256_hex(key))
+                .credentials
+                .api_key(state, &digest)
                 .await?
                 .ok_or_else(invalid)?;
-            let user = state.users.by_id(user_id).await?.ok_or_else(invalid)?;
-            Ok(Principal {
-                user_id,
-                role: user.role,
-                method: AuthMethod::ApiKey { key_id },
-            })
+            (user_id, AuthMethod::ApiKey { key_id, digest })
+        }
+    };
+    let (user_id, method) = method;
+    let role = still_valid(state, user_id, &method, clock.unix_seconds()).await?;
+    Ok(Principal {
+        user_id,
+        role,
+        method,
+    })
+}
+
+/// Whether a credential that verified once still holds now: not expired, its user still
+/// there (the user's current role is the answer), its session or key not revoked. A
+/// WebSocket asks this again while it stays open.
+async fn still_valid(
+    state: &AppState,
+    user_id: UserId,
+    method: &AuthMethod,
+    now: i64,
+) -> Result<Role, ApiError> {
+    let checks = &state.credentials;
+    match method {
+        AuthMethod::AccessToken {
+            session,
+            expires_at,
+        } => {
+            let invalid = || ApiError::unauthorized("the access token is invalid or expired");
+            if *expires_at <= now - LEEWAY_SECONDS {
+                return Err(invalid());
+            }
+            if let Some(session) = session {
+                if !checks.session_live(state, session).await? {
+                    return Err(ApiError::unauthorized(
+                        "the login session has ended (logged out or revoked): log in again",
+                    ));
+                }
+            }
+            checks.role(state, user_id).await?.ok_or_else(invalid)
+        }
+        AuthMethod::ApiKey { digest, .. } => {
+            let invalid = || ApiError::unauthorized("the API key is invalid or revoked");
+            match checks.api_key(state, digest).await? {
+                Some((owner, _)) if owner == user_id => {}
+                _ => return Err(invalid()),
+            }
+            checks.role(state, user_id).await?.ok_or_else(invalid)
         }
     }
+}
+
+/// Checks an authenticated caller again (see [`still_valid`]): what a long-lived
+/// connection does from time to time. `Err` says why it no longer holds.
+pub async fn recheck(state: &AppState, principal: &Principal) -> Result<(), ApiError> {
+    still_valid(
+        state,
+        principal.user_id,
+        &principal.method,
+        state.clock.unix_seconds(),
+    )
+    .await
+    .map(|_| ())
 }
 
 impl FromRequestParts<AppState> for Principal {
@@ -253,9 +338,12 @@ mod tests {
     fn issued_tokens_verify_until_they_expire() {
         let keys = keys();
         let user = UserId::from_u128(7);
-        let token = keys.issue(user, Role::Trader, 1_000_000).expect("issue");
+        let token = keys
+            .issue(user, Role::Trader, Some("s1"), 1_000_000)
+            .expect("issue");
         let claims = keys.verify(&token, 1_000_000 + 899).expect("valid");
         assert_eq!(claims.sub, user.to_string());
+        assert_eq!(claims.sid.as_deref(), Some("s1"));
         assert_eq!(claims.exp - claims.iat, 900, "15 minutes");
         assert!(
             keys.verify(&token, 1_000_000 + 900 + LEEWAY_SECONDS)

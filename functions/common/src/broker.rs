@@ -10,8 +10,10 @@
 use async_trait::async_trait;
 use domain::events::{AmendOrder, CancelOrder, Event, OrderRef};
 use domain::order::OrderRequest;
-use domain::{EventId, Order};
-use store::records::{CommitBatch, OutboxEvent};
+use domain::{EventId, Order, Price};
+use store::records::{
+    AmendHold, CommitBatch, NewOrder, OrderLimits, OutboxEvent, Refusal, Reserved,
+};
 
 use crate::error::ApiResult;
 use crate::state::{AppState, streams};
@@ -25,18 +27,28 @@ pub enum Submitted {
     Accepted,
     /// An order with this id or client order id already exists.
     Duplicate,
+    /// The account cannot carry it (nothing was recorded).
+    Refused(Refusal),
 }
 
 /// See the module docs.
 #[async_trait]
 pub trait Broker: Send + Sync {
     fn name(&self) -> &'static str;
-    /// Records and submits a new order (state `new`).
-    async fn submit(&self, order: &Order, request: &OrderRequest) -> ApiResult<Submitted>;
+    /// Records and submits a new order (state `new`), reserving what it needs of the
+    /// account (`reserve_price` for a market or stop order; see `store::records::NewOrder`).
+    async fn submit(
+        &self,
+        order: &Order,
+        request: &OrderRequest,
+        reserve_price: Option<Price>,
+        limits: OrderLimits,
+    ) -> ApiResult<Submitted>;
     /// Asks for a working order to be cancelled.
     async fn cancel(&self, order: &Order) -> ApiResult<()>;
-    /// Asks for a working order to be changed.
-    async fn amend(&self, amend: &AmendOrder) -> ApiResult<()>;
+    /// Asks for a working order to be changed, holding what the change adds to the
+    /// order's reservation until it is applied.
+    async fn amend(&self, amend: &AmendOrder, limits: OrderLimits) -> ApiResult<Reserved>;
 }
 
 /// The built-in broker (see the module docs).
@@ -93,12 +105,25 @@ impl Broker for PaperBroker {
         "paper"
     }
 
-    async fn submit(&self, order: &Order, request: &OrderRequest) -> ApiResult<Submitted> {
+    async fn submit(
+        &self,
+        order: &Order,
+        request: &OrderRequest,
+        reserve_price: Option<Price>,
+        limits: OrderLimits,
+    ) -> ApiResult<Submitted> {
         let id = EventId::derived(&format!("order.place:{}", order.id));
         // Stamped with the order's creation time: the core rebuilds the order from it.
         let outbox = self.command(&Event::PlaceOrder(request.clone()), id, order.created_at());
-        match self.state.records.insert_order(order, &[outbox]).await {
-            Ok(()) => {}
+        let new = NewOrder {
+            order,
+            reserve_price,
+            outbox: std::slice::from_ref(&outbox),
+            limits,
+        };
+        match self.state.records.insert_order(&new).await {
+            Ok(Ok(())) => {}
+            Ok(Err(refusal)) => return Ok(Submitted::Refused(refusal)),
             Err(e) if e.kind() == store::ErrorKind::ConditionFailed => {
                 return Ok(Submitted::Duplicate);
             }
@@ -119,7 +144,25 @@ impl Broker for PaperBroker {
         self.send(&Event::CancelOrder(command)).await
     }
 
-    async fn amend(&self, amend: &AmendOrder) -> ApiResult<()> {
-        self.send(&Event::AmendOrder(*amend)).await
+    async fn amend(&self, amend: &AmendOrder, limits: OrderLimits) -> ApiResult<Reserved> {
+        let command = self.command(
+            &Event::AmendOrder(*amend),
+            EventId::random(),
+            self.state.clock.now(),
+        );
+        let hold = AmendHold {
+            account_id: amend.order.account_id,
+            order_id: amend.order.order_id,
+            quantity: amend.quantity,
+            limit_price: amend.limit_price,
+            stop_price: amend.stop_price,
+            command: &command,
+            limits,
+        };
+        let held = self.state.records.hold_amend(&hold).await?;
+        if held.is_ok() {
+            self.relay().await;
+        }
+        Ok(held)
     }
 }

@@ -4,6 +4,10 @@
 //! limit (413), well-formed JSON (400) and a body of the expected shape (422, with the
 //! path of the offending field: `side`, `credentials.api_secret`, or the unknown field a
 //! `deny_unknown_fields` type refused). [`ApiQuery`] does the same for query strings.
+//!
+//! One rule for every request body: it is one JSON object. serde would also read a
+//! struct from an array of its fields in order (`["AAPL","buy",…]`); that form is refused
+//! with a 422 before any field is read, and error messages never name a Rust type.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -45,16 +49,69 @@ fn field_of(path: &str, message: &str) -> String {
     }
 }
 
-/// The message without serde's position suffix (` at line 1 column 12`).
+/// The message without serde's position suffix (` at line 1 column 12`) and without the
+/// names of Rust types (`expected struct PlaceBody with 8 elements` says "expected a JSON
+/// object").
 fn clean(message: &str) -> String {
-    match message.find(" at line ") {
-        Some(i) => message[..i].to_owned(),
-        None => message.to_owned(),
+    let message = match message.find(" at line ") {
+        Some(i) => &message[..i],
+        None => message,
+    };
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = ["struct ", "enum "]
+        .iter()
+        .filter_map(|kind| rest.find(kind).map(|i| (i, *kind)))
+        .min()
+    {
+        let (i, kind) = at;
+        out.push_str(&rest[..i]);
+        let after = &rest[i + kind.len()..];
+        // The type's name, then an optional " with N element(s)".
+        let name_end = after
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        let mut tail = &after[name_end..];
+        if let Some(t) = tail.strip_prefix(" with ") {
+            let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+            if digits > 0 {
+                let t = &t[digits..];
+                tail = t
+                    .strip_prefix(" elements")
+                    .or_else(|| t.strip_prefix(" element"))
+                    .unwrap_or(t);
+            }
+        }
+        if name_end == 0 {
+            // Not a type name ("struct" in a field value): keep the word.
+            out.push_str(kind);
+        } else {
+            out.push_str(if kind == "struct " {
+                "a JSON object"
+            } else {
+                "one of the documented values"
+            });
+        }
+        rest = tail;
     }
+    out.push_str(rest);
+    out
 }
 
 /// Parses `bytes` as `T`, with errors as in the module docs.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                Ok(_) => ApiError::invalid(vec![FieldError::new(
+                    "body",
+                    "the body must be a JSON object",
+                )]),
+                Err(e) => ApiError::bad_request(format!("the body is not valid JSON: {e}")),
+            },
+        );
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let result: Result<T, _> = serde_path_to_error::deserialize(&mut de);
     let value = match result {
@@ -202,5 +259,44 @@ mod tests {
         assert_eq!(field(r#"{"symbol":"ES","#).0, 400);
         assert_eq!(field(r#"{"symbol":"ES","quantity":1} trailing"#).0, 400);
         assert_eq!(field("[]").0, 422);
+    }
+
+    #[test]
+    fn a_body_is_one_object_never_an_array_of_fields() {
+        for body in [r#"["ES", 1, null]"#, "[]", "\"ES\"", "5", "null", " true"] {
+            let e = parse_json::<Body>(body.as_bytes()).expect_err(body);
+            assert_eq!(e.status.as_u16(), 422, "{body}");
+            assert_eq!(e.errors[0].field, "body");
+            assert_eq!(e.errors[0].message, "the body must be a JSON object");
+        }
+        assert_eq!(
+            parse_json::<Body>(b"[1,")
+                .expect_err("broken")
+                .status
+                .as_u16(),
+            400
+        );
+        assert_eq!(
+            parse_json::<Body>(b"").expect_err("empty").status.as_u16(),
+            400
+        );
+    }
+
+    #[test]
+    fn messages_never_name_a_rust_type() {
+        let e = parse_json::<Body>(br#"{"symbol":"ES","quantity":1,"nested":5}"#)
+            .expect_err("a number for an object");
+        let message = &e.errors[0].message;
+        assert!(!message.contains("Nested"), "{message}");
+        assert!(message.contains("a JSON object"), "{message}");
+        assert_eq!(
+            clean("invalid length 1, expected struct PlaceBody with 8 elements at line 1 column 3"),
+            "invalid length 1, expected a JSON object"
+        );
+        assert_eq!(
+            clean("invalid type: string \"x\", expected enum Role"),
+            "invalid type: string \"x\", expected one of the documented values"
+        );
+        assert_eq!(clean("unknown field `x`"), "unknown field `x`");
     }
 }

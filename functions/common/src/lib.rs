@@ -23,6 +23,7 @@ pub mod accounts;
 pub mod auth;
 pub mod broker;
 pub mod clock;
+pub mod credentials;
 pub mod crypto;
 pub mod error;
 pub mod extract;

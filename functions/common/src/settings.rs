@@ -76,6 +76,16 @@ pub struct Settings {
     pub account_lock_duration_minutes: u32,
     /// Login attempts per client IP per minute (a token bucket of this size).
     pub login_rate_per_minute: u32,
+    /// Registrations per client IP per minute (a token bucket of this size).
+    pub register_rate_per_minute: u32,
+    /// How long a credential's check against the stores (the user exists and has this
+    /// role, the login session or API key is not revoked) is trusted by this process: a
+    /// revocation takes effect within this many seconds. 0 checks every request.
+    pub auth_recheck_seconds: u32,
+    /// WebSockets one user may hold open at once (more are refused with 429).
+    pub ws_max_per_user: u32,
+    /// Subscriptions one WebSocket may hold.
+    pub ws_max_subscriptions: u32,
     /// Largest request body accepted; larger ones get 413.
     pub body_limit_bytes: usize,
     /// Origins allowed by CORS; `*` allows any (tokens travel in headers, not cookies).
@@ -113,6 +123,10 @@ impl Default for Settings {
             max_login_attempts: 5,
             account_lock_duration_minutes: 15,
             login_rate_per_minute: 10,
+            register_rate_per_minute: 5,
+            auth_recheck_seconds: 5,
+            ws_max_per_user: 16,
+            ws_max_subscriptions: 100,
             body_limit_bytes: 64 * 1024,
             cors_origins: vec!["*".into()],
             admin_emails: Vec::new(),
@@ -165,6 +179,13 @@ const ENV: &[(&str, &str)] = &[
         "account_lock_duration_minutes",
     ),
     ("STRATUS_LOGIN_RATE_PER_MINUTE", "login_rate_per_minute"),
+    (
+        "STRATUS_REGISTER_RATE_PER_MINUTE",
+        "register_rate_per_minute",
+    ),
+    ("STRATUS_AUTH_RECHECK_SECONDS", "auth_recheck_seconds"),
+    ("STRATUS_WS_MAX_PER_USER", "ws_max_per_user"),
+    ("STRATUS_WS_MAX_SUBSCRIPTIONS", "ws_max_subscriptions"),
     ("STRATUS_BODY_LIMIT_BYTES", "body_limit_bytes"),
     ("STRATUS_CORS_ORIGINS", "cors_origins"),
     ("STRATUS_ADMIN_EMAILS", "admin_emails"),
@@ -184,6 +205,10 @@ const SCALAR_FIELDS: &[&str] = &[
     "max_login_attempts",
     "account_lock_duration_minutes",
     "login_rate_per_minute",
+    "register_rate_per_minute",
+    "auth_recheck_seconds",
+    "ws_max_per_user",
+    "ws_max_subscriptions",
     "body_limit_bytes",
     "trust_forwarded_for",
     "relay_inline",
@@ -298,6 +323,9 @@ impl Settings {
                 self.account_lock_duration_minutes,
             ),
             ("login_rate_per_minute", self.login_rate_per_minute),
+            ("register_rate_per_minute", self.register_rate_per_minute),
+            ("ws_max_per_user", self.ws_max_per_user),
+            ("ws_max_subscriptions", self.ws_max_subscriptions),
         ];
         for (setting, value) in positive {
             if value == 0 {

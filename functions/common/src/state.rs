@@ -180,6 +180,8 @@ pub struct AppState {
     /// The read-models table itself, for consumers that keep their own views there.
     pub read_models: Arc<dyn KvTable>,
     pub dead_letters: DeadLetters,
+    /// Recent answers about users, sessions and API keys (see `crate::credentials`).
+    pub credentials: Arc<crate::credentials::CredentialChecks>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -226,6 +228,7 @@ impl AppState {
             prices: MarketPrices::new(ports.table(tables::READ_MODELS)?),
             read_models: ports.table(tables::READ_MODELS)?,
             dead_letters: DeadLetters::new(ports.table(tables::DEAD_LETTERS)?),
+            credentials: Arc::default(),
             settings: Arc::new(settings),
             clock,
         })

@@ -136,26 +136,15 @@ pub async fn amend(
         .account(principal.user_id, order.account_id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no order {id:?}")))?;
-    let last = common::portfolio::last_price(&state, order.symbol).await?;
-    let already_reserved = match (
-        order.side,
-        common::portfolio::reference_price(&order.order_type(), last),
-    ) {
-        (domain::Side::Buy, Some(p)) => p
-            .checked_notional(order.remaining_quantity())
-            .map_err(ApiError::from)?,
-        _ => domain::Money::ZERO,
-    };
-    pretrade::check(
+    // The checks see the order as the amend would leave it; what the amend adds to the
+    // order's reservation is held by the system of record with the command.
+    let admitted = pretrade::check(
         &state,
         &account,
         Exposure {
             symbol: order.symbol,
-            side: order.side,
             order_type: new_type,
             quantity: remaining,
-            already_counted: order.remaining_quantity().value(),
-            already_reserved,
         },
     )
     .await?;
@@ -169,7 +158,10 @@ pub async fn amend(
         limit_price,
         stop_price,
     };
-    PaperBroker::new(state.clone()).amend(&command).await?;
+    PaperBroker::new(state.clone())
+        .amend(&command, admitted.limits)
+        .await?
+        .map_err(pretrade::Rejection::Reservation)?;
     tracing::info!(order_id = %order.id, "amend requested");
     Ok((
         StatusCode::ACCEPTED,

@@ -328,21 +328,22 @@ pub async fn place(
             return replay(&existing, &order);
         }
     }
-    pretrade::check(
+    let admitted = pretrade::check(
         &state,
         &account,
         Exposure {
             symbol,
-            side: parsed.side,
             order_type: parsed.order_type,
             quantity: parsed.quantity,
-            already_counted: domain::Decimal::ZERO,
-            already_reserved: domain::Money::ZERO,
         },
     )
     .await?;
     let broker = PaperBroker::new(state.clone());
-    match broker.submit(&order, &request).await? {
+    match broker
+        .submit(&order, &request, admitted.reserve_price, admitted.limits)
+        .await?
+    {
+        Submitted::Refused(refusal) => Err(pretrade::Rejection::Reservation(refusal).into()),
         Submitted::Accepted => {
             tracing::info!(
                 order_id = %order.id,

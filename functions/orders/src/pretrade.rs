@@ -1,12 +1,15 @@
 //! Pre-trade checks: what a valid order must also satisfy before it is submitted.
 //! Each failure is its own problem type so a bot can tell them apart:
-//! `account-halted`, `order-notional-limit`, `position-limit`, `insufficient-buying-power`,
-//! `insufficient-position`, `no-market-price`.
+//! `account-halted`, `order-notional-limit`, `no-market-price` (checked here), and
+//! `position-limit`, `insufficient-buying-power`, `insufficient-position` (checked by the
+//! system of record in the transaction that records the order or the amend, so racing
+//! requests cannot both pass on the same cash or shares: see
+//! `store::records::OrderLimits`).
 
-use common::portfolio::{self, Valuation};
+use common::portfolio;
 use common::{ApiError, ApiResult, AppState};
-use domain::{Decimal, Money, OrderType, Price, Quantity, Side, Symbol};
-use store::records::Account;
+use domain::{Money, OrderType, Price, Quantity, Symbol};
+use store::records::{Account, OrderLimits, Refusal};
 
 /// Why pre-trade checks refused an order (see the module docs).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,19 +19,9 @@ pub enum Rejection {
         notional: Money,
         limit: Money,
     },
-    Position {
-        after: Decimal,
-        limit: Decimal,
-    },
-    BuyingPower {
-        needed: Money,
-        available: Money,
-    },
-    SellExceedsHoldings {
-        selling: Decimal,
-        available: Decimal,
-    },
     NoPrice(Symbol),
+    /// Refused by the system of record as it recorded the order.
+    Reservation(Refusal),
 }
 
 impl From<Rejection> for ApiError {
@@ -42,52 +35,57 @@ impl From<Rejection> for ApiError {
                 "order-notional-limit",
                 format!("the order's notional {notional} exceeds the account's limit of {limit}"),
             ),
-            Rejection::Position { after, limit } => ApiError::rejected(
-                "position-limit",
-                format!(
-                    "the position would reach {after} (working orders included), beyond the limit of {limit}"
-                ),
-            ),
-            Rejection::BuyingPower { needed, available } => ApiError::rejected(
-                "insufficient-buying-power",
-                format!("the order needs {needed} but the buying power is {available}"),
-            ),
-            Rejection::SellExceedsHoldings { selling, available } => ApiError::rejected(
-                "insufficient-position",
-                format!(
-                    "paper accounts are cash accounts: selling {selling} needs that much held and not already offered ({available} available)"
-                ),
-            ),
             Rejection::NoPrice(symbol) => ApiError::rejected(
                 "no-market-price",
                 format!(
                     "no trade in {symbol} has been seen yet, so a market order cannot be valued; send a limit order"
                 ),
             ),
+            Rejection::Reservation(Refusal::Position { after, limit }) => ApiError::rejected(
+                "position-limit",
+                format!(
+                    "the position would reach {after} (working orders included), beyond the limit of {limit}"
+                ),
+            ),
+            Rejection::Reservation(Refusal::BuyingPower { needed, available }) => {
+                ApiError::rejected(
+                    "insufficient-buying-power",
+                    format!("the order needs {needed} but the buying power is {available}"),
+                )
+            }
+            Rejection::Reservation(Refusal::Holdings { selling, available }) => ApiError::rejected(
+                "insufficient-position",
+                format!(
+                    "paper accounts are cash accounts: selling {selling} needs that much held and not already offered ({available} available)"
+                ),
+            ),
         }
     }
 }
 
-/// What the checks look at of an order: a new one, or the change an amend makes.
+/// What the checks look at of an order: a new one, or one as an amend would leave it.
 #[derive(Debug, Clone, Copy)]
 pub struct Exposure {
     pub symbol: Symbol,
-    pub side: Side,
     pub order_type: OrderType,
     /// The quantity that will be working after the order or the change.
     pub quantity: Quantity,
-    /// Of that, what the checks already count (an amended order's current remainder).
-    pub already_counted: Decimal,
-    /// And the buying power it already reserves.
-    pub already_reserved: Money,
+}
+
+/// What an order that passed the checks takes to the system of record.
+#[derive(Debug, Clone, Copy)]
+pub struct Admitted {
+    /// The price a market or stop order reserves at (`store::records::NewOrder`).
+    pub reserve_price: Option<Price>,
+    pub limits: OrderLimits,
 }
 
 fn overflow(e: domain::DomainError) -> ApiError {
     ApiError::invalid_field("quantity", format!("the order is too large: {e}"))
 }
 
-/// Runs the checks for `exposure` on `account`.
-pub async fn check(state: &AppState, account: &Account, exposure: Exposure) -> ApiResult<()> {
+/// Runs the checks for `exposure` on `account` (see the module docs).
+pub async fn check(state: &AppState, account: &Account, exposure: Exposure) -> ApiResult<Admitted> {
     let valuation = portfolio::value(state, account).await?;
     let limits = state.risk.limits(account.id).await?;
     let (_, halt) = portfolio::daily_halt(state, account, &valuation, &limits).await?;
@@ -99,9 +97,7 @@ pub async fn check(state: &AppState, account: &Account, exposure: Exposure) -> A
         OrderType::Limit { .. } | OrderType::StopLimit { .. } => None,
         _ => portfolio::last_price(state, exposure.symbol).await?,
     };
-    let price: Option<Price> = portfolio::reference_price(&exposure.order_type, last);
-    let added = exposure.quantity.value() - exposure.already_counted;
-    let Some(price) = price else {
+    let Some(price) = portfolio::reference_price(&exposure.order_type, last) else {
         return Err(Rejection::NoPrice(exposure.symbol).into());
     };
     let notional = price
@@ -112,52 +108,13 @@ pub async fn check(state: &AppState, account: &Account, exposure: Exposure) -> A
             return Err(Rejection::Notional { notional, limit }.into());
         }
     }
-    check_position(&valuation, &limits, exposure, added)?;
-    match exposure.side {
-        Side::Buy => {
-            let needed = notional
-                .checked_sub(exposure.already_reserved)
-                .map_err(overflow)?;
-            if needed > valuation.buying_power {
-                return Err(Rejection::BuyingPower {
-                    needed,
-                    available: valuation.buying_power,
-                }
-                .into());
-            }
-        }
-        Side::Sell => {
-            let available = valuation.held(exposure.symbol)
-                - (valuation.working(exposure.symbol, Side::Sell) - exposure.already_counted);
-            if exposure.quantity.value() > available {
-                return Err(Rejection::SellExceedsHoldings {
-                    selling: exposure.quantity.value(),
-                    available: available.max(Decimal::ZERO),
-                }
-                .into());
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The position after everything working on the order's side fills.
-fn check_position(
-    valuation: &Valuation,
-    limits: &store::risk::RiskLimits,
-    exposure: Exposure,
-    added: Decimal,
-) -> ApiResult<()> {
-    let Some(limit) = limits.max_position_for(exposure.symbol) else {
-        return Ok(());
-    };
-    let held = valuation.held(exposure.symbol);
-    let after = match exposure.side {
-        Side::Buy => held + valuation.working(exposure.symbol, Side::Buy) + added,
-        Side::Sell => held - valuation.working(exposure.symbol, Side::Sell) - added,
-    };
-    if after.abs() > limit {
-        return Err(Rejection::Position { after, limit }.into());
-    }
-    Ok(())
+    Ok(Admitted {
+        reserve_price: match exposure.order_type {
+            OrderType::Market | OrderType::Stop { .. } => Some(price),
+            OrderType::Limit { .. } | OrderType::StopLimit { .. } => None,
+        },
+        limits: OrderLimits {
+            max_position: limits.max_position_for(exposure.symbol),
+        },
+    })
 }

@@ -110,6 +110,10 @@ macro_rules! records_conformance {
             commits_carry_orders_fills_and_positions_together,
             strategies_candles_and_reports_are_kept,
             exposure_follows_working_orders,
+            orders_reserve_cash_and_shares_in_the_insert,
+            racing_orders_never_reserve_more_than_the_account_has,
+            amend_holds_last_until_the_core_applies_the_amend,
+            withdrawals_keep_what_working_buys_reserve,
         );
     };
     (@cases $factory:path, $($case:ident),* $(,)?) => {

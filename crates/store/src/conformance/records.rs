@@ -7,7 +7,8 @@ use domain::{AccountId, Currency, EventId, Money, Timestamp, UserId};
 
 use crate::error::ErrorKind;
 use crate::records::{
-    Account, AccountKind, Checkpoint, CommitBatch, LedgerEntry, OutboxEvent, RecordStore, Snapshot,
+    Account, AccountKind, Checkpoint, CommitBatch, LedgerEntry, NewOrder, OrderLimits, OutboxEvent,
+    RecordStore, Refusal, Reserved, Snapshot,
 };
 use crate::stream::SequenceNumber;
 
@@ -36,6 +37,36 @@ fn entry(id: &str, account: u128, amount: &str) -> LedgerEntry {
         reference: id.to_owned(),
         time: Timestamp::from_secs(1_700_000_100),
     }
+}
+
+/// Inserts an order that reserves at its own price, with no position limit.
+async fn insert(
+    s: &dyn RecordStore,
+    order: &domain::Order,
+    outbox: &[OutboxEvent],
+) -> crate::StoreResult<Reserved> {
+    s.insert_order(&NewOrder {
+        order,
+        reserve_price: None,
+        outbox,
+        limits: OrderLimits::default(),
+    })
+    .await
+}
+
+/// Inserts an order that the account can carry.
+async fn place(s: &dyn RecordStore, order: &domain::Order, outbox: &[OutboxEvent]) {
+    insert(s, order, outbox)
+        .await
+        .expect("insert")
+        .expect("the account carries the order");
+}
+
+/// Deposits plenty into account `n` (orders below reserve cash).
+async fn fund(s: &dyn RecordStore, n: u128) {
+    s.post(&entry(&format!("funding-{n}"), n, "1000000"))
+        .await
+        .expect("deposit");
 }
 
 fn cash(v: &str) -> Money {
@@ -466,7 +497,9 @@ where
 {
     let s = factory().await;
     s.create_account(&account(1, 10)).await.expect("create");
+    fund(&*s, 1).await;
     s.create_account(&account(2, 20)).await.expect("create");
+    fund(&*s, 2).await;
     let first = order(1, 1, "ES", Some("bot-1"), 100);
     let submit = |n: u128| OutboxEvent {
         event_id: EventId::from_u128(n),
@@ -474,9 +507,8 @@ where
         partition_key: "ES".into(),
         payload: format!("place {n}").into_bytes(),
     };
-    s.insert_order(&first, &[submit(1)]).await.expect("insert");
-    let e = s
-        .insert_order(&order(2, 1, "ES", Some("bot-1"), 101), &[submit(2)])
+    place(&*s, &first, &[submit(1)]).await;
+    let e = insert(&*s, &order(2, 1, "ES", Some("bot-1"), 101), &[submit(2)])
         .await
         .expect_err("same client id");
     assert_eq!(e.kind(), ErrorKind::ConditionFailed);
@@ -489,20 +521,14 @@ where
         .map(|r| r.event.event_id)
         .collect();
     assert_eq!(pending, [EventId::from_u128(1)]);
-    let e = s
-        .insert_order(&order(1, 1, "ES", None, 101), &[])
+    let e = insert(&*s, &order(1, 1, "ES", None, 101), &[])
         .await
         .expect_err("same id");
     assert_eq!(e.kind(), ErrorKind::ConditionFailed);
-    s.insert_order(&order(3, 2, "ES", Some("bot-1"), 102), &[])
-        .await
-        .expect("another account may reuse it");
-    s.insert_order(&order(4, 1, "ES", None, 103), &[])
-        .await
-        .expect("orders without a client id");
-    s.insert_order(&order(5, 1, "ES", None, 104), &[])
-        .await
-        .expect("several without a client id");
+    // Another account may reuse it; orders need no client id.
+    place(&*s, &order(3, 2, "ES", Some("bot-1"), 102), &[]).await;
+    place(&*s, &order(4, 1, "ES", None, 103), &[]).await;
+    place(&*s, &order(5, 1, "ES", None, 104), &[]).await;
     assert_eq!(
         s.order(UserId::from_u128(10), domain::OrderId::from_u128(1))
             .await
@@ -539,6 +565,7 @@ where
 {
     let s = factory().await;
     s.create_account(&account(1, 10)).await.expect("create");
+    fund(&*s, 1).await;
     let mut all = Vec::new();
     for n in 0..25u128 {
         let symbol = if n % 3 == 0 { "NQ" } else { "ES" };
@@ -549,12 +576,12 @@ where
             o.cancel("requested", Timestamp::from_secs(2_001))
                 .expect("cancel");
         }
-        s.insert_order(
+        place(
+            &*s,
             &order(100 + n, 1, symbol, None, 1_000 + (n / 2) as i64),
             &[],
         )
-        .await
-        .expect("insert");
+        .await;
         s.commit(&CommitBatch {
             orders: vec![o.clone()],
             ..CommitBatch::default()
@@ -641,7 +668,7 @@ where
     s.create_account(&account(1, 10)).await.expect("create");
     s.post(&entry("dep", 1, "5000")).await.expect("deposit");
     let mut o = order(1, 1, "ES", Some("c-1"), 100);
-    s.insert_order(&o, &[]).await.expect("insert");
+    place(&*s, &o, &[]).await;
     o.accept(Timestamp::from_secs(101)).expect("accept");
     o.fill(
         "10".parse().expect("qty"),
@@ -869,6 +896,7 @@ where
     use domain::Decimal;
     let s = factory().await;
     s.create_account(&account(1, 10)).await.expect("create");
+    fund(&*s, 1).await;
     let d = |t: &str| t.parse::<Decimal>().expect("decimal");
     let rows = |s: Arc<dyn RecordStore>| async move {
         s.exposure(AccountId::from_u128(1))
@@ -887,8 +915,8 @@ where
     };
     let mut first = order(1, 1, "ES", None, 100);
     let mut second = order(2, 1, "ES", Some("b"), 101);
-    s.insert_order(&first, &[]).await.expect("insert");
-    s.insert_order(&second, &[]).await.expect("insert");
+    place(&*s, &first, &[]).await;
+    place(&*s, &second, &[]).await;
     assert_eq!(
         rows(s.clone()).await,
         [("ES".to_owned(), domain::Side::Buy, d("20"), d("2005"))]
@@ -937,4 +965,414 @@ where
             .expect("other")
             .is_empty()
     );
+}
+
+/// A working order of account `account` in ES: `side`, `quantity`, and a limit price or
+/// (with `None`) a market order.
+fn es_order(
+    n: u128,
+    account: u128,
+    side: domain::Side,
+    quantity: &str,
+    limit: Option<&str>,
+) -> domain::Order {
+    let request = domain::order::OrderRequest {
+        id: domain::OrderId::from_u128(n),
+        client_order_id: None,
+        account_id: AccountId::from_u128(account),
+        symbol: domain::Symbol::parse("ES").expect("symbol"),
+        side,
+        order_type: match limit {
+            Some(p) => domain::OrderType::Limit {
+                limit_price: p.parse().expect("price"),
+            },
+            None => domain::OrderType::Market,
+        },
+        time_in_force: match limit {
+            Some(_) => domain::TimeInForce::Gtc,
+            None => domain::TimeInForce::Ioc,
+        },
+        quantity: quantity.parse().expect("quantity"),
+    };
+    domain::Order::new(request, &instrument("ES"), Timestamp::from_secs(100)).expect("order")
+}
+
+/// The account's reserved buy notional and working sell quantity in ES.
+async fn reserved(s: &dyn RecordStore, account: u128) -> (domain::Decimal, domain::Decimal) {
+    let rows = s
+        .exposure(AccountId::from_u128(account))
+        .await
+        .expect("exposure");
+    let of = |side: domain::Side| {
+        rows.iter()
+            .filter(|r| r.side == side)
+            .map(|r| (r.notional, r.quantity))
+            .fold((domain::Decimal::ZERO, domain::Decimal::ZERO), |a, b| {
+                (a.0 + b.0, a.1 + b.1)
+            })
+    };
+    (
+        of(domain::Side::Buy).0.normalize(),
+        of(domain::Side::Sell).1.normalize(),
+    )
+}
+
+fn d(text: &str) -> domain::Decimal {
+    text.parse().expect("decimal")
+}
+
+/// Gives account `account` a position of `quantity` ES bought at 100.
+async fn hold_position(s: &dyn RecordStore, account: u128, quantity: &str) {
+    let mut position = domain::Position::flat(domain::Symbol::parse("ES").expect("symbol"));
+    position
+        .apply(&domain::Fill {
+            trade_id: domain::TradeId(1),
+            order_id: domain::OrderId::from_u128(999),
+            account_id: AccountId::from_u128(account),
+            symbol: position.symbol,
+            side: domain::Side::Buy,
+            price: "100".parse().expect("price"),
+            quantity: quantity.parse().expect("quantity"),
+            fee: Money::ZERO,
+            liquidity: domain::Liquidity::Taker,
+            time: Timestamp::from_secs(50),
+        })
+        .expect("position");
+    s.commit(&CommitBatch {
+        positions: vec![(AccountId::from_u128(account), position)],
+        ..CommitBatch::default()
+    })
+    .await
+    .expect("commit");
+}
+
+pub async fn orders_reserve_cash_and_shares_in_the_insert<F, Fut>(factory: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn RecordStore>>,
+{
+    use domain::Side::{Buy, Sell};
+    let s = factory().await;
+    s.create_account(&account(1, 10)).await.expect("create");
+    s.post(&entry("dep", 1, "1000")).await.expect("deposit");
+    // 6 × 100 of the 1,000: 400 left to reserve.
+    place(&*s, &es_order(1, 1, Buy, "6", Some("100")), &[]).await;
+    let command = OutboxEvent {
+        event_id: EventId::from_u128(77),
+        stream: "commands".into(),
+        partition_key: "ES".into(),
+        payload: b"place 2".to_vec(),
+    };
+    let refused = insert(&*s, &es_order(2, 1, Buy, "5", Some("100")), &[command])
+        .await
+        .expect("insert");
+    assert_eq!(
+        refused,
+        Err(Refusal::BuyingPower {
+            needed: cash("500"),
+            available: cash("400"),
+        })
+    );
+    // A refused order left nothing: no row, no command, no reservation.
+    assert_eq!(
+        s.order(UserId::from_u128(10), domain::OrderId::from_u128(2))
+            .await
+            .expect("get"),
+        None
+    );
+    assert!(s.unpublished(10).await.expect("outbox").is_empty());
+    assert_eq!(reserved(&*s, 1).await, (d("600"), d("0")));
+    place(&*s, &es_order(3, 1, Buy, "4", Some("100")), &[]).await;
+    assert_eq!(reserved(&*s, 1).await, (d("1000"), d("0")));
+
+    // A market order reserves at the price its placement gives, for as long as it works.
+    s.create_account(&account(2, 10)).await.expect("create");
+    s.post(&entry("dep-2", 2, "1000")).await.expect("deposit");
+    let market = es_order(4, 2, Buy, "8", None);
+    let new = |order| NewOrder {
+        order,
+        reserve_price: Some("100".parse().expect("price")),
+        outbox: &[],
+        limits: OrderLimits::default(),
+    };
+    s.insert_order(&new(&market))
+        .await
+        .expect("insert")
+        .expect("fits");
+    assert_eq!(reserved(&*s, 2).await, (d("800"), d("0")));
+    let second = es_order(5, 2, Buy, "3", None);
+    assert!(matches!(
+        s.insert_order(&new(&second)).await.expect("insert"),
+        Err(Refusal::BuyingPower { .. })
+    ));
+    let mut accepted = market.clone();
+    accepted.accept(Timestamp::from_secs(101)).expect("accept");
+    s.commit(&CommitBatch {
+        orders: vec![accepted.clone()],
+        ..CommitBatch::default()
+    })
+    .await
+    .expect("commit");
+    assert_eq!(
+        reserved(&*s, 2).await,
+        (d("800"), d("0")),
+        "the core's write of the order keeps its reserve price"
+    );
+    accepted
+        .fill(
+            "8".parse().expect("q"),
+            "99".parse().expect("p"),
+            Timestamp::from_secs(102),
+        )
+        .expect("fill");
+    s.commit(&CommitBatch {
+        orders: vec![accepted],
+        ..CommitBatch::default()
+    })
+    .await
+    .expect("commit");
+    assert_eq!(reserved(&*s, 2).await, (d("0"), d("0")));
+
+    // Sells offer only what is held and not already offered.
+    s.create_account(&account(3, 10)).await.expect("create");
+    assert_eq!(
+        insert(&*s, &es_order(6, 3, Sell, "1", Some("100")), &[])
+            .await
+            .expect("insert"),
+        Err(Refusal::Holdings {
+            selling: d("1"),
+            available: d("0"),
+        })
+    );
+    hold_position(&*s, 3, "5").await;
+    place(&*s, &es_order(7, 3, Sell, "3", Some("110")), &[]).await;
+    assert_eq!(
+        insert(&*s, &es_order(8, 3, Sell, "3", Some("110")), &[])
+            .await
+            .expect("insert"),
+        Err(Refusal::Holdings {
+            selling: d("3"),
+            available: d("2"),
+        })
+    );
+    place(&*s, &es_order(9, 3, Sell, "2", Some("110")), &[]).await;
+    assert_eq!(reserved(&*s, 3).await, (d("0"), d("5")));
+
+    // A position limit counts every working order on the order's side.
+    s.create_account(&account(4, 10)).await.expect("create");
+    s.post(&entry("dep-4", 4, "100000")).await.expect("deposit");
+    hold_position(&*s, 4, "5").await;
+    let limited = |order| NewOrder {
+        order,
+        reserve_price: None,
+        outbox: &[],
+        limits: OrderLimits {
+            max_position: Some(d("12")),
+        },
+    };
+    let (nine, thirteen) = (
+        es_order(10, 4, Buy, "4", Some("100")),
+        es_order(11, 4, Buy, "4", Some("100")),
+    );
+    s.insert_order(&limited(&nine))
+        .await
+        .expect("insert")
+        .expect("9 of 12");
+    assert_eq!(
+        s.insert_order(&limited(&thirteen)).await.expect("insert"),
+        Err(Refusal::Position {
+            after: d("13"),
+            limit: d("12"),
+        })
+    );
+}
+
+pub async fn racing_orders_never_reserve_more_than_the_account_has<F, Fut>(factory: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn RecordStore>>,
+{
+    use domain::Side::{Buy, Sell};
+    let s = factory().await;
+    s.create_account(&account(1, 10)).await.expect("create");
+    s.post(&entry("dep", 1, "1000")).await.expect("deposit");
+    hold_position(&*s, 1, "5").await;
+    // Twenty buys of all the cash and twenty sells of the whole position, all at once.
+    let tasks: Vec<_> = (0..40u128)
+        .map(|n| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let order = if n % 2 == 0 {
+                    es_order(100 + n, 1, Buy, "10", Some("100"))
+                } else {
+                    es_order(100 + n, 1, Sell, "5", Some("120"))
+                };
+                (order.side, insert(&*s, &order, &[]).await.expect("insert"))
+            })
+        })
+        .collect();
+    let (mut buys, mut sells) = (0, 0);
+    for task in tasks {
+        match task.await.expect("task") {
+            (Buy, Ok(())) => buys += 1,
+            (Sell, Ok(())) => sells += 1,
+            (_, Err(_)) => {}
+        }
+    }
+    assert_eq!((buys, sells), (1, 1), "one buy and one sell fit");
+    assert_eq!(reserved(&*s, 1).await, (d("1000"), d("5")));
+}
+
+pub async fn amend_holds_last_until_the_core_applies_the_amend<F, Fut>(factory: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn RecordStore>>,
+{
+    use crate::records::AmendHold;
+    use domain::Side::Buy;
+    let s = factory().await;
+    s.create_account(&account(1, 10)).await.expect("create");
+    s.post(&entry("dep", 1, "1000")).await.expect("deposit");
+    let mut order = es_order(1, 1, Buy, "5", Some("100"));
+    place(&*s, &order, &[]).await;
+    order.accept(Timestamp::from_secs(101)).expect("accept");
+    let command = |n: u128| OutboxEvent {
+        event_id: EventId::from_u128(n),
+        stream: "commands".into(),
+        partition_key: "ES".into(),
+        payload: format!("amend {n}").into_bytes(),
+    };
+    let (grow, too_much, late, foreign) = (command(1), command(2), command(3), command(4));
+    let order_id = order.id;
+    let hold = |command, quantity: &str| AmendHold {
+        account_id: AccountId::from_u128(1),
+        order_id,
+        quantity: Some(quantity.parse().expect("quantity")),
+        limit_price: None,
+        stop_price: None,
+        command,
+        limits: OrderLimits::default(),
+    };
+    s.hold_amend(&hold(&grow, "9"))
+        .await
+        .expect("hold")
+        .expect("900 of 1,000");
+    assert_eq!(reserved(&*s, 1).await, (d("900"), d("0")));
+    assert_eq!(
+        s.hold_amend(&hold(&too_much, "11")).await.expect("hold"),
+        Err(Refusal::BuyingPower {
+            needed: cash("600"),
+            available: cash("100"),
+        }),
+        "a pending amend's hold counts until the core applies it"
+    );
+    let pending: Vec<EventId> = s
+        .unpublished(10)
+        .await
+        .expect("outbox")
+        .into_iter()
+        .map(|r| r.event.event_id)
+        .collect();
+    assert_eq!(
+        pending,
+        [EventId::from_u128(1)],
+        "the refused amend sent nothing"
+    );
+    assert!(matches!(
+        insert(&*s, &es_order(2, 1, Buy, "2", Some("100")), &[])
+            .await
+            .expect("insert"),
+        Err(Refusal::BuyingPower { .. })
+    ));
+    // The core applies the amend: the order's own reservation replaces the hold.
+    order
+        .amend(
+            Some("9".parse().expect("q")),
+            None,
+            None,
+            Timestamp::from_secs(102),
+        )
+        .expect("amend");
+    let batch = CommitBatch {
+        orders: vec![order.clone()],
+        applied_commands: vec![grow.event_id],
+        ..CommitBatch::default()
+    };
+    s.commit(&batch).await.expect("commit");
+    assert_eq!(reserved(&*s, 1).await, (d("900"), d("0")));
+    s.commit(&batch).await.expect("the same commit again");
+    assert_eq!(
+        reserved(&*s, 1).await,
+        (d("900"), d("0")),
+        "a hold ends once"
+    );
+    // Amends of orders that no longer work are refused.
+    order
+        .cancel("requested", Timestamp::from_secs(103))
+        .expect("cancel");
+    s.commit(&CommitBatch {
+        orders: vec![order.clone()],
+        ..CommitBatch::default()
+    })
+    .await
+    .expect("commit");
+    assert_eq!(reserved(&*s, 1).await, (d("0"), d("0")));
+    let e = s
+        .hold_amend(&hold(&late, "10"))
+        .await
+        .expect_err("cancelled");
+    assert_eq!(e.kind(), ErrorKind::ConditionFailed);
+    let e = s
+        .hold_amend(&AmendHold {
+            account_id: AccountId::from_u128(2),
+            ..hold(&foreign, "10")
+        })
+        .await
+        .expect_err("another account's order");
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+}
+
+pub async fn withdrawals_keep_what_working_buys_reserve<F, Fut>(factory: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn RecordStore>>,
+{
+    let s = factory().await;
+    s.create_account(&account(1, 10)).await.expect("create");
+    s.post(&entry("dep", 1, "1000")).await.expect("deposit");
+    place(
+        &*s,
+        &es_order(1, 1, domain::Side::Buy, "6", Some("100")),
+        &[],
+    )
+    .await;
+    let e = s
+        .withdraw(&entry("w-1", 1, "-500"))
+        .await
+        .expect_err("600 of the 1,000 is reserved");
+    assert_eq!(e.kind(), ErrorKind::ConditionFailed);
+    let posted = s
+        .withdraw(&entry("w-2", 1, "-400"))
+        .await
+        .expect("withdraw");
+    assert_eq!(posted.balance_after, cash("600"));
+    assert_eq!(
+        s.withdraw(&entry("w-2", 1, "-400")).await.expect("replay"),
+        posted,
+        "idempotent by entry id, as any posting"
+    );
+    // Racing withdrawals of all that is free: one is paid.
+    let tasks: Vec<_> = (0..10)
+        .map(|n| {
+            let s = s.clone();
+            tokio::spawn(async move { s.withdraw(&entry(&format!("race-{n}"), 1, "-600")).await })
+        })
+        .collect();
+    let mut paid = 0;
+    for task in tasks {
+        if task.await.expect("task").is_ok() {
+            paid += 1;
+        }
+    }
+    assert_eq!(paid, 0, "the 600 left is all reserved");
 }

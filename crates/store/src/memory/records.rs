@@ -11,15 +11,16 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use async_trait::async_trait;
 use domain::{
-    AccountId, Candle, ClientOrderId, EventId, Fill, Order, OrderId, Position, StrategyId, Symbol,
-    Timeframe, Timestamp, UserId,
+    AccountId, Candle, ClientOrderId, Decimal, EventId, Fill, Order, OrderId, Position, Price,
+    Side, StrategyId, Symbol, Timeframe, Timestamp, UserId,
 };
 use tokio::sync::Mutex;
 
 use crate::error::{StoreError, StoreResult};
 use crate::records::{
-    Account, CommitBatch, ExposureRow, LedgerEntry, OrderPage, OrderQuery, OutboxEvent,
-    OutboxRecord, PostedEntry, RecordStore, ReportRow, Snapshot, StrategyRecord, page,
+    Account, AccountBook, AmendHold, CommitBatch, ExposureRow, LedgerEntry, NewOrder, OrderPage,
+    OrderQuery, OutboxEvent, OutboxRecord, PostedEntry, RecordStore, ReportRow, Reserved, Snapshot,
+    StrategyRecord, check_reservation, page,
 };
 use crate::stream::SequenceNumber;
 
@@ -42,6 +43,18 @@ struct OrderRow {
     account_id: AccountId,
     symbol: Symbol,
     order: Order,
+    /// Recorded at placement, kept for as long as the order works.
+    reserve_price: Option<Price>,
+}
+
+/// What an amend holds until the core applies it (by the command's id).
+#[derive(Debug)]
+struct Hold {
+    account_id: AccountId,
+    symbol: Symbol,
+    side: Side,
+    quantity: Decimal,
+    notional: Decimal,
 }
 
 /// A deployment as stored; as with orders, an update replaces status and body only.
@@ -57,6 +70,7 @@ struct StrategyRow {
 struct Tables {
     /// Working orders summed per (account, symbol, side): quantity and notional.
     exposure: BTreeMap<(AccountId, Symbol, &'static str), (domain::Decimal, domain::Decimal)>,
+    holds: HashMap<EventId, Hold>,
     accounts: BTreeMap<AccountId, Account>,
     /// `(user, created_ns, id)`: a user's accounts, oldest first.
     accounts_by_user: BTreeSet<(UserId, i64, AccountId)>,
@@ -174,6 +188,26 @@ impl Tables {
         Ok(plan)
     }
 
+    /// Posts one entry; with `keep_reserved`, the cash left must cover what working buys
+    /// reserve.
+    fn post(&mut self, entry: &LedgerEntry, keep_reserved: bool) -> StoreResult<PostedEntry> {
+        let plan = self.plan_postings(std::slice::from_ref(entry))?;
+        let posted = plan
+            .first()
+            .map(|p| p.entry().clone())
+            .ok_or_else(|| StoreError::internal("a posting plan without its entry"))?;
+        if keep_reserved && matches!(plan.first(), Some(Posting::New(_))) {
+            let reserved = self.reserved_for_buys(entry.account_id);
+            if posted.balance_after.value() < reserved {
+                return Err(StoreError::condition_failed(format!(
+                    "working buy orders reserve {reserved} of the cash"
+                )));
+            }
+        }
+        self.apply_postings(plan);
+        Ok(posted)
+    }
+
     fn apply_postings(&mut self, plan: Vec<Posting>) {
         for posting in plan {
             let Posting::New(posted) = posting else {
@@ -236,22 +270,13 @@ impl Tables {
         Ok(())
     }
 
-    fn upsert_order(&mut self, order: &Order) {
-        let old = self.orders.get(&order.id).map(|row| row.order.clone());
-        for (symbol, side, quantity, notional) in
-            crate::records::exposure_deltas(old.as_ref(), order)
-        {
-            let key = (order.account_id, symbol, side.as_str());
-            let entry = self
-                .exposure
-                .entry(key)
-                .or_insert((domain::Decimal::ZERO, domain::Decimal::ZERO));
-            entry.0 += quantity;
-            entry.1 += notional;
-            if entry.0.is_zero() && entry.1.is_zero() {
-                self.exposure.remove(&key);
-            }
-        }
+    fn upsert_order(&mut self, order: &Order, reserve_price: Option<Price>) {
+        let (old, reserve_price) = match self.orders.get(&order.id) {
+            Some(row) => (Some(row.order.clone()), row.reserve_price),
+            None => (None, reserve_price),
+        };
+        let deltas = crate::records::exposure_deltas(old.as_ref(), order, reserve_price);
+        self.shift_exposure(order.account_id, &deltas);
         if let Some(row) = self.orders.get_mut(&order.id) {
             row.order = order.clone();
             return;
@@ -269,8 +294,85 @@ impl Tables {
                 account_id: order.account_id,
                 symbol: order.symbol,
                 order: order.clone(),
+                reserve_price,
             },
         );
+    }
+
+    fn shift_exposure(&mut self, account: AccountId, deltas: &[(Symbol, Side, Decimal, Decimal)]) {
+        for (symbol, side, quantity, notional) in deltas {
+            let key = (account, *symbol, side.as_str());
+            let entry = self
+                .exposure
+                .entry(key)
+                .or_insert((Decimal::ZERO, Decimal::ZERO));
+            entry.0 += quantity;
+            entry.1 += notional;
+            if entry.0.is_zero() && entry.1.is_zero() {
+                self.exposure.remove(&key);
+            }
+        }
+    }
+
+    fn working(&self, account: AccountId, symbol: Symbol, side: Side) -> Decimal {
+        self.exposure
+            .get(&(account, symbol, side.as_str()))
+            .map_or(Decimal::ZERO, |e| e.0)
+    }
+
+    fn reserved_for_buys(&self, account: AccountId) -> Decimal {
+        self.exposure
+            .iter()
+            .filter(|((a, _, side), _)| *a == account && *side == Side::Buy.as_str())
+            .map(|(_, (_, notional))| *notional)
+            .sum()
+    }
+
+    /// The account's book for `symbol` as it would be with `added` (quantity, notional)
+    /// more on `side`.
+    fn book_with(
+        &self,
+        account: &Account,
+        symbol: Symbol,
+        side: Side,
+        added: (Decimal, Decimal),
+    ) -> AccountBook {
+        let mut book = AccountBook {
+            cash: account.cash,
+            buy_notional: self.reserved_for_buys(account.id),
+            held: self
+                .positions
+                .get(&(account.id, symbol.as_str().to_owned()))
+                .map_or(Decimal::ZERO, Position::quantity),
+            working_buys: self.working(account.id, symbol, Side::Buy),
+            working_sells: self.working(account.id, symbol, Side::Sell),
+        };
+        match side {
+            Side::Buy => {
+                book.buy_notional += added.1;
+                book.working_buys += added.0;
+            }
+            Side::Sell => book.working_sells += added.0,
+        }
+        book
+    }
+
+    fn account_row(&self, id: AccountId) -> StoreResult<&Account> {
+        self.accounts
+            .get(&id)
+            .ok_or_else(|| StoreError::not_found(format!("no account {id}")))
+    }
+
+    /// Ends the amend holds of the commands a commit applied.
+    fn release_holds(&mut self, commands: &[EventId]) {
+        for id in commands {
+            if let Some(hold) = self.holds.remove(id) {
+                self.shift_exposure(
+                    hold.account_id,
+                    &[(hold.symbol, hold.side, -hold.quantity, -hold.notional)],
+                );
+            }
+        }
     }
 
     /// Fills are idempotent by order and trade id; only a new one needs its account.
@@ -318,8 +420,9 @@ impl Tables {
         let postings = self.plan_postings(&batch.ledger)?;
         // Nothing below can fail.
         for order in &batch.orders {
-            self.upsert_order(order);
+            self.upsert_order(order, None);
         }
+        self.release_holds(&batch.applied_commands);
         for (fill, trade) in batch.fills.iter().zip(trades) {
             self.insert_fill(fill, trade);
         }
@@ -420,13 +523,12 @@ impl RecordStore for MemoryRecords {
 
     async fn post(&self, entry: &LedgerEntry) -> StoreResult<PostedEntry> {
         let mut t = self.tables.lock().await;
-        let plan = t.plan_postings(std::slice::from_ref(entry))?;
-        let posted = plan
-            .first()
-            .map(|p| p.entry().clone())
-            .ok_or_else(|| StoreError::internal("a posting plan without its entry"))?;
-        t.apply_postings(plan);
-        Ok(posted)
+        t.post(entry, false)
+    }
+
+    async fn withdraw(&self, entry: &LedgerEntry) -> StoreResult<PostedEntry> {
+        let mut t = self.tables.lock().await;
+        t.post(entry, true)
     }
 
     async fn ledger_entry(
@@ -495,14 +597,55 @@ impl RecordStore for MemoryRecords {
         Ok(self.tables.lock().await.snapshots.get(name).cloned())
     }
 
-    async fn insert_order(&self, order: &Order, outbox: &[OutboxEvent]) -> StoreResult<()> {
+    async fn insert_order(&self, new: &NewOrder<'_>) -> StoreResult<Reserved> {
+        let order = new.order;
         let mut t = self.tables.lock().await;
+        t.account_row(order.account_id)?;
         t.check_new_order(order, &BTreeSet::new())?;
-        t.upsert_order(order);
-        for event in outbox {
+        let account = t.account_row(order.account_id)?;
+        let added = order
+            .exposure(new.reserve_price)
+            .map_or((Decimal::ZERO, Decimal::ZERO), |e| (e.quantity, e.notional));
+        let book = t.book_with(account, order.symbol, order.side, added);
+        if let Err(refusal) = check_reservation(&book, order.side, added, &new.limits) {
+            return Ok(Err(refusal));
+        }
+        t.upsert_order(order, new.reserve_price);
+        for event in new.outbox {
             t.add_outbox(event);
         }
-        Ok(())
+        Ok(Ok(()))
+    }
+
+    async fn hold_amend(&self, hold: &AmendHold<'_>) -> StoreResult<Reserved> {
+        let mut t = self.tables.lock().await;
+        let row = t
+            .orders
+            .get(&hold.order_id)
+            .filter(|row| row.account_id == hold.account_id)
+            .ok_or_else(|| StoreError::not_found(format!("no order {}", hold.order_id)))?;
+        let (symbol, side) = (row.order.symbol, row.order.side);
+        let growth = crate::records::amend_growth(&row.order, row.reserve_price, hold)?;
+        if growth != (Decimal::ZERO, Decimal::ZERO) {
+            let account = t.account_row(hold.account_id)?;
+            let book = t.book_with(account, symbol, side, growth);
+            if let Err(refusal) = check_reservation(&book, side, growth, &hold.limits) {
+                return Ok(Err(refusal));
+            }
+            t.shift_exposure(hold.account_id, &[(symbol, side, growth.0, growth.1)]);
+            t.holds.insert(
+                hold.command.event_id,
+                Hold {
+                    account_id: hold.account_id,
+                    symbol,
+                    side,
+                    quantity: growth.0,
+                    notional: growth.1,
+                },
+            );
+        }
+        t.add_outbox(hold.command);
+        Ok(Ok(()))
     }
 
     async fn order(&self, user: UserId, id: OrderId) -> StoreResult<Option<Order>> {

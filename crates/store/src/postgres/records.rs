@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use domain::{
-    AccountId, Candle, ClientOrderId, Currency, EventId, Fill, Money, Order, OrderId, Position,
-    StrategyId, Symbol, Timeframe, Timestamp, UserId,
+    AccountId, Candle, ClientOrderId, Currency, Decimal, EventId, Fill, Money, Order, OrderId,
+    Position, Price, Side, StrategyId, Symbol, Timeframe, Timestamp, UserId,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
@@ -11,8 +11,9 @@ use uuid::Uuid;
 
 use crate::error::{StoreError, StoreResult};
 use crate::records::{
-    Account, AccountKind, CommitBatch, ExposureRow, LedgerEntry, OrderPage, OrderQuery,
-    OutboxEvent, OutboxRecord, PostedEntry, RecordStore, ReportRow, Snapshot, StrategyRecord, page,
+    Account, AccountBook, AccountKind, AmendHold, CommitBatch, ExposureRow, LedgerEntry, NewOrder,
+    OrderPage, OrderQuery, OutboxEvent, OutboxRecord, PostedEntry, RecordStore, ReportRow,
+    Reserved, Snapshot, StrategyRecord, check_reservation, page,
 };
 use crate::stream::SequenceNumber;
 
@@ -64,16 +65,65 @@ macro_rules! ledger_columns {
     };
 }
 
-/// Posts one entry inside the caller's transaction, the account row locked first.
-async fn post_in(conn: &mut PgConnection, entry: &LedgerEntry) -> StoreResult<PostedEntry> {
-    let cash: Option<domain::Decimal> =
+/// Locks an account's row (`FOR UPDATE`) and returns its cash. Every write that reserves
+/// or spends an account's cash takes this lock before any other row of the account, so
+/// such writes serialize per account and cannot deadlock one another.
+async fn lock_account(conn: &mut PgConnection, id: AccountId) -> StoreResult<Money> {
+    let cash: Option<Decimal> =
         sqlx::query_scalar("SELECT cash FROM accounts WHERE id = $1 FOR UPDATE")
-            .bind(entry.account_id.as_uuid())
+            .bind(id.as_uuid())
             .fetch_optional(&mut *conn)
             .await?;
-    let cash = Money::new(
-        cash.ok_or_else(|| StoreError::not_found(format!("no account {}", entry.account_id)))?,
-    );
+    cash.map(Money::new)
+        .ok_or_else(|| StoreError::not_found(format!("no account {id}")))
+}
+
+/// What working buys reserve, over all of an account's symbols.
+async fn reserved_for_buys(conn: &mut PgConnection, id: AccountId) -> StoreResult<Decimal> {
+    Ok(sqlx::query_scalar(
+        "SELECT COALESCE(SUM(notional), 0) FROM account_exposure WHERE account_id = $1 AND side = 'buy'",
+    )
+    .bind(id.as_uuid())
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+/// The account's book for `symbol`, read in one statement (so one snapshot: a position
+/// and the exposure that a fill moved with it are never seen half-updated).
+async fn account_book(
+    conn: &mut PgConnection,
+    id: AccountId,
+    symbol: Symbol,
+) -> StoreResult<AccountBook> {
+    let row = sqlx::query(
+        "SELECT a.cash,
+           COALESCE((SELECT SUM(notional) FROM account_exposure WHERE account_id = a.id AND side = 'buy'), 0) AS buy_notional,
+           COALESCE((SELECT quantity FROM positions WHERE account_id = a.id AND symbol = $2), 0) AS held,
+           COALESCE((SELECT quantity FROM account_exposure WHERE account_id = a.id AND symbol = $2 AND side = 'buy'), 0) AS working_buys,
+           COALESCE((SELECT quantity FROM account_exposure WHERE account_id = a.id AND symbol = $2 AND side = 'sell'), 0) AS working_sells
+         FROM accounts a WHERE a.id = $1",
+    )
+    .bind(id.as_uuid())
+    .bind(symbol.as_str())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(AccountBook {
+        cash: Money::new(row.try_get("cash")?),
+        buy_notional: row.try_get("buy_notional")?,
+        held: row.try_get("held")?,
+        working_buys: row.try_get("working_buys")?,
+        working_sells: row.try_get("working_sells")?,
+    })
+}
+
+/// Posts one entry inside the caller's transaction, the account row locked first. With
+/// `keep_reserved`, the cash left must cover what working buys reserve.
+async fn post_in(
+    conn: &mut PgConnection,
+    entry: &LedgerEntry,
+    keep_reserved: bool,
+) -> StoreResult<PostedEntry> {
+    let cash = lock_account(conn, entry.account_id).await?;
     // Checked after the lock: a concurrent post of the same entry has committed by now.
     let existing = sqlx::query(concat!(
         "SELECT ",
@@ -94,6 +144,14 @@ async fn post_in(conn: &mut PgConnection, entry: &LedgerEntry) -> StoreResult<Po
             "insufficient cash: {cash} available, {} asked",
             entry.amount.checked_neg()
         )));
+    }
+    if keep_reserved {
+        let reserved = reserved_for_buys(conn, entry.account_id).await?;
+        if after.value() < reserved {
+            return Err(StoreError::condition_failed(format!(
+                "working buy orders reserve {reserved} of the cash {cash}"
+            )));
+        }
     }
     sqlx::query("UPDATE accounts SET cash = $1 WHERE id = $2")
         .bind(after.value())
@@ -134,13 +192,20 @@ async fn outbox_in(conn: &mut sqlx::PgConnection, event: &OutboxEvent) -> StoreR
     Ok(())
 }
 
+/// Writes an order as the core has it. The row's `reserve_price` (recorded at placement)
+/// stays; the exposure moves by what changed.
 async fn upsert_order(conn: &mut PgConnection, order: &Order) -> StoreResult<()> {
-    let old: Option<serde_json::Value> =
-        sqlx::query_scalar("SELECT body FROM orders WHERE id = $1 FOR UPDATE")
-            .bind(order.id.as_uuid())
-            .fetch_optional(&mut *conn)
-            .await?;
-    let old: Option<Order> = old.map(serde_json::from_value).transpose()?;
+    let old = sqlx::query("SELECT body, reserve_price FROM orders WHERE id = $1 FOR UPDATE")
+        .bind(order.id.as_uuid())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let (old, reserve_price): (Option<Order>, Option<Price>) = match old {
+        Some(row) => (
+            Some(serde_json::from_value(row.try_get("body")?)?),
+            reserve_price_of(row.try_get("reserve_price")?)?,
+        ),
+        None => (None, None),
+    };
     sqlx::query(
         "INSERT INTO orders (id, account_id, client_order_id, symbol, status, created_ns, body) VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, body = EXCLUDED.body",
@@ -154,23 +219,32 @@ async fn upsert_order(conn: &mut PgConnection, order: &Order) -> StoreResult<()>
     .bind(serde_json::to_value(order)?)
     .execute(&mut *conn)
     .await?;
-    shift_exposure(conn, old.as_ref(), order).await
+    let deltas = crate::records::exposure_deltas(old.as_ref(), order, reserve_price);
+    shift_exposure(conn, order.account_id, &deltas).await
 }
 
-/// Moves the account's exposure by what changed from `old` to `new` (one order).
+fn reserve_price_of(value: Option<Decimal>) -> StoreResult<Option<Price>> {
+    value
+        .map(|v| {
+            Price::new(v).map_err(|e| StoreError::internal(format!("stored reserve price: {e}")))
+        })
+        .transpose()
+}
+
+/// Moves an account's exposure by `deltas` (symbol, side, quantity, notional).
 async fn shift_exposure(
     conn: &mut PgConnection,
-    old: Option<&Order>,
-    new: &Order,
+    account: AccountId,
+    deltas: &[(Symbol, Side, Decimal, Decimal)],
 ) -> StoreResult<()> {
-    for (symbol, side, quantity, notional) in crate::records::exposure_deltas(old, new) {
+    for (symbol, side, quantity, notional) in deltas {
         sqlx::query(
             "INSERT INTO account_exposure (account_id, symbol, side, quantity, notional) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (account_id, symbol, side) DO UPDATE
              SET quantity = account_exposure.quantity + EXCLUDED.quantity,
                  notional = account_exposure.notional + EXCLUDED.notional",
         )
-        .bind(new.account_id.as_uuid())
+        .bind(account.as_uuid())
         .bind(symbol.as_str())
         .bind(side.as_str())
         .bind(quantity)
@@ -180,10 +254,35 @@ async fn shift_exposure(
         sqlx::query(
             "DELETE FROM account_exposure WHERE account_id = $1 AND symbol = $2 AND side = $3 AND quantity = 0 AND notional = 0",
         )
-        .bind(new.account_id.as_uuid())
+        .bind(account.as_uuid())
         .bind(symbol.as_str())
         .bind(side.as_str())
         .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Ends the amend holds of the commands a commit applied, giving back their exposure.
+async fn release_holds(conn: &mut PgConnection, commands: &[Uuid]) -> StoreResult<()> {
+    let rows = sqlx::query(
+        "DELETE FROM order_holds WHERE command_id = ANY($1)
+         RETURNING account_id, symbol, side, quantity, notional",
+    )
+    .bind(commands)
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in rows {
+        let symbol = Symbol::parse(&row.try_get::<String, _>("symbol")?)
+            .map_err(|e| StoreError::internal(e.to_string()))?;
+        let side = crate::records::side_of(&row.try_get::<String, _>("side")?)?;
+        let quantity: Decimal = row.try_get("quantity")?;
+        let notional: Decimal = row.try_get("notional")?;
+        shift_exposure(
+            conn,
+            AccountId::from_uuid(row.try_get("account_id")?),
+            &[(symbol, side, -quantity, -notional)],
+        )
         .await?;
     }
     Ok(())
@@ -258,7 +357,14 @@ impl RecordStore for PgRecords {
 
     async fn post(&self, entry: &LedgerEntry) -> StoreResult<PostedEntry> {
         let mut tx = self.pool.begin().await?;
-        let posted = post_in(&mut tx, entry).await?;
+        let posted = post_in(&mut tx, entry, false).await?;
+        tx.commit().await?;
+        Ok(posted)
+    }
+
+    async fn withdraw(&self, entry: &LedgerEntry) -> StoreResult<PostedEntry> {
+        let mut tx = self.pool.begin().await?;
+        let posted = post_in(&mut tx, entry, true).await?;
         tx.commit().await?;
         Ok(posted)
     }
@@ -295,8 +401,43 @@ impl RecordStore for PgRecords {
 
     async fn commit(&self, batch: &CommitBatch) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
+        let commands: Vec<Uuid> = batch
+            .applied_commands
+            .iter()
+            .map(EventId::as_uuid)
+            .collect();
+        // Every account this batch touches is locked first, in one order (by id), as
+        // every other write that reserves or spends cash does: so none of them can
+        // deadlock with the batch, and none sees it half-applied.
+        let mut accounts: Vec<Uuid> = batch
+            .orders
+            .iter()
+            .map(|o| o.account_id.as_uuid())
+            .chain(batch.ledger.iter().map(|e| e.account_id.as_uuid()))
+            .chain(batch.positions.iter().map(|(a, _)| a.as_uuid()))
+            .collect();
+        if !commands.is_empty() {
+            let held: Vec<Uuid> = sqlx::query_scalar(
+                "SELECT DISTINCT account_id FROM order_holds WHERE command_id = ANY($1)",
+            )
+            .bind(&commands)
+            .fetch_all(&mut *tx)
+            .await?;
+            accounts.extend(held);
+        }
+        accounts.sort_unstable();
+        accounts.dedup();
+        if !accounts.is_empty() {
+            sqlx::query("SELECT id FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+                .bind(&accounts)
+                .fetch_all(&mut *tx)
+                .await?;
+        }
         for order in &batch.orders {
             upsert_order(&mut tx, order).await?;
+        }
+        if !commands.is_empty() {
+            release_holds(&mut tx, &commands).await?;
         }
         for fill in &batch.fills {
             sqlx::query(
@@ -334,12 +475,8 @@ impl RecordStore for PgRecords {
             .execute(&mut *tx)
             .await?;
         }
-        // Lock accounts in one order (by id) so two batches touching the same accounts
-        // cannot deadlock.
-        let mut entries: Vec<&LedgerEntry> = batch.ledger.iter().collect();
-        entries.sort_by_key(|e| e.account_id);
-        for entry in entries {
-            post_in(&mut tx, entry).await?;
+        for entry in &batch.ledger {
+            post_in(&mut tx, entry, false).await?;
         }
         for event in &batch.outbox {
             outbox_in(&mut tx, event).await?;
@@ -356,12 +493,8 @@ impl RecordStore for PgRecords {
             .execute(&mut *tx)
             .await?;
         }
-        if !batch.applied_commands.is_empty() {
-            let ids: Vec<uuid::Uuid> = batch
-                .applied_commands
-                .iter()
-                .map(EventId::as_uuid)
-                .collect();
+        if !commands.is_empty() {
+            let ids = &commands;
             let newest: Option<i64> = sqlx::query_scalar(
                 "WITH added AS (
                      INSERT INTO applied_commands (event_id)
@@ -369,7 +502,7 @@ impl RecordStore for PgRecords {
                      RETURNING seq
                  ) SELECT max(seq) FROM added",
             )
-            .bind(&ids)
+            .bind(ids)
             .fetch_one(&mut *tx)
             .await?;
             if newest.is_some() {
@@ -476,10 +609,12 @@ impl RecordStore for PgRecords {
         Ok(ids.into_iter().map(EventId::from_uuid).collect())
     }
 
-    async fn insert_order(&self, order: &Order, outbox: &[OutboxEvent]) -> StoreResult<()> {
+    async fn insert_order(&self, new: &NewOrder<'_>) -> StoreResult<Reserved> {
+        let order = new.order;
         let mut tx = self.pool.begin().await?;
+        lock_account(&mut tx, order.account_id).await?;
         sqlx::query(
-            "INSERT INTO orders (id, account_id, client_order_id, symbol, status, created_ns, body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO orders (id, account_id, client_order_id, symbol, status, created_ns, body, reserve_price) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(order.id.as_uuid())
         .bind(order.account_id.as_uuid())
@@ -488,14 +623,67 @@ impl RecordStore for PgRecords {
         .bind(order.status().as_str())
         .bind(order.created_at().nanos())
         .bind(serde_json::to_value(order)?)
+        .bind(new.reserve_price.map(|p| p.value()))
         .execute(&mut *tx)
         .await?;
-        shift_exposure(&mut tx, None, order).await?;
-        for event in outbox {
+        let deltas = crate::records::exposure_deltas(None, order, new.reserve_price);
+        shift_exposure(&mut tx, order.account_id, &deltas).await?;
+        let book = account_book(&mut tx, order.account_id, order.symbol).await?;
+        let added = deltas
+            .first()
+            .map_or((Decimal::ZERO, Decimal::ZERO), |d| (d.2, d.3));
+        if let Err(refusal) = check_reservation(&book, order.side, added, &new.limits) {
+            tx.rollback().await?;
+            return Ok(Err(refusal));
+        }
+        for event in new.outbox {
             outbox_in(&mut tx, event).await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(Ok(()))
+    }
+
+    async fn hold_amend(&self, hold: &AmendHold<'_>) -> StoreResult<Reserved> {
+        let mut tx = self.pool.begin().await?;
+        lock_account(&mut tx, hold.account_id).await?;
+        let row = sqlx::query(
+            "SELECT body, reserve_price FROM orders WHERE id = $1 AND account_id = $2 FOR UPDATE",
+        )
+        .bind(hold.order_id.as_uuid())
+        .bind(hold.account_id.as_uuid())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::not_found(format!("no order {}", hold.order_id)))?;
+        let order: Order = serde_json::from_value(row.try_get("body")?)?;
+        let reserve_price = reserve_price_of(row.try_get("reserve_price")?)?;
+        let growth = crate::records::amend_growth(&order, reserve_price, hold)?;
+        if growth != (Decimal::ZERO, Decimal::ZERO) {
+            sqlx::query(
+                "INSERT INTO order_holds (command_id, account_id, symbol, side, quantity, notional) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(hold.command.event_id.as_uuid())
+            .bind(hold.account_id.as_uuid())
+            .bind(order.symbol.as_str())
+            .bind(order.side.as_str())
+            .bind(growth.0)
+            .bind(growth.1)
+            .execute(&mut *tx)
+            .await?;
+            shift_exposure(
+                &mut tx,
+                hold.account_id,
+                &[(order.symbol, order.side, growth.0, growth.1)],
+            )
+            .await?;
+            let book = account_book(&mut tx, hold.account_id, order.symbol).await?;
+            if let Err(refusal) = check_reservation(&book, order.side, growth, &hold.limits) {
+                tx.rollback().await?;
+                return Ok(Err(refusal));
+            }
+        }
+        outbox_in(&mut tx, hold.command).await?;
+        tx.commit().await?;
+        Ok(Ok(()))
     }
 
     async fn order(&self, user: UserId, id: OrderId) -> StoreResult<Option<Order>> {

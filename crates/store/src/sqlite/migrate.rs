@@ -35,6 +35,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(20261122000004, "strategies_candles_reports"),
     migration!(20261201000005, "account_exposure"),
     migration!(20261202000006, "applied_commands"),
+    migration!(20261206000007, "reservations"),
 ];
 
 /// FNV-1a, 64 bits: enough to notice an edited file (not a security boundary).

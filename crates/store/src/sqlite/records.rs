@@ -7,16 +7,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use domain::{
-    AccountId, Candle, ClientOrderId, Currency, EventId, Fill, Money, Order, OrderId, Position,
-    StrategyId, Symbol, Timeframe, Timestamp, UserId,
+    AccountId, Candle, ClientOrderId, Currency, Decimal, EventId, Fill, Money, Order, OrderId,
+    Position, Price, Side, StrategyId, Symbol, Timeframe, Timestamp, UserId,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Db;
 use crate::error::{StoreError, StoreResult};
 use crate::records::{
-    Account, AccountKind, CommitBatch, ExposureRow, LedgerEntry, OrderPage, OrderQuery,
-    OutboxEvent, OutboxRecord, PostedEntry, RecordStore, ReportRow, Snapshot, StrategyRecord, page,
+    Account, AccountBook, AccountKind, AmendHold, CommitBatch, ExposureRow, LedgerEntry, NewOrder,
+    OrderPage, OrderQuery, OutboxEvent, OutboxRecord, PostedEntry, RecordStore, ReportRow,
+    Reserved, Snapshot, StrategyRecord, check_reservation, page,
 };
 use crate::stream::SequenceNumber;
 
@@ -157,8 +158,85 @@ fn posted_from(row: TextRow) -> StoreResult<PostedEntry> {
     })
 }
 
-/// Posts one entry inside the caller's transaction.
-fn post_in(conn: &Connection, entry: &LedgerEntry) -> StoreResult<PostedEntry> {
+/// A decimal stored as exact text.
+fn decimal(text: &str) -> StoreResult<Decimal> {
+    money(text).map(|m| m.value())
+}
+
+/// An account's cash; `NotFound` for an unknown account.
+fn cash_of(conn: &Connection, account: AccountId) -> StoreResult<Money> {
+    let cash: Option<String> = conn
+        .prepare_cached("SELECT cash FROM accounts WHERE id = ?")?
+        .query_row([account.to_string()], |r| r.get(0))
+        .optional()?;
+    money(&cash.ok_or_else(|| StoreError::not_found(format!("no account {account}")))?)
+}
+
+/// What working buys reserve, over all of an account's symbols.
+fn reserved_for_buys(conn: &Connection, account: AccountId) -> StoreResult<Decimal> {
+    let mut statement = conn.prepare_cached(
+        "SELECT notional FROM account_exposure WHERE account_id = ? AND side = 'buy'",
+    )?;
+    let rows = statement.query_map([account.to_string()], |r| r.get::<_, String>(0))?;
+    rows.map(|n| decimal(&n?)).sum()
+}
+
+/// The working quantity of one side of `symbol`.
+fn working(
+    conn: &Connection,
+    account: AccountId,
+    symbol: Symbol,
+    side: Side,
+) -> StoreResult<Decimal> {
+    let quantity: Option<String> = conn
+        .prepare_cached(
+            "SELECT quantity FROM account_exposure WHERE account_id = ? AND symbol = ? AND side = ?",
+        )?
+        .query_row(params![account.to_string(), symbol.as_str(), side.as_str()], |r| r.get(0))
+        .optional()?;
+    quantity.map_or(Ok(Decimal::ZERO), |q| decimal(&q))
+}
+
+/// The account's book for `symbol`. Called on the writer, inside the transaction that
+/// wrote the order, so nothing else can change it in between.
+fn account_book(conn: &Connection, account: AccountId, symbol: Symbol) -> StoreResult<AccountBook> {
+    let held: Option<String> = conn
+        .prepare_cached(
+            "SELECT json_extract(body, '$.quantity') FROM positions WHERE account_id = ? AND symbol = ?",
+        )?
+        .query_row(params![account.to_string(), symbol.as_str()], |r| r.get(0))
+        .optional()?;
+    Ok(AccountBook {
+        cash: cash_of(conn, account)?,
+        buy_notional: reserved_for_buys(conn, account)?,
+        held: held.map_or(Ok(Decimal::ZERO), |q| decimal(&q))?,
+        working_buys: working(conn, account, symbol, Side::Buy)?,
+        working_sells: working(conn, account, symbol, Side::Sell)?,
+    })
+}
+
+/// Runs `write` in a savepoint of its own, rolled back if the write is refused (or
+/// fails): a refused order or amend leaves nothing behind in the writer's group.
+fn reserving(
+    conn: &Connection,
+    write: impl FnOnce() -> StoreResult<Reserved>,
+) -> StoreResult<Reserved> {
+    conn.execute_batch("SAVEPOINT reserving")?;
+    let result = write();
+    if !matches!(result, Ok(Ok(()))) {
+        conn.execute_batch("ROLLBACK TO reserving")?;
+    }
+    conn.execute_batch("RELEASE reserving")?;
+    result
+}
+
+/// Posts one entry inside the caller's transaction. With `keep_reserved`, the cash left
+/// must cover what working buys reserve.
+fn post_in(
+    conn: &Connection,
+    entry: &LedgerEntry,
+    keep_reserved: bool,
+) -> StoreResult<PostedEntry> {
     let existing = conn
         .prepare_cached(concat!(
             "SELECT ",
@@ -171,13 +249,7 @@ fn post_in(conn: &Connection, entry: &LedgerEntry) -> StoreResult<PostedEntry> {
         return posted_from(row);
     }
     let account = entry.account_id.to_string();
-    let cash: Option<String> = conn
-        .prepare_cached("SELECT cash FROM accounts WHERE id = ?")?
-        .query_row([&account], |r| r.get(0))
-        .optional()?;
-    let cash = money(
-        &cash.ok_or_else(|| StoreError::not_found(format!("no account {}", entry.account_id)))?,
-    )?;
+    let cash = cash_of(conn, entry.account_id)?;
     let after = cash
         .checked_add(entry.amount)
         .map_err(|e| StoreError::invalid(e.to_string()))?;
@@ -186,6 +258,14 @@ fn post_in(conn: &Connection, entry: &LedgerEntry) -> StoreResult<PostedEntry> {
             "insufficient cash: {cash} available, {} asked",
             entry.amount.checked_neg()
         )));
+    }
+    if keep_reserved {
+        let reserved = reserved_for_buys(conn, entry.account_id)?;
+        if after.value() < reserved {
+            return Err(StoreError::condition_failed(format!(
+                "working buy orders reserve {reserved} of the cash {cash}"
+            )));
+        }
     }
     conn.prepare_cached("UPDATE accounts SET cash = ? WHERE id = ?")?
         .execute(params![after.to_string(), account])?;
@@ -250,26 +330,47 @@ fn write_order(conn: &Connection, row: &OrderRow, sql: &'static str) -> StoreRes
     Ok(())
 }
 
+/// Writes an order as the core has it. The row's `reserve_price` (recorded at placement)
+/// stays; the exposure moves by what changed.
 fn upsert_order(conn: &Connection, row: &OrderRow) -> StoreResult<()> {
     let order = &row.order;
-    let old: Option<String> = conn
-        .prepare_cached("SELECT body FROM orders WHERE id = ?")?
-        .query_row([order.id.to_string()], |r| r.get(0))
+    let old: Option<(String, Option<String>)> = conn
+        .prepare_cached("SELECT body, reserve_price FROM orders WHERE id = ?")?
+        .query_row([order.id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    let old: Option<Order> = old.map(|b| serde_json::from_str(&b)).transpose()?;
+    let (old, reserve_price) = match old {
+        Some((body, reserve)) => (
+            Some(serde_json::from_str::<Order>(&body)?),
+            reserve_price_of(reserve.as_deref())?,
+        ),
+        None => (None, None),
+    };
     write_order(
         conn,
         row,
         "INSERT INTO orders (id, account_id, client_order_id, symbol, status, created_ns, body) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body",
     )?;
-    shift_exposure(conn, old.as_ref(), order)
+    let deltas = crate::records::exposure_deltas(old.as_ref(), order, reserve_price);
+    shift_exposure(conn, order.account_id, &deltas)
 }
 
-/// Moves the account's exposure by what changed from `old` to `new` (one order).
-fn shift_exposure(conn: &Connection, old: Option<&Order>, new: &Order) -> StoreResult<()> {
-    let account = new.account_id.to_string();
-    for (symbol, side, quantity, notional) in crate::records::exposure_deltas(old, new) {
+fn reserve_price_of(text: Option<&str>) -> StoreResult<Option<Price>> {
+    text.map(|t| {
+        Price::new(decimal(t)?)
+            .map_err(|e| StoreError::internal(format!("stored reserve price: {e}")))
+    })
+    .transpose()
+}
+
+/// Moves an account's exposure by `deltas` (symbol, side, quantity, notional).
+fn shift_exposure(
+    conn: &Connection,
+    account: AccountId,
+    deltas: &[(Symbol, Side, Decimal, Decimal)],
+) -> StoreResult<()> {
+    let account = account.to_string();
+    for (symbol, side, quantity, notional) in deltas {
         let row: Option<(String, String)> = conn
             .prepare_cached(
                 "SELECT quantity, notional FROM account_exposure WHERE account_id = ? AND symbol = ? AND side = ?",
@@ -279,8 +380,8 @@ fn shift_exposure(conn: &Connection, old: Option<&Order>, new: &Order) -> StoreR
             })
             .optional()?;
         let (q0, n0) = match row {
-            Some((q, n)) => (money(&q)?.value(), money(&n)?.value()),
-            None => (domain::Decimal::ZERO, domain::Decimal::ZERO),
+            Some((q, n)) => (decimal(&q)?, decimal(&n)?),
+            None => (Decimal::ZERO, Decimal::ZERO),
         };
         let (q, n) = (q0 + quantity, n0 + notional);
         if q.is_zero() && n.is_zero() {
@@ -301,6 +402,35 @@ fn shift_exposure(conn: &Connection, old: Option<&Order>, new: &Order) -> StoreR
                 n.normalize().to_string(),
             ])?;
         }
+    }
+    Ok(())
+}
+
+/// Ends the amend holds of the commands a commit applied, giving back their exposure.
+fn release_holds(conn: &Connection, commands: &[EventId]) -> StoreResult<()> {
+    let mut find = conn.prepare_cached(
+        "DELETE FROM order_holds WHERE command_id = ? RETURNING account_id, symbol, side, quantity, notional",
+    )?;
+    for id in commands {
+        let held: Option<(String, String, String, String, String)> = find
+            .query_row([id.to_string()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .optional()?;
+        let Some((account, symbol, side, quantity, notional)) = held else {
+            continue;
+        };
+        let symbol = Symbol::parse(&symbol).map_err(|e| StoreError::internal(e.to_string()))?;
+        shift_exposure(
+            conn,
+            uuid_of(&account)?,
+            &[(
+                symbol,
+                crate::records::side_of(&side)?,
+                -decimal(&quantity)?,
+                -decimal(&notional)?,
+            )],
+        )?;
     }
     Ok(())
 }
@@ -415,7 +545,12 @@ impl RecordStore for SqliteRecords {
 
     async fn post(&self, entry: &LedgerEntry) -> StoreResult<PostedEntry> {
         let entry = entry.clone();
-        self.db.write(move |tx| post_in(tx, &entry)).await
+        self.db.write(move |tx| post_in(tx, &entry, false)).await
+    }
+
+    async fn withdraw(&self, entry: &LedgerEntry) -> StoreResult<PostedEntry> {
+        let entry = entry.clone();
+        self.db.write(move |tx| post_in(tx, &entry, true)).await
     }
 
     async fn ledger_entry(
@@ -505,7 +640,7 @@ impl RecordStore for SqliteRecords {
                 }
             }
             for entry in &batch.ledger {
-                post_in(tx, entry)?;
+                post_in(tx, entry, false)?;
             }
             outbox_events_in(tx, publish_to, &batch.outbox)?;
             if !batch.checkpoints.is_empty() {
@@ -517,6 +652,7 @@ impl RecordStore for SqliteRecords {
                     upsert.execute(params![c.consumer, c.stream, c.shard, c.sequence.0])?;
                 }
             }
+            release_holds(tx, &batch.applied_commands)?;
             remember_commands(tx, &batch.applied_commands)?;
             if let Some(s) = &batch.snapshot {
                 tx.prepare_cached(
@@ -623,21 +759,94 @@ impl RecordStore for SqliteRecords {
         ids.iter().rev().map(|id| uuid_of(id)).collect()
     }
 
-    async fn insert_order(&self, order: &Order, outbox: &[OutboxEvent]) -> StoreResult<()> {
+    async fn insert_order(&self, new: &NewOrder<'_>) -> StoreResult<Reserved> {
         let (row, outbox, publish_to) = (
-            OrderRow::new(order.clone())?,
-            outbox.to_vec(),
+            OrderRow::new(new.order.clone())?,
+            new.outbox.to_vec(),
             self.publish_to,
         );
-        self.db.write(move |tx| {
+        let (reserve_price, limits) = (new.reserve_price, new.limits);
+        self.db.write(move |tx| reserving(tx, || {
+            let order = &row.order;
+            cash_of(tx, order.account_id)?;
             write_order(
                 tx,
                 &row,
                 "INSERT INTO orders (id, account_id, client_order_id, symbol, status, created_ns, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
             )?;
-            shift_exposure(tx, None, &row.order)?;
-            outbox_events_in(tx, publish_to, &outbox)
-        }).await
+            if let Some(price) = reserve_price {
+                tx.prepare_cached("UPDATE orders SET reserve_price = ? WHERE id = ?")?
+                    .execute(params![price.value().to_string(), order.id.to_string()])?;
+            }
+            let deltas = crate::records::exposure_deltas(None, order, reserve_price);
+            shift_exposure(tx, order.account_id, &deltas)?;
+            let book = account_book(tx, order.account_id, order.symbol)?;
+            let added = deltas.first().map_or((Decimal::ZERO, Decimal::ZERO), |d| (d.2, d.3));
+            if let Err(refusal) = check_reservation(&book, order.side, added, &limits) {
+                return Ok(Err(refusal));
+            }
+            outbox_events_in(tx, publish_to, &outbox)?;
+            Ok(Ok(()))
+        })).await
+    }
+
+    async fn hold_amend(&self, hold: &AmendHold<'_>) -> StoreResult<Reserved> {
+        let (account, order_id, command, publish_to) = (
+            hold.account_id,
+            hold.order_id,
+            hold.command.clone(),
+            self.publish_to,
+        );
+        let (quantity, limit_price, stop_price, limits) = (
+            hold.quantity,
+            hold.limit_price,
+            hold.stop_price,
+            hold.limits,
+        );
+        self.db.write(move |tx| reserving(tx, || {
+            let row: Option<(String, Option<String>)> = tx
+                .prepare_cached(
+                    "SELECT body, reserve_price FROM orders WHERE id = ? AND account_id = ?",
+                )?
+                .query_row([order_id.to_string(), account.to_string()], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            let (body, reserve) =
+                row.ok_or_else(|| StoreError::not_found(format!("no order {order_id}")))?;
+            let order: Order = serde_json::from_str(&body)?;
+            let hold = AmendHold {
+                account_id: account,
+                order_id,
+                quantity,
+                limit_price,
+                stop_price,
+                command: &command,
+                limits,
+            };
+            let growth =
+                crate::records::amend_growth(&order, reserve_price_of(reserve.as_deref())?, &hold)?;
+            if growth != (Decimal::ZERO, Decimal::ZERO) {
+                tx.prepare_cached(
+                    "INSERT INTO order_holds (command_id, account_id, symbol, side, quantity, notional) VALUES (?, ?, ?, ?, ?, ?)",
+                )?
+                .execute(params![
+                    command.event_id.to_string(),
+                    account.to_string(),
+                    order.symbol.as_str(),
+                    order.side.as_str(),
+                    growth.0.normalize().to_string(),
+                    growth.1.normalize().to_string(),
+                ])?;
+                shift_exposure(tx, account, &[(order.symbol, order.side, growth.0, growth.1)])?;
+                let book = account_book(tx, account, order.symbol)?;
+                if let Err(refusal) = check_reservation(&book, order.side, growth, &limits) {
+                    return Ok(Err(refusal));
+                }
+            }
+            outbox_events_in(tx, publish_to, std::slice::from_ref(&command))?;
+            Ok(Ok(()))
+        })).await
     }
 
     async fn order(&self, user: UserId, id: OrderId) -> StoreResult<Option<Order>> {

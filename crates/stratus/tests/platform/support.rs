@@ -67,7 +67,7 @@ pub async fn user(addr: &str, email: &str) -> String {
         Some(serde_json::json!({"email": email, "password": PASSWORD})),
     )
     .await;
-    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.status, 202, "{}", r.text);
     let r = call(
         addr,
         "POST",

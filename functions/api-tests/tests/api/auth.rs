@@ -15,17 +15,10 @@ async fn a_user_registers_logs_in_refreshes_and_logs_out(backend: Backend) {
             json!({"email": "Ada@Example.com", "password": PASSWORD}),
         )
         .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
     assert_eq!(r.body["email"], "ada@example.com");
-    assert_eq!(r.body["role"], "trader");
+    assert_eq!(r.body["status"], "accepted");
     assert!(!r.text.contains("argon2"), "the hash is never shown");
-    let again = app
-        .post_public(
-            "/auth/register",
-            json!({"email": "ada@example.com", "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(again.status, StatusCode::CONFLICT);
 
     let login = app
         .post_public(
@@ -41,6 +34,7 @@ async fn a_user_registers_logs_in_refreshes_and_logs_out(backend: Backend) {
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(me.body["email"], "ada@example.com");
     assert_eq!(me.body["authenticated_by"], "access_token");
+    assert_eq!(me.body["role"], "trader");
 
     // Rotation: the refresh token is spent by use and a new one is issued.
     let first = login.body["refresh_token"].as_str().unwrap().to_owned();
@@ -95,6 +89,149 @@ async fn a_user_registers_logs_in_refreshes_and_logs_out(backend: Backend) {
         StatusCode::NO_CONTENT,
         "logout reveals nothing"
     );
+}
+
+/// Registering an email that has an account answers exactly as registering a new one and
+/// changes nothing: registration does not reveal who has an account.
+async fn registration_does_not_reveal_which_emails_are_taken(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let first = app
+        .post_public(
+            "/auth/register",
+            json!({"email": "ada@example.com", "password": PASSWORD}),
+        )
+        .await;
+    for email in ["ada@example.com", "ADA@Example.COM", "  Ada@example.com "] {
+        let again = app
+            .post_public(
+                "/auth/register",
+                json!({"email": email, "password": "another long passphrase"}),
+            )
+            .await;
+        assert_eq!(again.status, first.status, "{email}: {}", again.text);
+        assert_eq!(again.body, first.body, "{email}");
+        assert_eq!(
+            again.headers.get("content-type"),
+            first.headers.get("content-type")
+        );
+    }
+    let fresh = app
+        .post_public(
+            "/auth/register",
+            json!({"email": "grace@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(fresh.status, first.status);
+    let keys: Vec<&String> = fresh.body.as_object().unwrap().keys().collect();
+    let first_keys: Vec<&String> = first.body.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys, first_keys,
+        "the same shape for a new and a taken email"
+    );
+    // The first password still works; the second never took effect.
+    assert_eq!(
+        attempt_on(&app, "ada@example.com", PASSWORD).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        attempt_on(&app, "ada@example.com", "another long passphrase").await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+async fn attempt_on(app: &TestApp, email: &str, password: &str) -> StatusCode {
+    app.post_public("/auth/login", json!({"email": email, "password": password}))
+        .await
+        .status
+}
+
+async fn registrations_are_rate_limited_per_client_ip(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| s.register_rate_per_minute = 3).await;
+    for n in 0..3 {
+        let r = app
+            .post_public(
+                "/auth/register",
+                json!({"email": format!("user{n}@example.com"), "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    }
+    let r = app
+        .post_public(
+            "/auth/register",
+            json!({"email": "user9@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+    assert!(r.headers.contains_key("retry-after"));
+    assert_eq!(
+        attempt_on(&app, "user9@example.com", PASSWORD).await,
+        StatusCode::UNAUTHORIZED,
+        "the refused registration created nothing"
+    );
+    app.advance(21);
+    let r = app
+        .post_public(
+            "/auth/register",
+            json!({"email": "user9@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+}
+
+/// Logging out ends the login's access tokens too, not only its refresh token; other
+/// logins of the same user go on.
+async fn logout_ends_the_access_tokens_of_that_login(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let first = app.user("ada@example.com").await;
+    let second = app.login("ada@example.com").await;
+    assert_eq!(
+        app.get("/accounts", &first.token).await.status,
+        StatusCode::OK
+    );
+    let out = app
+        .post_public("/auth/logout", json!({"refresh_token": first.refresh}))
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    let r = app.get("/accounts", &first.token).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    assert!(r.text.contains("session has ended"), "{}", r.text);
+    assert_eq!(
+        app.get("/accounts", &second.token).await.status,
+        StatusCode::OK
+    );
+}
+
+/// A role change applies to the tokens already issued: the role is read from the user's
+/// record, not trusted from the token.
+async fn a_role_change_applies_to_tokens_already_issued(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.user("admin@example.com").await;
+    let ada = app.user("ada@example.com").await;
+    let promote = |role: &'static str| json!({"role": role});
+    let path = format!("/auth/users/{}/role", admin.user_id);
+    let r = app.put(&path, &ada.token, promote("admin")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "a trader");
+    let r = app
+        .put(
+            &format!("/auth/users/{}/role", ada.user_id),
+            &admin.token,
+            promote("admin"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let me = app.get("/auth/me", &ada.token).await;
+    assert_eq!(me.body["role"], "admin", "the same token, the new role");
+    let r = app
+        .put(
+            &format!("/auth/users/{}/role", ada.user_id),
+            &admin.token,
+            promote("trader"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = app.put(&path, &ada.token, promote("admin")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "demoted again, at once");
 }
 
 async fn registration_names_every_bad_field(backend: Backend) {
@@ -363,6 +500,10 @@ async fn admins_change_roles_and_traders_cannot(backend: Backend) {
 }
 
 api_tests!(
+    logout_ends_the_access_tokens_of_that_login,
+    a_role_change_applies_to_tokens_already_issued,
+    registration_does_not_reveal_which_emails_are_taken,
+    registrations_are_rate_limited_per_client_ip,
     a_user_registers_logs_in_refreshes_and_logs_out,
     registration_names_every_bad_field,
     failed_logins_lock_the_email_without_revealing_whether_it_exists,

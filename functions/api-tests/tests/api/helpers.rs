@@ -93,6 +93,7 @@ pub fn test_settings() -> Settings {
         jwt_secret: Some(Secret::new(JWT_SECRET)),
         // Tests log in often from one "IP"; the rate-limit test lowers this.
         login_rate_per_minute: 10_000,
+        register_rate_per_minute: 10_000,
         admin_emails: vec!["admin@example.com".into()],
         ..Settings::default()
     }
@@ -152,6 +153,27 @@ impl TestApp {
             state,
             now,
             _dir: dir,
+        }
+    }
+
+    /// Serves the app on a loopback port over real TCP (as `stratus up` does), for tests
+    /// that race requests through real connections: the client for it.
+    pub async fn serve(&self) -> HttpClient {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let service = self
+            .router
+            .clone()
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, service).await;
+        });
+        HttpClient {
+            base: format!("http://{addr}"),
+            client: hyper_util::client::legacy::Client::builder(
+                hyper_util::rt::TokioExecutor::new(),
+            )
+            .build_http(),
         }
     }
 
@@ -235,7 +257,7 @@ impl TestApp {
                 json!({"email": email, "password": PASSWORD}),
             )
             .await;
-        assert_eq!(r.status, StatusCode::CREATED, "register: {}", r.text);
+        assert_eq!(r.status, StatusCode::ACCEPTED, "register: {}", r.text);
         self.login(email).await
     }
 
@@ -438,4 +460,51 @@ pub fn apigw_event(method: &str, path: &str, headers: Value, body: Option<&str>)
         "body": body,
         "isBase64Encoded": false
     })
+}
+
+/// A keep-alive HTTP/1.1 client for an app served by [`TestApp::serve`].
+#[derive(Clone)]
+pub struct HttpClient {
+    base: String,
+    client: hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        http_body_util::Full<axum::body::Bytes>,
+    >,
+}
+
+impl HttpClient {
+    /// Sends `method path` with a bearer token and a JSON body over a real connection.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let payload = body.map(|b| b.to_string()).unwrap_or_default();
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header("authorization", format!("Bearer {token}"));
+        if !payload.is_empty() {
+            builder = builder.header("content-type", "application/json");
+        }
+        let request = builder
+            .body(http_body_util::Full::new(axum::body::Bytes::from(payload)))
+            .unwrap();
+        let response = self.client.request(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            headers,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
 }

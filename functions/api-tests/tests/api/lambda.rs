@@ -30,7 +30,7 @@ async fn api_gateway_v2_events_run_through_lambda_http() {
     let fixture: Value =
         serde_json::from_str(include_str!("fixtures/apigw-v2-register.json")).unwrap();
     let registered = invoke(&app, fixture).await;
-    assert_eq!(registered["statusCode"], 201, "{registered}");
+    assert_eq!(registered["statusCode"], 202, "{registered}");
     assert_eq!(body(&registered)["email"], "lambda@example.com");
     assert!(
         registered["headers"]["x-request-id"].is_string(),

@@ -14,5 +14,6 @@ mod auth;
 mod lambda;
 mod openapi;
 mod orders;
+mod races;
 mod reports;
 mod security;

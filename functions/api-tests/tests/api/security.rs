@@ -1,6 +1,7 @@
 //! Security: another user's ids are 404 and leak nothing, forged or stale tokens are
-//! 401, fields a client must not set are refused, oversized bodies are 413, and no
-//! malformed input makes anything answer 5xx.
+//! 401 (so is a correctly signed token of a user that does not exist), fields a client
+//! must not set are refused, bodies are JSON objects (never arrays of fields), oversized
+//! bodies are 413, and no malformed input makes anything answer 5xx.
 
 use axum::http::{Method, StatusCode};
 use base64::Engine;
@@ -464,7 +465,135 @@ async fn no_malformed_input_gets_a_5xx(backend: Backend) {
     assert_eq!(r.body["type"], "/problems/method-not-allowed");
 }
 
+/// A token signed with the right key, for a user id no one has (deleted, or invented by
+/// whoever holds the key): refused on every authenticated route, not just `/auth/me`.
+async fn a_signed_token_of_a_user_that_does_not_exist_is_refused_everywhere(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let account = app.funded_account(&ada, "100").await;
+    let now = app.now().nanos() / 1_000_000_000;
+    let ghost = sign(
+        &json!({
+            "sub": "6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab", "role": "admin", "iss": "stratus",
+            "aud": "stratus-api", "iat": now, "nbf": now, "exp": now + 600, "jti": "g"
+        }),
+        JWT_SECRET.as_bytes(),
+    );
+    let mut checked = 0;
+    for (method, template) in all_routes().table() {
+        if template.starts_with("/auth/register")
+            || template.starts_with("/auth/login")
+            || template.starts_with("/auth/refresh")
+            || template.starts_with("/auth/logout")
+            || *template == "/instruments"
+        {
+            continue;
+        }
+        let path = template
+            .replace("{account_id}", &account)
+            .replace("{order_id}", &account)
+            .replace("{connection_id}", "c")
+            .replace("{strategy_id}", &account)
+            .replace("{key_id}", "k")
+            .replace("{user_id}", &ada.user_id);
+        let body = (*method != Method::GET && *method != Method::DELETE).then(|| json!({}));
+        let r = app.call(method.clone(), &path, Some(&ghost), body).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path}: {}",
+            r.text
+        );
+        checked += 1;
+    }
+    assert!(checked > 25, "{checked}");
+}
+
+/// serde reads a struct from an array of its fields too; a request body is an object.
+async fn bodies_are_json_objects_never_arrays_of_fields(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let account = app.funded_account(&ada, "1000").await;
+    let order = app
+        .post(
+            &format!("/accounts/{account}/orders"),
+            &ada.token,
+            json!(["AAPL", "buy", "limit", "1", "1.00", null, null, "x"]),
+        )
+        .await;
+    assert_eq!(
+        order.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        order.text
+    );
+    assert_eq!(order.body["errors"][0]["field"], "body");
+    assert!(!order.text.contains("PlaceBody"), "{}", order.text);
+    let orders = app
+        .get(&format!("/accounts/{account}/orders"), &ada.token)
+        .await;
+    assert_eq!(orders.body["orders"], json!([]), "nothing was placed");
+
+    let limits = format!("/accounts/{account}/risk-limits");
+    let set = app
+        .put(&limits, &ada.token, json!({"max_order_notional": "500"}))
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.text);
+    let cleared = app.put(&limits, &ada.token, json!([null, null])).await;
+    assert_eq!(
+        cleared.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        cleared.text
+    );
+    let now = app.get(&limits, &ada.token).await;
+    assert_eq!(
+        now.body["max_order_notional"], "500",
+        "the limits are unchanged"
+    );
+    // Messages about a wrong value never name a Rust type either.
+    let r = app
+        .post(
+            &format!("/accounts/{account}/orders"),
+            &ada.token,
+            json!({"symbol": "AAPL", "side": "buy", "type": "limit", "quantity": {"n": 1}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        !r.text.contains("struct") && !r.text.contains("Input"),
+        "{}",
+        r.text
+    );
+}
+
+/// A timeframe ending in a multi-byte character once panicked the handler (a 500).
+async fn timeframes_of_any_text_are_422_not_500(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let account = app.funded_account(&ada, "1000").await;
+    for timeframe in ["1É", "É", "5💥", "１m"] {
+        let r = app
+            .post(
+                &format!("/accounts/{account}/strategies"),
+                &ada.token,
+                json!({"strategy": "sma_cross", "symbols": ["AAPL"], "timeframes": [timeframe]}),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{timeframe}: {}",
+            r.text
+        );
+        assert_eq!(r.body["errors"][0]["field"], "timeframes.0", "{timeframe}");
+    }
+}
+
 api_tests!(
+    a_signed_token_of_a_user_that_does_not_exist_is_refused_everywhere,
+    bodies_are_json_objects_never_arrays_of_fields,
+    timeframes_of_any_text_are_422_not_500,
     another_users_ids_are_not_found_on_every_route,
     forged_expired_and_misdirected_tokens_are_refused,
     fields_a_client_must_not_set_are_refused_and_never_applied,

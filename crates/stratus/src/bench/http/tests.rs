@@ -137,7 +137,11 @@ fn answer(req: &Request, seen: &Seen, behaviour: &Behaviour, close: bool) -> Opt
             let email = json["email"].as_str().expect("an email").to_owned();
             assert!(json["password"].as_str().expect("a password").len() >= 12);
             seen.registered.lock().expect("lock").push(email.clone());
-            response(201, &format!(r#"{{"id":"u1","email":"{email}"}}"#), close)
+            response(
+                202,
+                &format!(r#"{{"email":"{email}","status":"accepted","detail":"sign in"}}"#),
+                close,
+            )
         }
         ("POST", "/auth/login") => response(
             200,
