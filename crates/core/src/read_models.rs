@@ -23,6 +23,8 @@ pub struct ReadModels {
     prices: MarketPrices,
     /// Whether order statuses and balances are kept (see the module docs).
     account_views: bool,
+    /// For showing orders as the API does.
+    instruments: Arc<domain::InstrumentCatalog>,
 }
 
 impl std::fmt::Debug for ReadModels {
@@ -33,11 +35,16 @@ impl std::fmt::Debug for ReadModels {
 
 impl ReadModels {
     /// The read models in `kv`; order statuses and balances only with `account_views`.
-    pub fn new(kv: Arc<dyn KvTable>, account_views: bool) -> Self {
+    pub fn new(
+        kv: Arc<dyn KvTable>,
+        account_views: bool,
+        instruments: Arc<domain::InstrumentCatalog>,
+    ) -> Self {
         ReadModels {
             prices: MarketPrices::new(kv.clone()),
             kv,
             account_views,
+            instruments,
         }
     }
 
@@ -69,7 +76,7 @@ impl ReadModels {
                 Ok(KvWrite::Put {
                     pk: format!("order#{}", order.id),
                     sk: "status".into(),
-                    body: serde_json::to_value(OrderView::from(order))?,
+                    body: serde_json::to_value(OrderView::new(order, &self.instruments))?,
                     expires_at: None,
                     condition: Condition::Always,
                 })

@@ -153,6 +153,7 @@ impl Core {
             read_models: ReadModels::new(
                 app.read_models.clone(),
                 app.settings.backend == common::settings::Backend::Cloud,
+                app.instruments.clone(),
             ),
             commands: StreamCursor::new(CONSUMER, streams::COMMANDS),
             ticks: StreamCursor::new(CONSUMER, streams::TICKS),

@@ -30,4 +30,4 @@ pub use position::Position;
 pub use symbol::{Currency, Symbol};
 pub use time::{Timeframe, Timestamp};
 
-pub use rust_decimal::Decimal;
+pub use rust_decimal::{Decimal, RoundingStrategy};

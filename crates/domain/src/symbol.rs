@@ -144,6 +144,17 @@ impl Currency {
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).unwrap_or("")
     }
+
+    /// Decimal places of the currency's smallest unit (ISO 4217 for fiat; 8 for the
+    /// crypto currencies Stratus lists): what a person expects an amount shown to.
+    pub fn minor_units(self) -> u32 {
+        match &self.0 {
+            b"JPY" | b"KRW" | b"VND" | b"CLP" | b"ISK" | b"HUF" => 0,
+            b"BHD" | b"KWD" | b"OMR" | b"JOD" | b"TND" | b"IQD" | b"LYD" => 3,
+            b"BTC" | b"ETH" => 8,
+            _ => 2,
+        }
+    }
 }
 
 impl FromStr for Currency {

@@ -251,3 +251,35 @@ async fn an_outbox_an_earlier_build_left_is_relayed_then_no_longer_read() {
     assert!(publishing.unpublished(10).await.expect("outbox").is_empty());
     assert_eq!(log_of(&db.stream(1), "commands").await.len(), 1);
 }
+
+/// The file holds password hashes, sealed credentials and money: only its owner may read
+/// it, like the secret kept beside it (a file left 0644 by an earlier build is tightened).
+#[cfg(unix)]
+#[tokio::test]
+async fn the_database_and_its_wal_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("stratus-store-mode-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("db.sqlite");
+    let _ = std::fs::remove_file(&path);
+    std::fs::write(&path, b"").expect("an empty file");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let db = SqliteStore::open(&path).await.expect("open");
+    db.kv("users")
+        .put(
+            "u",
+            "s",
+            serde_json::json!(1),
+            None,
+            store::kv::Condition::Always,
+        )
+        .await
+        .expect("write");
+    for suffix in ["", "-wal", "-shm"] {
+        let file = PathBuf::from(format!("{}{suffix}", path.display()));
+        let mode = std::fs::metadata(&file).expect(suffix).permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", file.display());
+    }
+    drop(db);
+    let _ = std::fs::remove_dir_all(&dir);
+}

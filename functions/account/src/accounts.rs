@@ -7,7 +7,7 @@ use common::accounts::owned;
 use common::auth::Principal;
 use common::extract::ApiJson;
 use common::portfolio;
-use common::views::{AccountView, Plain, PositionView};
+use common::views::{AccountView, Plain, PositionView, derived_money};
 use common::{ApiError, ApiResult, AppState};
 use domain::{AccountId, Currency, Money};
 use serde::{Deserialize, Serialize};
@@ -136,12 +136,12 @@ pub async fn balances(
         cash: v.cash.plain(),
         reserved: v.reserved.plain(),
         buying_power: v.buying_power.plain(),
-        positions_value: v.positions_value.plain(),
-        equity: v.equity.plain(),
-        unrealized_pnl: v.unrealized_pnl.plain(),
-        realized_pnl: v.realized_pnl.plain(),
+        positions_value: derived_money(v.positions_value, account.base_currency),
+        equity: derived_money(v.equity, account.base_currency),
+        unrealized_pnl: derived_money(v.unrealized_pnl, account.base_currency),
+        realized_pnl: derived_money(v.realized_pnl, account.base_currency),
         fees: v.fees.plain(),
-        day_pnl: day.plain(),
+        day_pnl: derived_money(day, account.base_currency),
         as_of: state.clock.now().to_string(),
     }))
 }
@@ -162,7 +162,19 @@ pub async fn positions(
         positions: v
             .positions
             .iter()
-            .map(|p| PositionView::new(&p.position, &p.mark, p.market_value, p.unrealized))
+            .map(|p| {
+                PositionView::new(
+                    &p.position,
+                    &p.mark,
+                    p.market_value,
+                    p.unrealized,
+                    state
+                        .instruments
+                        .get(p.position.symbol)
+                        .map(|i| i.tick_size()),
+                    account.base_currency,
+                )
+            })
             .collect(),
     }))
 }

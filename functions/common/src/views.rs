@@ -24,6 +24,30 @@ impl Plain for Decimal {
     }
 }
 
+/// How figures derived by division are shown. An average price (cost over quantity), and
+/// the P&L and values computed from one, carry residue to the 28th digit
+/// (`411.20483870967741935483870968`). They are shown rounded half to even: prices to
+/// the instrument's tick decimals plus two (4 places for a 0.01 tick), money to the
+/// currency's minor unit (cents). Exact figures — cash, reservations, ledger entries,
+/// fills, fees, order prices — are shown exactly as they are kept.
+pub fn derived_price(price: Decimal, tick: Option<Decimal>) -> String {
+    let places = tick.map_or(4, |t| t.normalize().scale() + 2);
+    price
+        .round_dp_with_strategy(places, domain::RoundingStrategy::MidpointNearestEven)
+        .plain()
+}
+
+/// See [`derived_price`].
+pub fn derived_money(amount: Money, currency: domain::Currency) -> String {
+    amount
+        .value()
+        .round_dp_with_strategy(
+            currency.minor_units(),
+            domain::RoundingStrategy::MidpointNearestEven,
+        )
+        .plain()
+}
+
 impl Plain for Money {
     fn plain(&self) -> String {
         self.value().plain()
@@ -135,9 +159,12 @@ pub fn order_type_name(t: &OrderType) -> &'static str {
     }
 }
 
-impl From<&Order> for OrderView {
-    fn from(o: &Order) -> Self {
+impl OrderView {
+    /// The order as clients see it; `instruments` gives the tick its average fill price
+    /// is shown to (see [`derived_price`]).
+    pub fn new(o: &Order, instruments: &domain::InstrumentCatalog) -> Self {
         let t = o.order_type();
+        let tick = instruments.get(o.symbol).map(|i| i.tick_size());
         OrderView {
             id: o.id.to_string(),
             client_order_id: o.client_order_id.as_ref().map(|c| c.as_str().to_owned()),
@@ -151,7 +178,9 @@ impl From<&Order> for OrderView {
             quantity: o.quantity().plain(),
             filled_quantity: o.filled_quantity().plain(),
             remaining_quantity: o.remaining_quantity().plain(),
-            average_fill_price: o.average_fill_price().map(|p| p.plain()),
+            average_fill_price: o
+                .average_fill_price()
+                .map(|p| derived_price(p.value(), tick)),
             status: o.status().as_str(),
             reason: o.reason().map(str::to_owned),
             created_at: o.created_at().to_string(),
@@ -208,21 +237,25 @@ pub struct PositionView {
 }
 
 impl PositionView {
+    /// `tick` and `currency` say how the derived figures are shown (see
+    /// [`derived_price`]).
     pub fn new(
         p: &Position,
         mark: &crate::portfolio::Mark,
         market_value: domain::Money,
         unrealized: domain::Money,
+        tick: Option<Decimal>,
+        currency: domain::Currency,
     ) -> Self {
         PositionView {
             symbol: p.symbol.to_string(),
             quantity: p.quantity().plain(),
-            average_price: p.average_price().plain(),
-            mark: mark.price.plain(),
+            average_price: derived_price(p.average_price(), tick),
+            mark: derived_price(mark.price.value(), tick),
             mark_source: mark.source,
-            market_value: market_value.plain(),
-            unrealized_pnl: unrealized.plain(),
-            realized_pnl: p.realized_pnl().plain(),
+            market_value: derived_money(market_value, currency),
+            unrealized_pnl: derived_money(unrealized, currency),
+            realized_pnl: derived_money(p.realized_pnl(), currency),
             fees: p.fees().plain(),
         }
     }

@@ -50,7 +50,7 @@ pub async fn cancel(
     Ok((
         StatusCode::ACCEPTED,
         Json(Requested {
-            order: OrderView::from(&order),
+            order: OrderView::new(&order, &state.instruments),
             requested: "cancel",
         }),
     ))
@@ -166,7 +166,7 @@ pub async fn amend(
     Ok((
         StatusCode::ACCEPTED,
         Json(Requested {
-            order: OrderView::from(&order),
+            order: OrderView::new(&order, &state.instruments),
             requested: "amend",
         }),
     ))

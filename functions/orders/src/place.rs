@@ -12,8 +12,8 @@ use common::views::OrderView;
 use common::{ApiError, ApiResult, AppState, FieldError, crypto};
 use domain::order::OrderRequest;
 use domain::{
-    ClientOrderId, Instrument, Order, OrderId, OrderType, Price, Quantity, Side, Symbol,
-    TimeInForce,
+    ClientOrderId, Instrument, InstrumentCatalog, Order, OrderId, OrderType, Price, Quantity, Side,
+    Symbol, TimeInForce,
 };
 use serde::Deserialize;
 use store::records::Account;
@@ -264,18 +264,18 @@ fn fingerprint(order: &Order) -> String {
 
 type Placed = (StatusCode, HeaderMap, Json<OrderView>);
 
-fn created(order: &Order, status: StatusCode) -> Placed {
+fn created(order: &Order, status: StatusCode, instruments: &InstrumentCatalog) -> Placed {
     let mut headers = HeaderMap::new();
     if let Ok(location) = HeaderValue::from_str(&format!("/orders/{}", order.id)) {
         headers.insert(header::LOCATION, location);
     }
-    (status, headers, Json(OrderView::from(order)))
+    (status, headers, Json(OrderView::new(order, instruments)))
 }
 
 /// The answer to a request for `order` whose `client_order_id` names an existing order.
-fn replay(existing: &Order, order: &Order) -> ApiResult<Placed> {
+fn replay(existing: &Order, order: &Order, instruments: &InstrumentCatalog) -> ApiResult<Placed> {
     if fingerprint(existing) == fingerprint(order) {
-        Ok(created(existing, StatusCode::OK))
+        Ok(created(existing, StatusCode::OK, instruments))
     } else {
         Err(ApiError::conflict(format!(
             "client_order_id {:?} was already used for a different order ({})",
@@ -325,7 +325,7 @@ pub async fn place(
             .order_by_client_id(account.id, client_id)
             .await?
         {
-            return replay(&existing, &order);
+            return replay(&existing, &order, &state.instruments);
         }
     }
     let admitted = pretrade::check(
@@ -352,7 +352,7 @@ pub async fn place(
                 side = order.side.as_str(),
                 "order submitted"
             );
-            Ok(created(&order, StatusCode::CREATED))
+            Ok(created(&order, StatusCode::CREATED, &state.instruments))
         }
         Submitted::Duplicate => {
             // A concurrent copy of this request won the insert.
@@ -361,7 +361,7 @@ pub async fn place(
                 None => None,
             };
             match existing {
-                Some(existing) => replay(&existing, &order),
+                Some(existing) => replay(&existing, &order, &state.instruments),
                 None => Err(ApiError::conflict("the order id is taken; retry")),
             }
         }

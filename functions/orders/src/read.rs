@@ -28,7 +28,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> ApiResult<Json<OrderView>> {
     let order = owned_order(&state, &principal, &id).await?;
-    Ok(Json(OrderView::from(&order)))
+    Ok(Json(OrderView::new(&order, &state.instruments)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -109,7 +109,11 @@ pub async fn list(
         )
         .await?;
     Ok(Json(OrderPageView {
-        orders: page.orders.iter().map(OrderView::from).collect(),
+        orders: page
+            .orders
+            .iter()
+            .map(|o| OrderView::new(o, &state.instruments))
+            .collect(),
         next_cursor: page.next.map(|c| c.to_token()),
     }))
 }

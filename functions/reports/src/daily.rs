@@ -5,7 +5,7 @@
 //! day rewrites the same row.
 
 use common::portfolio;
-use common::views::Plain;
+use common::views::{Plain, derived_money};
 use common::{ApiResult, AppState};
 use domain::Timestamp;
 use serde::Serialize;
@@ -70,6 +70,7 @@ async fn report(
     now: Timestamp,
 ) -> ApiResult<()> {
     let v = portfolio::value(state, account).await?;
+    let currency = account.base_currency;
     let unix = now.nanos().div_euclid(1_000_000_000);
     // The day that ended had its baseline recorded at its start (or first use).
     let baseline = state
@@ -85,14 +86,14 @@ async fn report(
         day: day.to_owned(),
         body: serde_json::json!({
             "as_of": now,
-            "equity": v.equity.plain(),
+            "equity": derived_money(v.equity, currency),
             "cash": v.cash.plain(),
-            "positions_value": v.positions_value.plain(),
-            "realized_pnl": v.realized_pnl.plain(),
-            "unrealized_pnl": v.unrealized_pnl.plain(),
+            "positions_value": derived_money(v.positions_value, currency),
+            "realized_pnl": derived_money(v.realized_pnl, currency),
+            "unrealized_pnl": derived_money(v.unrealized_pnl, currency),
             "fees": v.fees.plain(),
-            "total_pnl": v.total_pnl.plain(),
-            "day_pnl": day_pnl.plain(),
+            "total_pnl": derived_money(v.total_pnl, currency),
+            "day_pnl": derived_money(day_pnl, currency),
             "exposed": !v.positions.is_empty(),
         }),
     };

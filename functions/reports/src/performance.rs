@@ -177,7 +177,7 @@ pub async fn performance(
         "as_of": state.clock.now(),
         "equity_curve": curve,
         "round_trips": trips.len(),
-        "running": running.view(),
+        "running": running.view(account.base_currency),
     });
     match metrics {
         Ok(m) => body["metrics"] = serde_json::to_value(m).unwrap_or_default(),

@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 
 use analytics::RoundTripBook;
-use domain::{AccountId, Decimal, DomainError, Fill, Side, Symbol, Timestamp};
+use common::views::derived_money;
+use domain::{AccountId, Currency, Decimal, DomainError, Fill, Money, Side, Symbol, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// See the module docs.
@@ -87,7 +88,9 @@ impl RunningMetrics {
     }
 
     /// The public view: the totals and the ratios they give.
-    pub fn view(&self) -> serde_json::Value {
+    /// The totals as the API shows them: P&L figures (derived from average prices) to
+    /// `currency`'s minor unit (see `common::views::derived_price`).
+    pub fn view(&self, currency: Currency) -> serde_json::Value {
         let ratio = |a: Decimal, b: Decimal| {
             if b.is_zero() {
                 None
@@ -103,13 +106,13 @@ impl RunningMetrics {
             "volume": self.volume.normalize().to_string(),
             "notional": self.notional.normalize().to_string(),
             "fees": self.fees.normalize().to_string(),
-            "realized_pnl": self.realized_pnl.normalize().to_string(),
+            "realized_pnl": derived_money(Money::new(self.realized_pnl), currency),
             "round_trips": self.round_trips,
             "wins": self.wins,
             "losses": self.losses,
             "win_rate": ratio(Decimal::from(self.wins), Decimal::from(self.round_trips)),
-            "gross_profit": self.gross_profit.normalize().to_string(),
-            "gross_loss": self.gross_loss.normalize().to_string(),
+            "gross_profit": derived_money(Money::new(self.gross_profit), currency),
+            "gross_loss": derived_money(Money::new(self.gross_loss), currency),
             "profit_factor": ratio(self.gross_profit, self.gross_loss),
             "first_fill_at": self.first_fill_at,
             "last_fill_at": self.last_fill_at,

@@ -228,6 +228,7 @@ fn write_loop(conn: Connection, writes: mpsc::Receiver<Box<dyn Job>>) {
 
 impl Db {
     fn open(path: &Path) -> StoreResult<Db> {
+        owner_only(path)?;
         let writer = Connection::open(path).map_err(|e| {
             StoreError::new(
                 ErrorKind::Unavailable,
@@ -334,6 +335,42 @@ impl Db {
             .await
             .unwrap_or_else(|_| Err(StoreError::internal("the SQLite writer stopped")))
     }
+}
+
+/// Makes the database file readable and writable by its owner only (0600), creating it
+/// empty if it is missing: it holds password hashes, sealed broker credentials and every
+/// account's money, like the secret kept beside it. SQLite gives its `-wal` and `-shm`
+/// files the database file's permissions.
+fn owner_only(path: &Path) -> StoreResult<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let failed = |e: std::io::Error| {
+            StoreError::new(
+                ErrorKind::Unavailable,
+                format!("cannot open {}: {e}", path.display()),
+            )
+        };
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(failed)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(failed)?;
+        for suffix in ["-wal", "-shm"] {
+            let mut side = path.as_os_str().to_owned();
+            side.push(suffix);
+            let side = std::path::PathBuf::from(side);
+            if side.exists() {
+                std::fs::set_permissions(&side, std::fs::Permissions::from_mode(0o600))
+                    .map_err(failed)?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 impl SqliteStore {

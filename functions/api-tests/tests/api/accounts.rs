@@ -354,7 +354,65 @@ async fn broker_credentials_are_stored_sealed_and_never_returned(backend: Backen
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
 
+/// Average prices and the P&L derived from them are shown to the instrument's and the
+/// currency's precision, not with 28 digits of division residue.
+async fn derived_figures_are_shown_to_a_sensible_precision(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let id = app.funded_account(&ada, "10000").await;
+    let buy = |quantity: &'static str, price: &'static str| {
+        let (app, ada, id) = (&app, &ada, &id);
+        async move {
+            let r = app
+                .post(
+                    &format!("/accounts/{id}/orders"),
+                    &ada.token,
+                    json!({"symbol": "AAPL", "side": "buy", "type": "limit", "quantity": quantity, "limit_price": price}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+            app.fill_order(ada, r.body["id"].as_str().unwrap(), price)
+                .await;
+        }
+    };
+    buy("1", "100").await;
+    buy("2", "100.01").await;
+    let sell = app
+        .post(
+            &format!("/accounts/{id}/orders"),
+            &ada.token,
+            json!({"symbol": "AAPL", "side": "sell", "type": "limit", "quantity": "1", "limit_price": "101"}),
+        )
+        .await;
+    assert_eq!(sell.status, StatusCode::CREATED, "{}", sell.text);
+    app.fill_order(&ada, sell.body["id"].as_str().unwrap(), "101")
+        .await;
+    app.set_price("AAPL", "102").await;
+    let positions = app
+        .get(&format!("/accounts/{id}/positions"), &ada.token)
+        .await;
+    let p = &positions.body["positions"][0];
+    // 300.02 / 3 = 100.00666…: four places for a 0.01 tick; P&L to the cent.
+    assert_eq!(p["average_price"], "100.0067", "{p}");
+    assert_eq!(p["realized_pnl"], "0.99", "{p}");
+    assert_eq!(p["unrealized_pnl"], "3.99", "{p}");
+    assert_eq!(p["market_value"], "204", "{p}");
+    let b = app
+        .get(&format!("/accounts/{id}/balances"), &ada.token)
+        .await;
+    for field in ["realized_pnl", "unrealized_pnl", "equity", "day_pnl"] {
+        let text = b.body[field].as_str().unwrap();
+        let places = text.split_once('.').map_or(0, |(_, f)| f.len());
+        assert!(places <= 2, "{field}: {text}");
+    }
+    assert_eq!(
+        b.body["cash"], "9800.98",
+        "cash is exact: 10000 - 100 - 200.02 + 101"
+    );
+}
+
 api_tests!(
+    derived_figures_are_shown_to_a_sensible_precision,
     accounts_are_opened_listed_and_read,
     deposits_and_withdrawals_move_cash_exactly_once,
     balances_and_positions_value_holdings_at_the_last_price,
