@@ -28,3 +28,8 @@ pub mod ws;
 
 pub use runner::{Core, CoreHealth};
 pub use state::CoreState;
+
+/// The core's part of the OpenAPI document: `/health` and `/ws`.
+#[derive(Debug, utoipa::OpenApi)]
+#[openapi(paths(service::health_route, ws::upgrade))]
+pub struct Api;

@@ -71,8 +71,11 @@ pub struct CoreHealth {
     pub stopped: AtomicBool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Health)]
 pub struct HealthView {
+    /// `ok`, `degraded` (commits are failing) or `stopped`.
     pub status: &'static str,
     pub batches: u64,
     pub inputs: u64,

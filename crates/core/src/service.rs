@@ -136,6 +136,13 @@ impl Service {
     }
 }
 
+#[utoipa::path(get, path = "/health", tag = "meta", operation_id = "health",
+    summary = "The streaming core's health (stratus up and the core container)",
+    security(()),
+    responses(
+        (status = 200, description = "Healthy (or not started yet)", body = crate::runner::HealthView),
+        (status = 503, description = "The core cannot commit", body = crate::runner::HealthView),
+    ))]
 async fn health_route(State(health): State<Arc<CoreHealth>>) -> impl IntoResponse {
     let view = health.view();
     let status = if view.status == "ok" || view.batches == 0 {

@@ -112,6 +112,21 @@ struct WsQuery {
     access_token: Option<String>,
 }
 
+#[utoipa::path(get, path = "/ws", tag = "meta", operation_id = "websocket",
+    summary = "WebSocket: ticks and candles by symbol; the caller's orders, fills and positions",
+    description = "Upgrade to a WebSocket (authenticate with a bearer token, an API key, or ?access_token=). Send {\"op\":\"subscribe\",\"channel\":\"ticks|candles|orders|fills|positions\",\"symbol\":…,\"timeframe\":…}; receive {\"channel\":…,\"data\":…}. See README for limits and close codes.",
+    params(
+        ("access_token" = Option<String>, Query, description = "For browsers, which cannot set headers on a WebSocket"),
+        ("Connection" = String, Header, description = "`Upgrade`", pattern = "^[Uu]pgrade$"),
+        ("Upgrade" = String, Header, description = "`websocket`", pattern = "^websocket$"),
+        ("Sec-WebSocket-Version" = String, Header, pattern = "^13$"),
+        ("Sec-WebSocket-Key" = String, Header, description = "16 random bytes in base64", pattern = "^[A-Za-z0-9+/]{22}==$"),
+    ),
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 400, description = "Not a WebSocket upgrade", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 429, description = "The user has the most WebSockets open at once (Retry-After)", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
 async fn upgrade(
     State(ctx): State<WsState>,
     Query(query): Query<WsQuery>,

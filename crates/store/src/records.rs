@@ -118,10 +118,26 @@ impl OrderCursor {
         format!("{}_{}", self.created_at.nanos(), self.id)
     }
 
+    /// Reads a token: `-?[0-9]{1,20}_` and a lower-case hyphenated UUID, exactly the
+    /// form [`OrderCursor::to_token`] writes (a time beyond `i64` is clamped to it).
     pub fn from_token(token: &str) -> Option<Self> {
         let (nanos, id) = token.split_once('_')?;
+        let digits = nanos.strip_prefix('-').unwrap_or(nanos);
+        if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let hyphenated = id.len() == 36
+            && id.bytes().enumerate().all(|(i, b)| match i {
+                8 | 13 | 18 | 23 => b == b'-',
+                _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
+            });
+        if !hyphenated {
+            return None;
+        }
+        let nanos: i128 = nanos.parse().ok()?;
+        let nanos = i64::try_from(nanos.clamp(i128::from(i64::MIN), i128::from(i64::MAX))).ok()?;
         Some(OrderCursor {
-            created_at: Timestamp::from_nanos(nanos.parse().ok()?),
+            created_at: Timestamp::from_nanos(nanos),
             id: OrderId::parse(id).ok()?,
         })
     }

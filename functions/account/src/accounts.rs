@@ -6,54 +6,59 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use common::accounts::owned;
 use common::auth::Principal;
 use common::extract::ApiJson;
+use common::input::Name;
 use common::portfolio;
 use common::views::{AccountView, Plain, PositionView, derived_money};
 use common::{ApiError, ApiResult, AppState};
 use domain::{AccountId, Currency, Money};
 use serde::{Deserialize, Serialize};
 use store::records::{Account, AccountKind};
+use utoipa::ToSchema;
 
 /// Accounts a user may open.
 const MAX_ACCOUNTS: usize = 50;
 
-#[derive(Debug, Deserialize)]
+/// What a new account is.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreateAccount)]
 pub struct CreateBody {
-    name: String,
+    name: Name,
+    /// Three letters (default USD).
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z]{3}$", nullable)]
     base_currency: Option<String>,
+    /// Only `paper` (the default): external brokers attach through broker connections.
     #[serde(default)]
-    kind: Option<String>,
+    kind: Option<AccountKindName>,
 }
 
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = AccountKind)]
+pub enum AccountKindName {
+    Paper,
+}
+
+#[utoipa::path(post, path = "/accounts", tag = "account", operation_id = "createAccount",
+    summary = "Open a paper account",
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "Opened", body = AccountView),
+        (status = 409, description = "At most 50 accounts per user (`too-many-accounts`)", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
     ApiJson(body): ApiJson<CreateBody>,
 ) -> ApiResult<(StatusCode, HeaderMap, Json<AccountView>)> {
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-        return Err(ApiError::invalid_field(
-            "name",
-            "must be 1 to 64 printable characters",
-        ));
-    }
+    let name = body.name.0.as_str();
     let base_currency = match body.base_currency.as_deref() {
         None => Currency::USD,
         Some(code) => Currency::parse(code)
             .map_err(|e| ApiError::invalid_field("base_currency", e.to_string()))?,
     };
-    match body.kind.as_deref() {
-        None | Some("paper") => {}
-        Some(other) => {
-            return Err(ApiError::invalid_field(
-                "kind",
-                format!(
-                    "{other:?} is not available: accounts are \"paper\" (broker connections attach external brokers' credentials to an account)"
-                ),
-            ));
-        }
-    }
+    let _paper = body.kind.unwrap_or(AccountKindName::Paper);
     if state.records.accounts(principal.user_id).await?.len() >= MAX_ACCOUNTS {
         return Err(ApiError::rejected(
             "too-many-accounts",
@@ -82,11 +87,15 @@ pub async fn create(
     ))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AccountList {
     accounts: Vec<AccountView>,
 }
 
+#[utoipa::path(get, path = "/accounts", tag = "account", operation_id = "listAccounts",
+    summary = "The caller's accounts",
+    responses((status = 200, description = "The accounts", body = AccountList)))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -97,6 +106,9 @@ pub async fn list(
     }))
 }
 
+#[utoipa::path(get, path = "/accounts/{account_id}", tag = "account", operation_id = "getAccount",
+    summary = "One account", params(("account_id" = String, Path, description = "An account of the caller (another user's is a 404)")),
+    responses((status = 200, description = "The account", body = AccountView)))]
 pub async fn get(
     State(state): State<AppState>,
     principal: Principal,
@@ -106,7 +118,8 @@ pub async fn get(
     Ok(Json(AccountView::from(&account)))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Balances {
     account_id: String,
     currency: String,
@@ -122,6 +135,9 @@ pub struct Balances {
     as_of: String,
 }
 
+#[utoipa::path(get, path = "/accounts/{account_id}/balances", tag = "account", operation_id = "getBalances",
+    summary = "Cash, reserved cash, buying power, equity and P&L", params(("account_id" = String, Path, description = "An account of the caller (another user's is a 404)")),
+    responses((status = 200, description = "The balances", body = Balances)))]
 pub async fn balances(
     State(state): State<AppState>,
     principal: Principal,
@@ -146,11 +162,15 @@ pub async fn balances(
     }))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PositionList {
     positions: Vec<PositionView>,
 }
 
+#[utoipa::path(get, path = "/accounts/{account_id}/positions", tag = "account", operation_id = "getPositions",
+    summary = "Positions at their marks", params(("account_id" = String, Path, description = "An account of the caller (another user's is a 404)")),
+    responses((status = 200, description = "The positions", body = PositionList)))]
 pub async fn positions(
     State(state): State<AppState>,
     principal: Principal,

@@ -9,59 +9,23 @@ use axum::http::{HeaderMap, StatusCode};
 use common::accounts::owned;
 use common::auth::Principal;
 use common::extract::{ApiJson, ApiQuery};
-use common::input::DecimalInput;
+use common::input::{Amount, Note};
 use common::portfolio;
 use common::views::LedgerEntryView;
 use common::{ApiError, ApiResult, AppState};
 use domain::{Decimal, EventId, Money};
 use serde::{Deserialize, Serialize};
 use store::records::{Account, LedgerEntry};
+use utoipa::{IntoParams, ToSchema};
 
-/// The most one deposit may add (paper money, but bounded so sums stay far from overflow).
-const MAX_AMOUNT: i64 = 1_000_000_000_000;
-/// Decimal places an amount may have.
-const MAX_SCALE: u32 = 8;
-
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CashMovement)]
 pub struct CashBody {
-    amount: DecimalInput,
+    amount: Amount,
     #[serde(default)]
-    reference: Option<String>,
-}
-
-fn amount(input: DecimalInput) -> ApiResult<Decimal> {
-    let value = input.value().normalize();
-    if value <= Decimal::ZERO {
-        return Err(ApiError::invalid_field(
-            "amount",
-            "must be greater than zero",
-        ));
-    }
-    if value > Decimal::from(MAX_AMOUNT) {
-        return Err(ApiError::invalid_field(
-            "amount",
-            format!("must be at most {MAX_AMOUNT}"),
-        ));
-    }
-    if value.scale() > MAX_SCALE {
-        return Err(ApiError::invalid_field(
-            "amount",
-            format!("at most {MAX_SCALE} decimal places"),
-        ));
-    }
-    Ok(value)
-}
-
-fn reference(input: Option<String>) -> ApiResult<String> {
-    let text = input.unwrap_or_default();
-    if text.chars().count() > 200 || text.chars().any(char::is_control) {
-        return Err(ApiError::invalid_field(
-            "reference",
-            "at most 200 printable characters",
-        ));
-    }
-    Ok(text)
+    #[schema(nullable)]
+    reference: Option<Note>,
 }
 
 fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
@@ -159,12 +123,20 @@ struct CashRequest {
 
 fn cash_request(body: CashBody, headers: &HeaderMap) -> ApiResult<CashRequest> {
     Ok(CashRequest {
-        amount: amount(body.amount)?,
-        reference: reference(body.reference)?,
+        amount: body.amount.0.normalize(),
+        reference: body.reference.map(|n| n.0).unwrap_or_default(),
         key: idempotency_key(headers)?,
     })
 }
 
+#[utoipa::path(post, path = "/accounts/{account_id}/deposits", tag = "account", operation_id = "deposit",
+    summary = "Deposit paper cash",
+    params(("account_id" = String, Path, description = "An account of the caller"), ("Idempotency-Key" = Option<String>, Header, description = "Makes the request idempotent: the same key again answers as the first time (1 to 128 visible ASCII characters)", pattern = "^[!-~]{1,128}$")),
+    request_body = CashBody,
+    responses(
+        (status = 201, description = "Posted (or, with a used Idempotency-Key, the first posting)", body = LedgerEntryView),
+        (status = 409, description = "The Idempotency-Key was used for a different request", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
 pub async fn deposit(
     State(state): State<AppState>,
     principal: Principal,
@@ -181,6 +153,14 @@ pub async fn deposit(
     post(&state, &account, Movement::Deposit, amount, reference, key).await
 }
 
+#[utoipa::path(post, path = "/accounts/{account_id}/withdrawals", tag = "account", operation_id = "withdraw",
+    summary = "Withdraw paper cash: at most the buying power (cash less what working buys reserve)",
+    params(("account_id" = String, Path, description = "An account of the caller"), ("Idempotency-Key" = Option<String>, Header, description = "Makes the request idempotent: the same key again answers as the first time (1 to 128 visible ASCII characters)", pattern = "^[!-~]{1,128}$")),
+    request_body = CashBody,
+    responses(
+        (status = 201, description = "Posted (or, with a used Idempotency-Key, the first posting)", body = LedgerEntryView),
+        (status = 409, description = "More than the buying power (`insufficient-funds`), or the Idempotency-Key was used for a different request", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
 pub async fn withdraw(
     State(state): State<AppState>,
     principal: Principal,
@@ -205,18 +185,29 @@ pub async fn withdraw(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct LedgerQuery {
+    /// Entries in the page (default 100).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LedgerPage {
     entries: Vec<LedgerEntryView>,
 }
 
+#[utoipa::path(get, path = "/accounts/{account_id}/ledger", tag = "account", operation_id = "getLedger",
+    summary = "Cash movements, newest first",
+    params(("account_id" = String, Path, description = "An account of the caller"), LedgerQuery),
+    responses(
+        (status = 200, description = "The entries", body = LedgerPage),
+        (status = 400, description = "A bad query parameter (named)", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
 pub async fn ledger(
     State(state): State<AppState>,
     principal: Principal,

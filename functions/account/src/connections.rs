@@ -3,37 +3,65 @@
 //! are never returned — a connection shows its broker, label and the names of its
 //! credential fields only.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use common::accounts::owned;
 use common::auth::Principal;
-use common::broker::KNOWN_BROKERS;
 use common::extract::ApiJson;
+use common::input::{Credentials, Name};
 use common::{ApiError, ApiResult, AppState, crypto};
 use serde::{Deserialize, Serialize};
 use store::brokers::BrokerConnection;
+use utoipa::ToSchema;
 
 /// Connections an account may hold.
 const MAX_CONNECTIONS: usize = 10;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreateBrokerConnection)]
 pub struct CreateBody {
-    broker: String,
+    broker: BrokerName,
+    /// Default: the broker's name.
     #[serde(default)]
-    label: Option<String>,
-    credentials: BTreeMap<String, String>,
+    #[schema(nullable)]
+    label: Option<Name>,
+    credentials: Credentials,
 }
 
-#[derive(Debug, Serialize)]
+/// The brokers a connection may name.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = Broker)]
+pub enum BrokerName {
+    Alpaca,
+    InteractiveBrokers,
+    Binance,
+    Coinbase,
+}
+
+impl BrokerName {
+    fn as_str(self) -> &'static str {
+        match self {
+            BrokerName::Alpaca => "alpaca",
+            BrokerName::InteractiveBrokers => "interactive_brokers",
+            BrokerName::Binance => "binance",
+            BrokerName::Coinbase => "coinbase",
+        }
+    }
+}
+
+/// Credentials are stored sealed and never returned: a connection shows their names.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = BrokerConnection)]
 pub struct ConnectionView {
     id: String,
     broker: String,
     label: String,
     credential_fields: Vec<String>,
+    #[schema(format = DateTime)]
     created_at: String,
 }
 
@@ -49,50 +77,20 @@ impl From<&BrokerConnection> for ConnectionView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = BrokerConnectionList)]
 pub struct ConnectionList {
     connections: Vec<ConnectionView>,
 }
 
-fn check(body: &CreateBody) -> ApiResult<String> {
-    if !KNOWN_BROKERS.contains(&body.broker.as_str()) {
-        return Err(ApiError::invalid_field(
-            "broker",
-            format!("must be one of {}", KNOWN_BROKERS.join(", ")),
-        ));
-    }
-    let label = body.label.clone().unwrap_or_else(|| body.broker.clone());
-    if label.trim().is_empty() || label.chars().count() > 64 || label.chars().any(char::is_control)
-    {
-        return Err(ApiError::invalid_field(
-            "label",
-            "must be 1 to 64 printable characters",
-        ));
-    }
-    if body.credentials.is_empty() || body.credentials.len() > 10 {
-        return Err(ApiError::invalid_field(
-            "credentials",
-            "give 1 to 10 credential fields",
-        ));
-    }
-    for (name, value) in &body.credentials {
-        let field = format!("credentials.{name}");
-        if name.is_empty()
-            || name.len() > 64
-            || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        {
-            return Err(ApiError::invalid_field(
-                field,
-                "names are 1 to 64 letters, digits or _",
-            ));
-        }
-        if value.is_empty() || value.len() > 4096 {
-            return Err(ApiError::invalid_field(field, "values are 1 to 4096 bytes"));
-        }
-    }
-    Ok(label.trim().to_owned())
-}
-
+#[utoipa::path(post, path = "/accounts/{account_id}/broker-connections", tag = "account", operation_id = "createBrokerConnection",
+    summary = "Attach an external broker's credentials (stored sealed)", params(("account_id" = String, Path, description = "An account of the caller (another user's is a 404)")),
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "Attached", body = ConnectionView),
+        (status = 409, description = "At most 10 connections per account (`too-many-connections`)", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -100,21 +98,22 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateBody>,
 ) -> ApiResult<(StatusCode, Json<ConnectionView>)> {
     let account = owned(&state, &principal, &id).await?;
-    let label = check(&body)?;
+    let broker = body.broker.as_str();
+    let label = body.label.map_or_else(|| broker.to_owned(), |l| l.0);
     if state.brokers.list(account.id).await?.len() >= MAX_CONNECTIONS {
         return Err(ApiError::rejected(
             "too-many-connections",
             format!("at most {MAX_CONNECTIONS} broker connections per account"),
         ));
     }
-    let plaintext = serde_json::to_vec(&body.credentials)
+    let plaintext = serde_json::to_vec(&body.credentials.0)
         .map_err(|e| ApiError::internal(format!("encoding credentials: {e}")))?;
     let connection = BrokerConnection {
         id: crypto::random_token(12),
         account_id: account.id,
-        broker: body.broker.clone(),
+        broker: broker.to_owned(),
         label,
-        fields: body.credentials.keys().cloned().collect(),
+        fields: body.credentials.0.keys().cloned().collect(),
         sealed_credentials: state.sealer.seal(&plaintext, &account.id.to_string()),
         created_at: state.clock.unix_seconds(),
     };
@@ -123,6 +122,9 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(ConnectionView::from(&connection))))
 }
 
+#[utoipa::path(get, path = "/accounts/{account_id}/broker-connections", tag = "account", operation_id = "listBrokerConnections",
+    summary = "Broker connections (credentials never returned)", params(("account_id" = String, Path, description = "An account of the caller (another user's is a 404)")),
+    responses((status = 200, description = "The connections", body = ConnectionList)))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -135,6 +137,10 @@ pub async fn list(
     }))
 }
 
+#[utoipa::path(delete, path = "/accounts/{account_id}/broker-connections/{connection_id}", tag = "account", operation_id = "deleteBrokerConnection",
+    summary = "Remove a broker connection",
+    params(("account_id" = String, Path, description = "An account of the caller"), ("connection_id" = String, Path, description = "The connection's id")),
+    responses((status = 204, description = "Removed")))]
 pub async fn remove(
     State(state): State<AppState>,
     principal: Principal,

@@ -67,6 +67,25 @@ pub fn routes() -> Routes {
         )
 }
 
+/// The function's part of the OpenAPI document.
+#[derive(Debug, utoipa::OpenApi)]
+#[openapi(paths(
+    accounts::create,
+    accounts::list,
+    accounts::get,
+    accounts::balances,
+    accounts::positions,
+    cash::ledger,
+    cash::deposit,
+    cash::withdraw,
+    risk::get,
+    risk::put,
+    connections::list,
+    connections::create,
+    connections::remove,
+))]
+pub struct Api;
+
 pub fn router(state: AppState) -> axum::Router {
     routes().into_router(state)
 }

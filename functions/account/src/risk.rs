@@ -9,34 +9,61 @@ use axum::extract::{Path, State};
 use common::accounts::owned;
 use common::auth::Principal;
 use common::extract::ApiJson;
-use common::input::DecimalInput;
+use common::input::{InstrumentSymbol, Positive};
 use common::portfolio;
 use common::views::Plain;
-use common::{ApiError, ApiResult, AppState, FieldError};
-use domain::{Decimal, Money, Symbol};
+use common::{ApiError, ApiResult, AppState};
+use domain::Money;
 use serde::{Deserialize, Serialize};
 use store::risk::RiskLimits;
+use utoipa::ToSchema;
 
-#[derive(Debug, Deserialize)]
+/// Replaces every limit; an absent or null limit is no limit.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RiskLimitsInput)]
 pub struct LimitsBody {
     #[serde(default)]
-    max_order_notional: Option<DecimalInput>,
+    #[schema(nullable)]
+    max_order_notional: Option<Positive>,
     #[serde(default)]
-    max_position: Option<DecimalInput>,
+    #[schema(nullable)]
+    max_position: Option<Positive>,
+    /// Per-symbol position limits (at most 200 symbols), over `max_position`.
     #[serde(default)]
-    max_position_by_symbol: BTreeMap<String, DecimalInput>,
+    #[schema(schema_with = by_symbol_schema)]
+    max_position_by_symbol: BTreeMap<InstrumentSymbol, Positive>,
     #[serde(default)]
-    max_daily_loss: Option<DecimalInput>,
+    #[schema(nullable)]
+    max_daily_loss: Option<Positive>,
 }
 
-#[derive(Debug, Serialize)]
+/// `max_position_by_symbol`: instrument symbols to positive decimals.
+fn by_symbol_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::PartialSchema;
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Object)
+        .property_names(Some(
+            utoipa::openapi::schema::AllOfBuilder::new()
+                .item(utoipa::openapi::Ref::from_schema_name("InstrumentSymbol")),
+        ))
+        .additional_properties(Some(Positive::schema()))
+        .max_properties(Some(200))
+        .into()
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Halt)]
 pub struct HaltView {
     reason: String,
+    #[schema(format = DateTime)]
     since: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = RiskLimits)]
 pub struct LimitsView {
     max_order_notional: Option<String>,
     max_position: Option<String>,
@@ -47,54 +74,28 @@ pub struct LimitsView {
     halt: Option<HaltView>,
 }
 
-fn positive(field: &str, value: DecimalInput, errors: &mut Vec<FieldError>) -> Option<Decimal> {
-    let v = value.value().normalize();
-    if v <= Decimal::ZERO {
-        errors.push(FieldError::new(field, "must be greater than zero"));
-        return None;
-    }
-    Some(v)
-}
-
 fn parse(state: &AppState, body: LimitsBody) -> ApiResult<RiskLimits> {
-    let mut errors = Vec::new();
-    let max_order_notional = body
-        .max_order_notional
-        .and_then(|v| positive("max_order_notional", v, &mut errors))
-        .map(Money::new);
-    let max_position = body
-        .max_position
-        .and_then(|v| positive("max_position", v, &mut errors));
-    let max_daily_loss = body
-        .max_daily_loss
-        .and_then(|v| positive("max_daily_loss", v, &mut errors))
-        .map(Money::new);
     let mut by_symbol = BTreeMap::new();
     if body.max_position_by_symbol.len() > 200 {
-        errors.push(FieldError::new(
+        return Err(ApiError::invalid_field(
             "max_position_by_symbol",
             "at most 200 symbols",
         ));
     }
-    for (name, value) in body.max_position_by_symbol {
-        let field = format!("max_position_by_symbol.{name}");
-        match Symbol::parse(&name) {
-            Ok(symbol) if state.instruments.get(symbol).is_some() => {
-                if let Some(v) = positive(&field, value, &mut errors) {
-                    by_symbol.insert(symbol, v);
-                }
-            }
-            _ => errors.push(FieldError::new(field, "not a tradable symbol")),
+    for (symbol, value) in body.max_position_by_symbol {
+        if state.instruments.get(symbol.0).is_none() {
+            return Err(ApiError::invalid_field(
+                format!("max_position_by_symbol.{}", symbol.0),
+                "not a tradable symbol (see GET /instruments)",
+            ));
         }
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::invalid(errors));
+        by_symbol.insert(symbol.0, value.0.normalize());
     }
     Ok(RiskLimits {
-        max_order_notional,
-        max_position,
+        max_order_notional: body.max_order_notional.map(|v| Money::new(v.0.normalize())),
+        max_position: body.max_position.map(|v| v.0.normalize()),
         max_position_by_symbol: by_symbol,
-        max_daily_loss,
+        max_daily_loss: body.max_daily_loss.map(|v| Money::new(v.0.normalize())),
     })
 }
 
@@ -123,6 +124,9 @@ async fn view(
     })
 }
 
+#[utoipa::path(get, path = "/accounts/{account_id}/risk-limits", tag = "account", operation_id = "getRiskLimits",
+    summary = "Risk limits, today's P&L and any halt", params(("account_id" = String, Path, description = "An account of the caller (another user's is a 404)")),
+    responses((status = 200, description = "The limits", body = LimitsView)))]
 pub async fn get(
     State(state): State<AppState>,
     principal: Principal,
@@ -133,6 +137,10 @@ pub async fn get(
     Ok(Json(view(&state, &account, &limits).await?))
 }
 
+#[utoipa::path(put, path = "/accounts/{account_id}/risk-limits", tag = "account", operation_id = "setRiskLimits",
+    summary = "Replace the risk limits", params(("account_id" = String, Path, description = "An account of the caller (another user's is a 404)")),
+    request_body = LimitsBody,
+    responses((status = 200, description = "The limits now", body = LimitsView)))]
 pub async fn put(
     State(state): State<AppState>,
     principal: Principal,

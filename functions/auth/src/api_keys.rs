@@ -7,24 +7,31 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use common::auth::{API_KEY_PREFIX, AuthMethod, Principal};
 use common::extract::ApiJson;
+use common::input::Name;
 use common::{ApiError, ApiResult, AppState, crypto};
 use serde::{Deserialize, Serialize};
 use store::auth::ApiKeyRecord;
+use utoipa::ToSchema;
 
 /// Active keys a user may hold.
 const MAX_KEYS: usize = 20;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreateApiKey)]
 pub struct CreateBody {
-    name: String,
+    name: Name,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ApiKey)]
 pub struct KeyView {
     key_id: String,
     name: String,
+    /// The key's first characters, to recognise it in a list.
     prefix: String,
+    #[schema(format = DateTime)]
     created_at: String,
     revoked: bool,
 }
@@ -41,10 +48,16 @@ impl From<&ApiKeyRecord> for KeyView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = CreatedApiKey)]
 pub struct CreatedKey {
-    #[serde(flatten)]
-    view: KeyView,
+    key_id: String,
+    name: String,
+    prefix: String,
+    #[schema(format = DateTime)]
+    created_at: String,
+    revoked: bool,
     /// The key itself: shown this once.
     key: String,
 }
@@ -58,19 +71,21 @@ fn with_access_token(principal: &Principal) -> ApiResult<()> {
     }
 }
 
+#[utoipa::path(post, path = "/auth/api-keys", tag = "auth", operation_id = "createApiKey",
+    summary = "Create an API key (shown once; with an access token only)",
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "Created", body = CreatedKey),
+        (status = 403, description = "Managed with an access token only", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "Too many active keys (`too-many-keys`)", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
     ApiJson(body): ApiJson<CreateBody>,
 ) -> ApiResult<(StatusCode, Json<CreatedKey>)> {
     with_access_token(&principal)?;
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-        return Err(ApiError::invalid_field(
-            "name",
-            "must be 1 to 64 printable characters",
-        ));
-    }
+    let name = body.name.0.as_str();
     let active = state
         .users
         .api_keys(principal.user_id)
@@ -102,17 +117,26 @@ pub async fn create(
     Ok((
         StatusCode::CREATED,
         Json(CreatedKey {
-            view: KeyView::from(&record),
+            key_id: record.key_id.clone(),
+            name: record.name.clone(),
+            prefix: record.prefix.clone(),
+            created_at: domain::Timestamp::from_secs(record.created_at).to_string(),
+            revoked: record.revoked,
             key,
         }),
     ))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ApiKeyList)]
 pub struct KeyList {
     api_keys: Vec<KeyView>,
 }
 
+#[utoipa::path(get, path = "/auth/api-keys", tag = "auth", operation_id = "listApiKeys",
+    summary = "The caller's API keys",
+    responses((status = 200, description = "The keys", body = KeyList), (status = 403, description = "Managed with an access token only", body = common::openapi::ProblemSchema, content_type = "application/problem+json")))]
 pub async fn list(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<KeyList>> {
     with_access_token(&principal)?;
     let keys = state.users.api_keys(principal.user_id).await?;
@@ -121,6 +145,10 @@ pub async fn list(State(state): State<AppState>, principal: Principal) -> ApiRes
     }))
 }
 
+#[utoipa::path(delete, path = "/auth/api-keys/{key_id}", tag = "auth", operation_id = "revokeApiKey",
+    summary = "Revoke an API key",
+    params(("key_id" = String, Path, description = "The key's id")),
+    responses((status = 204, description = "Revoked"), (status = 403, description = "Managed with an access token only", body = common::openapi::ProblemSchema, content_type = "application/problem+json")))]
 pub async fn revoke(
     State(state): State<AppState>,
     principal: Principal,

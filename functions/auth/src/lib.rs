@@ -3,7 +3,7 @@
 //!
 //! | route | what |
 //! |---|---|
-//! | `POST /auth/register` | `{email, password}` → 201 the user |
+//! | `POST /auth/register` | `{email, password}` → 202, the same for a new and a taken email |
 //! | `POST /auth/login` | `{email, password}` → access token (15 min) + refresh token |
 //! | `POST /auth/refresh` | `{refresh_token}` → a new pair; the old refresh token is spent |
 //! | `POST /auth/logout` | `{refresh_token}` → 204; the login's every token is revoked |
@@ -40,6 +40,21 @@ pub fn routes() -> Routes {
         .add(Method::DELETE, "/auth/api-keys/{key_id}", api_keys::revoke)
         .add(Method::PUT, "/auth/users/{user_id}/role", users::set_role)
 }
+
+/// The function's part of the OpenAPI document.
+#[derive(Debug, utoipa::OpenApi)]
+#[openapi(paths(
+    users::register,
+    sessions::login,
+    sessions::refresh,
+    sessions::logout,
+    users::me,
+    api_keys::create,
+    api_keys::list,
+    api_keys::revoke,
+    users::set_role,
+))]
+pub struct Api;
 
 /// The function's router with the shared middleware.
 pub fn router(state: AppState) -> axum::Router {

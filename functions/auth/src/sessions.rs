@@ -9,23 +9,30 @@ use common::http::ClientIp;
 use common::{ApiError, ApiResult, AppState, crypto};
 use serde::{Deserialize, Serialize};
 use store::auth::{Attempt, Rotation};
+use utoipa::ToSchema;
 
 use crate::password::verify_password;
 use crate::users::normalize_email;
 
-#[derive(Debug, Deserialize)]
+/// Any email and password: what does not match an account is a 401 like a wrong password.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = Login)]
 pub struct LoginBody {
     email: String,
     password: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TokenPair {
     access_token: String,
+    /// Always `Bearer`.
     token_type: &'static str,
+    /// Seconds the access token lives.
     expires_in: i64,
     refresh_token: String,
+    /// Seconds the refresh token lives.
     refresh_expires_in: i64,
 }
 
@@ -62,6 +69,15 @@ fn refresh_lifetime(state: &AppState) -> i64 {
     i64::from(state.settings.refresh_token_days) * 86_400
 }
 
+#[utoipa::path(post, path = "/auth/login", tag = "auth", operation_id = "login",
+    summary = "Log in: an access token (15 min) and a refresh token",
+    security(()),
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "Logged in", body = TokenPair),
+        (status = 401, description = "Invalid credentials, or locked after too many failures (the same answer; Retry-After when locked)", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 429, description = "Too many logins from this IP (Retry-After)", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -125,12 +141,21 @@ pub async fn login(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RefreshToken)]
 pub struct RefreshBody {
     refresh_token: String,
 }
 
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", operation_id = "refresh",
+    summary = "Exchange a refresh token for a new pair (rotation; a reused token revokes its login)",
+    security(()),
+    request_body = RefreshBody,
+    responses(
+        (status = 200, description = "A new pair", body = TokenPair),
+        (status = 401, description = "Invalid, expired, revoked or reused", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
 pub async fn refresh(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RefreshBody>,
@@ -167,6 +192,11 @@ pub async fn refresh(
     }
 }
 
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", operation_id = "logout",
+    summary = "End the login a refresh token belongs to: its refresh and access tokens stop working",
+    security(()),
+    request_body = RefreshBody,
+    responses((status = 204, description = "Logged out (also for an unknown token: logout reveals nothing)")))]
 pub async fn logout(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RefreshBody>,

@@ -11,20 +11,55 @@ use domain::UserId;
 use serde::{Deserialize, Serialize};
 use store::auth::{Role, UserRecord};
 
-use crate::password::{check_policy, hash_password};
+use common::input::{Email, NewPassword};
+use utoipa::ToSchema;
 
-#[derive(Debug, Deserialize)]
+use crate::password::hash_password;
+
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = Register)]
 pub struct RegisterBody {
-    email: String,
-    password: String,
+    email: Email,
+    password: NewPassword,
 }
 
-#[derive(Debug, Serialize)]
+/// A role, as the API names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = Role)]
+pub enum RoleName {
+    Trader,
+    Admin,
+}
+
+impl From<Role> for RoleName {
+    fn from(r: Role) -> Self {
+        match r {
+            Role::Trader => RoleName::Trader,
+            Role::Admin => RoleName::Admin,
+        }
+    }
+}
+
+impl From<RoleName> for Role {
+    fn from(r: RoleName) -> Self {
+        match r {
+            RoleName::Trader => Role::Trader,
+            RoleName::Admin => Role::Admin,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = User)]
 pub struct UserView {
+    #[schema(format = "uuid")]
     id: String,
     email: String,
-    role: Role,
+    role: RoleName,
+    #[schema(format = DateTime)]
     created_at: String,
 }
 
@@ -33,43 +68,20 @@ impl From<&UserRecord> for UserView {
         UserView {
             id: u.id.to_string(),
             email: u.email.clone(),
-            role: u.role,
+            role: u.role.into(),
             created_at: domain::Timestamp::from_secs(u.created_at).to_string(),
         }
     }
 }
 
-/// A plausible email address, lower-cased; the message says what is wrong.
+/// An email as accounts are registered with (trimmed, lower-cased).
 pub fn normalize_email(email: &str) -> Result<String, ApiError> {
-    let email = email.trim();
-    let bad = |message: &str| ApiError::invalid_field("email", message);
-    if email.is_empty() {
-        return Err(bad("must not be empty"));
-    }
-    if email.len() > 254 {
-        return Err(bad("must be at most 254 characters"));
-    }
-    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(bad("must not contain spaces or control characters"));
-    }
-    let Some((local, domain)) = email.rsplit_once('@') else {
-        return Err(bad("must look like name@example.com"));
-    };
-    if local.is_empty()
-        || local.len() > 64
-        || domain.len() < 3
-        || !domain.contains('.')
-        || domain.starts_with('.')
-        || domain.ends_with('.')
-        || domain.contains('@')
-    {
-        return Err(bad("must look like name@example.com"));
-    }
-    Ok(email.to_lowercase())
+    common::input::email(email).map_err(|e| ApiError::invalid_field("email", e))
 }
 
 /// The answer to every valid registration, new email or not (see [`register`]).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Registered {
     email: String,
     status: &'static str,
@@ -82,6 +94,19 @@ pub struct Registered {
 /// keeps its password: the caller signs in with the password it chose, and if that
 /// fails the email was taken. Finding that out takes a login, which is rate limited and
 /// locked out like any other. Registrations are rate limited per client IP.
+#[utoipa::path(
+    post,
+    path = "/auth/register",
+    tag = "auth",
+    operation_id = "register",
+    summary = "Register a user: the same answer whether or not the email was registered before",
+    security(()),
+    request_body = RegisterBody,
+    responses(
+        (status = 202, description = "Accepted: sign in with this email and password", body = Registered),
+        (status = 429, description = "Too many registrations from this IP (Retry-After)", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn register(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -102,9 +127,8 @@ pub async fn register(
             60 / u64::from(per_minute).max(1),
         ));
     }
-    let email = normalize_email(&body.email)?;
-    check_policy(&body.password)?;
-    let password_hash = hash_password(body.password).await?;
+    let email = body.email.0;
+    let password_hash = hash_password(body.password.0).await?;
     let role = if state.settings.is_admin_email(&email) {
         Role::Admin
     } else {
@@ -134,21 +158,34 @@ pub async fn register(
     ))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Me)]
 pub struct MeView {
-    #[serde(flatten)]
-    user: UserView,
+    #[schema(format = "uuid")]
+    id: String,
+    email: String,
+    role: RoleName,
+    #[schema(format = DateTime)]
+    created_at: String,
+    /// `access_token` or `api_key`.
     authenticated_by: &'static str,
 }
 
+#[utoipa::path(get, path = "/auth/me", tag = "auth", operation_id = "me", summary = "The caller",
+    responses((status = 200, description = "The caller", body = MeView)))]
 pub async fn me(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<MeView>> {
     let user = state
         .users
         .by_id(principal.user_id)
         .await?
         .ok_or_else(|| ApiError::unauthorized("the user no longer exists"))?;
+    let view = UserView::from(&user);
     Ok(Json(MeView {
-        user: UserView::from(&user),
+        id: view.id,
+        email: view.email,
+        role: view.role,
+        created_at: view.created_at,
         authenticated_by: match principal.method {
             AuthMethod::AccessToken { .. } => "access_token",
             AuthMethod::ApiKey { .. } => "api_key",
@@ -156,12 +193,22 @@ pub async fn me(State(state): State<AppState>, principal: Principal) -> ApiResul
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SetRole)]
 pub struct RoleBody {
-    role: Role,
+    role: RoleName,
 }
 
+#[utoipa::path(put, path = "/auth/users/{user_id}/role", tag = "auth", operation_id = "setRole",
+    summary = "Change a user's role (admins)",
+    params(("user_id" = String, Path, description = "A user id")),
+    request_body = RoleBody,
+    responses(
+        (status = 200, description = "The user", body = UserView),
+        (status = 403, description = "Admins only", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "An admin cannot demote themselves", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
 pub async fn set_role(
     State(state): State<AppState>,
     principal: Principal,
@@ -171,13 +218,14 @@ pub async fn set_role(
     principal.require_admin()?;
     let id =
         UserId::parse(&user_id).map_err(|_| ApiError::not_found(format!("no user {user_id:?}")))?;
-    if id == principal.user_id && body.role != Role::Admin {
+    let role = Role::from(body.role);
+    if id == principal.user_id && role != Role::Admin {
         return Err(ApiError::conflict(
             "an admin cannot remove their own admin role (ask another admin)",
         ));
     }
-    let user = state.users.set_role(id, body.role).await?;
+    let user = state.users.set_role(id, role).await?;
     state.credentials.user_changed(id);
-    tracing::info!(user_id = %id, role = ?body.role, by = %principal.user_id, "role changed");
+    tracing::info!(user_id = %id, role = ?role, by = %principal.user_id, "role changed");
     Ok(Json(UserView::from(&user)))
 }

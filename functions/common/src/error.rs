@@ -151,9 +151,12 @@ impl ApiError {
 
     /// The request was understood and refused by a business rule (buying power, a risk
     /// limit, a halted account): 422 with its own problem type.
+    /// A valid request that the account's (or the market's) state refuses: 409 with its
+    /// own problem type (`insufficient-buying-power`, `account-halted`, …). A request
+    /// that breaks a documented rule is a 422 ([`ApiError::invalid`]) instead.
     pub fn rejected(problem: &'static str, detail: impl Into<String>) -> Self {
         Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::CONFLICT,
             problem,
             "Request refused",
             detail,

@@ -35,7 +35,10 @@ fn field_of(path: &str, message: &str) -> String {
             let end = message[start..].find('`')?;
             Some(&message[start..start + end])
         });
-    let path = if path == "." { "" } else { path };
+    // serde_path_to_error writes list items `timeframes[0]`; fields are named
+    // `timeframes.0` everywhere else.
+    let dotted = path.replace('[', ".").replace(']', "");
+    let path = if dotted == "." { "" } else { dotted.as_str() };
     if let Some(name) = named {
         if path == name || path.ends_with(&format!(".{name}")) {
             return path.to_owned();

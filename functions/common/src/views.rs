@@ -66,7 +66,9 @@ impl Plain for Quantity {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Account)]
 pub struct AccountView {
     pub id: String,
     pub name: String,
@@ -89,7 +91,9 @@ impl From<&Account> for AccountView {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = LedgerEntry)]
 pub struct LedgerEntryView {
     pub id: String,
     pub kind: String,
@@ -126,7 +130,9 @@ pub fn is_working(status: OrderStatus) -> bool {
     !status.is_terminal()
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Order)]
 pub struct OrderView {
     pub id: String,
     pub client_order_id: Option<String>,
@@ -189,7 +195,9 @@ impl OrderView {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Fill)]
 pub struct FillView {
     pub order_id: String,
     pub trade_id: u64,
@@ -222,7 +230,9 @@ impl From<&Fill> for FillView {
 }
 
 /// A position with its mark.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Position)]
 pub struct PositionView {
     pub symbol: String,
     pub quantity: String,

@@ -9,18 +9,21 @@ use axum::http::StatusCode;
 use common::auth::Principal;
 use common::broker::{Broker, PaperBroker};
 use common::extract::ApiJson;
-use common::input::DecimalInput;
+use common::input::Positive;
 use common::views::{OrderView, is_working};
 use common::{ApiError, ApiResult, AppState, FieldError};
 use domain::events::{AmendOrder, OrderRef};
 use domain::order::amended_type;
 use domain::{Order, Price, Quantity};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::pretrade::{self, Exposure};
 use crate::read::owned_order;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = OrderRequested)]
 pub struct Requested {
     order: OrderView,
     /// `cancel` or `amend`: what was asked of the core.
@@ -38,6 +41,12 @@ fn working(order: &Order) -> ApiResult<()> {
     }
 }
 
+#[utoipa::path(delete, path = "/orders/{order_id}", tag = "orders", operation_id = "cancelOrder",
+    summary = "Ask for a cancel (the core confirms it with order.cancelled)", params(("order_id" = String, Path, description = "An order of the caller (another user's is a 404)")),
+    responses(
+        (status = 202, description = "Requested", body = Requested),
+        (status = 409, description = "The order no longer works", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
 pub async fn cancel(
     State(state): State<AppState>,
     principal: Principal,
@@ -56,17 +65,31 @@ pub async fn cancel(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+/// At least one field. A lower quantity keeps the order's time priority; a new price
+/// loses it. Prices must be on the order's instrument's tick grid, the quantity on its
+/// lot grid and above what has filled.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AmendOrder)]
 pub struct AmendBody {
     #[serde(default)]
-    quantity: Option<DecimalInput>,
+    #[schema(nullable)]
+    quantity: Option<Positive>,
     #[serde(default)]
-    limit_price: Option<DecimalInput>,
+    #[schema(nullable)]
+    limit_price: Option<Positive>,
     #[serde(default)]
-    stop_price: Option<DecimalInput>,
+    #[schema(nullable)]
+    stop_price: Option<Positive>,
 }
 
+#[utoipa::path(patch, path = "/orders/{order_id}", tag = "orders", operation_id = "amendOrder",
+    summary = "Ask for an amend (the core confirms it with order.amended); what it adds to the order's reservation is held until then", params(("order_id" = String, Path, description = "An order of the caller (another user's is a 404)")),
+    request_body = AmendBody,
+    responses(
+        (status = 202, description = "Requested", body = Requested),
+        (status = 409, description = "The order no longer works, or the account's state refuses the change (insufficient-buying-power, insufficient-position, position-limit, order-notional-limit, account-halted)", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
 pub async fn amend(
     State(state): State<AppState>,
     principal: Principal,
@@ -89,7 +112,7 @@ pub async fn amend(
     let mut errors = Vec::new();
     let quantity = match body.quantity {
         None => None,
-        Some(q) => match Quantity::positive("quantity", q.value())
+        Some(q) => match Quantity::positive("quantity", q.0)
             .and_then(|q| instrument.validate_quantity("quantity", q).map(|()| q))
         {
             Ok(q) if q <= order.filled_quantity() => {
@@ -109,9 +132,9 @@ pub async fn amend(
             }
         },
     };
-    let mut price = |field: &'static str, input: Option<DecimalInput>| -> Option<Price> {
+    let mut price = |field: &'static str, input: Option<Positive>| -> Option<Price> {
         let input = input?;
-        match Price::named(field, input.value())
+        match Price::named(field, input.0)
             .and_then(|p| instrument.validate_price(field, p).map(|()| p))
         {
             Ok(p) => Some(p),

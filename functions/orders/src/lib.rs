@@ -29,6 +29,32 @@ use common::{AppState, Routes};
 
 pub use pretrade::Rejection;
 
+/// The function's part of the OpenAPI document.
+#[derive(Debug, utoipa::OpenApi)]
+#[openapi(
+    paths(
+        place::place,
+        read::list,
+        read::fills,
+        read::get,
+        amend::cancel,
+        amend::amend,
+        read::instruments,
+        strategies::deploy,
+        strategies::list,
+        strategies::get,
+        strategies::pause,
+        strategies::resume,
+        strategies::stop,
+    ),
+    components(schemas(
+        common::input::ClientOrderIdInput,
+        common::input::SymbolInput,
+        read::OrderStatusName
+    ))
+)]
+pub struct Api;
+
 pub fn routes() -> Routes {
     Routes::new()
         .add(Method::POST, "/accounts/{account_id}/orders", place::place)

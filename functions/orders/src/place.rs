@@ -7,35 +7,71 @@ use common::accounts::owned;
 use common::auth::Principal;
 use common::broker::{Broker, PaperBroker, Submitted};
 use common::extract::ApiJson;
-use common::input::DecimalInput;
+use common::input::{ClientOrderIdInput, InstrumentSymbol, Positive};
 use common::views::OrderView;
 use common::{ApiError, ApiResult, AppState, FieldError, crypto};
 use domain::order::OrderRequest;
 use domain::{
     ClientOrderId, Instrument, InstrumentCatalog, Order, OrderId, OrderType, Price, Quantity, Side,
-    Symbol, TimeInForce,
+    TimeInForce,
 };
 use serde::Deserialize;
 use store::records::Account;
+use utoipa::ToSchema;
 
 use crate::pretrade::{self, Exposure};
 
-#[derive(Debug, Deserialize)]
+/// An order. The served document states it per instrument and type (see
+/// `common::openapi::for_catalog`): the quantity on the lot grid, prices on the tick grid.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PlaceOrder)]
 pub struct PlaceBody {
-    symbol: String,
-    side: String,
+    symbol: InstrumentSymbol,
+    side: SideName,
     #[serde(rename = "type")]
-    order_type: String,
-    quantity: DecimalInput,
+    order_type: OrderTypeName,
+    quantity: Positive,
     #[serde(default)]
-    limit_price: Option<DecimalInput>,
+    #[schema(nullable)]
+    limit_price: Option<Positive>,
     #[serde(default)]
-    stop_price: Option<DecimalInput>,
+    #[schema(nullable)]
+    stop_price: Option<Positive>,
     #[serde(default)]
-    time_in_force: Option<String>,
+    #[schema(nullable)]
+    time_in_force: Option<TimeInForceName>,
     #[serde(default)]
-    client_order_id: Option<String>,
+    #[schema(nullable)]
+    client_order_id: Option<ClientOrderIdInput>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = Side)]
+pub enum SideName {
+    Buy,
+    Sell,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = OrderType)]
+pub enum OrderTypeName {
+    Market,
+    Limit,
+    Stop,
+    StopLimit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = TimeInForce)]
+pub enum TimeInForceName {
+    Gtc,
+    Ioc,
+    Fok,
+    Day,
 }
 
 /// A validated request: everything but the grid check, which `Order::new` does.
@@ -48,195 +84,107 @@ struct Parsed {
     client_order_id: Option<ClientOrderId>,
 }
 
-fn price(
-    field: &'static str,
-    input: Option<DecimalInput>,
-    errors: &mut Vec<FieldError>,
-) -> Option<Price> {
-    let input = input?;
-    match Price::named(field, input.value()) {
-        Ok(p) => Some(p),
-        Err(e) => {
-            errors.push(FieldError::new(field, e.to_string()));
-            None
+fn price(field: &'static str, input: Option<Positive>) -> ApiResult<Option<Price>> {
+    input
+        .map(|p| Price::named(field, p.0).map_err(ApiError::from))
+        .transpose()
+}
+
+/// The fields a type has and has not, checked together (the document says this per
+/// type, so a request that breaks it is a 422).
+fn order_type(
+    kind: OrderTypeName,
+    limit: Option<Price>,
+    stop: Option<Price>,
+) -> Result<OrderType, FieldError> {
+    let no = |field: &str, what: &str| FieldError::new(field, what.to_owned());
+    match (kind, limit, stop) {
+        (OrderTypeName::Market, None, None) => Ok(OrderType::Market),
+        (OrderTypeName::Market, Some(_), _) => {
+            Err(no("limit_price", "a market order has no limit_price"))
+        }
+        (OrderTypeName::Market, None, Some(_)) => {
+            Err(no("stop_price", "a market order has no stop_price"))
+        }
+        (OrderTypeName::Limit, Some(limit_price), None) => Ok(OrderType::Limit { limit_price }),
+        (OrderTypeName::Limit, _, Some(_)) => Err(no(
+            "stop_price",
+            "a limit order has no stop_price (use stop_limit)",
+        )),
+        (OrderTypeName::Limit, None, None) => {
+            Err(no("limit_price", "a limit order needs limit_price"))
+        }
+        (OrderTypeName::Stop, None, Some(stop_price)) => Ok(OrderType::Stop { stop_price }),
+        (OrderTypeName::Stop, Some(_), _) => Err(no(
+            "limit_price",
+            "a stop order has no limit_price (use stop_limit)",
+        )),
+        (OrderTypeName::Stop, None, None) => Err(no("stop_price", "a stop order needs stop_price")),
+        (OrderTypeName::StopLimit, Some(limit_price), Some(stop_price)) => {
+            Ok(OrderType::StopLimit {
+                stop_price,
+                limit_price,
+            })
+        }
+        (OrderTypeName::StopLimit, None, _) => {
+            Err(no("limit_price", "a stop_limit order needs limit_price"))
+        }
+        (OrderTypeName::StopLimit, Some(_), None) => {
+            Err(no("stop_price", "a stop_limit order needs stop_price"))
         }
     }
 }
 
 fn parse(state: &AppState, account: &Account, body: PlaceBody) -> ApiResult<Parsed> {
-    let mut errors = Vec::new();
-    let instrument = match Symbol::parse(&body.symbol) {
-        Ok(symbol) => match state.instruments.get(symbol) {
-            Some(i) if i.currency() == account.base_currency => Some(i.clone()),
-            Some(i) => {
-                errors.push(FieldError::new(
-                    "symbol",
-                    format!(
-                        "{symbol} trades in {} but the account is in {}",
-                        i.currency(),
-                        account.base_currency
-                    ),
-                ));
-                None
-            }
-            None => {
-                errors.push(FieldError::new(
-                    "symbol",
-                    format!("{symbol} is not a tradable instrument (see GET /instruments)"),
-                ));
-                None
-            }
-        },
-        Err(e) => {
-            errors.push(FieldError::new("symbol", e.to_string()));
-            None
-        }
+    let symbol = body.symbol.0;
+    let instrument = state.instruments.get(symbol).cloned().ok_or_else(|| {
+        ApiError::invalid_field(
+            "symbol",
+            format!("{symbol} is not a tradable instrument (see GET /instruments)"),
+        )
+    })?;
+    if instrument.currency() != account.base_currency {
+        // A valid order that this account cannot hold: its state, not the request.
+        return Err(ApiError::rejected(
+            "currency-mismatch",
+            format!(
+                "{symbol} trades in {} but the account is in {}",
+                instrument.currency(),
+                account.base_currency
+            ),
+        ));
+    }
+    let side = match body.side {
+        SideName::Buy => Side::Buy,
+        SideName::Sell => Side::Sell,
     };
-    let side = match body.side.as_str() {
-        "buy" => Some(Side::Buy),
-        "sell" => Some(Side::Sell),
-        _ => {
-            errors.push(FieldError::new("side", "must be \"buy\" or \"sell\""));
-            None
-        }
+    let quantity = Quantity::positive("quantity", body.quantity.0)?;
+    let limit = price("limit_price", body.limit_price)?;
+    let stop = price("stop_price", body.stop_price)?;
+    let order_type =
+        order_type(body.order_type, limit, stop).map_err(|e| ApiError::invalid(vec![e]))?;
+    let is_market = matches!(order_type, OrderType::Market);
+    let time_in_force = match body.time_in_force {
+        None if is_market => TimeInForce::Ioc,
+        None | Some(TimeInForceName::Gtc) => TimeInForce::Gtc,
+        Some(TimeInForceName::Ioc) => TimeInForce::Ioc,
+        Some(TimeInForceName::Fok) => TimeInForce::Fok,
+        Some(TimeInForceName::Day) => TimeInForce::Day,
     };
-    let quantity = match Quantity::positive("quantity", body.quantity.value()) {
-        Ok(q) => Some(q),
-        Err(e) => {
-            errors.push(FieldError::new("quantity", e.to_string()));
-            None
-        }
-    };
-    let limit = price("limit_price", body.limit_price, &mut errors);
-    let stop = price("stop_price", body.stop_price, &mut errors);
-    let needs = |field: &str, errors: &mut Vec<FieldError>, what: &str| {
-        errors.push(FieldError::new(field, what.to_owned()));
-    };
-    let order_type = match body.order_type.as_str() {
-        "market" => {
-            if body.limit_price.is_some() {
-                needs(
-                    "limit_price",
-                    &mut errors,
-                    "a market order has no limit_price",
-                );
-            }
-            if body.stop_price.is_some() {
-                needs(
-                    "stop_price",
-                    &mut errors,
-                    "a market order has no stop_price",
-                );
-            }
-            Some(OrderType::Market)
-        }
-        "limit" => {
-            if body.stop_price.is_some() {
-                needs(
-                    "stop_price",
-                    &mut errors,
-                    "a limit order has no stop_price (use stop_limit)",
-                );
-            }
-            if body.limit_price.is_none() {
-                needs(
-                    "limit_price",
-                    &mut errors,
-                    "a limit order needs limit_price",
-                );
-            }
-            limit.map(|limit_price| OrderType::Limit { limit_price })
-        }
-        "stop" => {
-            if body.limit_price.is_some() {
-                needs(
-                    "limit_price",
-                    &mut errors,
-                    "a stop order has no limit_price (use stop_limit)",
-                );
-            }
-            if body.stop_price.is_none() {
-                needs("stop_price", &mut errors, "a stop order needs stop_price");
-            }
-            stop.map(|stop_price| OrderType::Stop { stop_price })
-        }
-        "stop_limit" => {
-            if body.limit_price.is_none() {
-                needs(
-                    "limit_price",
-                    &mut errors,
-                    "a stop_limit order needs limit_price",
-                );
-            }
-            if body.stop_price.is_none() {
-                needs(
-                    "stop_price",
-                    &mut errors,
-                    "a stop_limit order needs stop_price",
-                );
-            }
-            match (stop, limit) {
-                (Some(stop_price), Some(limit_price)) => Some(OrderType::StopLimit {
-                    stop_price,
-                    limit_price,
-                }),
-                _ => None,
-            }
-        }
-        _ => {
-            errors.push(FieldError::new(
-                "type",
-                "must be \"market\", \"limit\", \"stop\" or \"stop_limit\"",
-            ));
-            None
-        }
-    };
-    let is_market = matches!(order_type, Some(OrderType::Market));
-    let time_in_force = match body.time_in_force.as_deref() {
-        None if is_market => Some(TimeInForce::Ioc),
-        None | Some("gtc") => Some(TimeInForce::Gtc),
-        Some("ioc") => Some(TimeInForce::Ioc),
-        Some("fok") => Some(TimeInForce::Fok),
-        Some("day") => Some(TimeInForce::Day),
-        Some(_) => {
-            errors.push(FieldError::new(
-                "time_in_force",
-                "must be \"gtc\", \"ioc\", \"fok\" or \"day\"",
-            ));
-            None
-        }
-    };
-    if is_market && matches!(time_in_force, Some(TimeInForce::Gtc | TimeInForce::Day)) {
-        errors.push(FieldError::new(
+    if is_market && matches!(time_in_force, TimeInForce::Gtc | TimeInForce::Day) {
+        return Err(ApiError::invalid_field(
             "time_in_force",
             "a market order never rests: use \"ioc\" or \"fok\"",
         ));
     }
-    let client_order_id = match body.client_order_id.as_deref() {
-        None => None,
-        Some(text) => match ClientOrderId::parse(text) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                errors.push(FieldError::new("client_order_id", e.to_string()));
-                None
-            }
-        },
-    };
-    match (instrument, side, quantity, order_type, time_in_force) {
-        (Some(instrument), Some(side), Some(quantity), Some(order_type), Some(time_in_force))
-            if errors.is_empty() =>
-        {
-            Ok(Parsed {
-                instrument,
-                side,
-                order_type,
-                time_in_force,
-                quantity,
-                client_order_id,
-            })
-        }
-        _ => Err(ApiError::invalid(errors)),
-    }
+    Ok(Parsed {
+        instrument,
+        side,
+        order_type,
+        time_in_force,
+        quantity,
+        client_order_id: body.client_order_id.map(|c| c.0),
+    })
 }
 
 /// What makes two requests "the same order": the fields that define it, with decimals
@@ -289,6 +237,15 @@ fn replay(existing: &Order, order: &Order, instruments: &InstrumentCatalog) -> A
     }
 }
 
+#[utoipa::path(post, path = "/accounts/{account_id}/orders", tag = "orders", operation_id = "placeOrder",
+    summary = "Place an order",
+    params(("account_id" = String, Path, description = "An account of the caller (another user's is a 404)")),
+    request_body = PlaceBody,
+    responses(
+        (status = 201, description = "Submitted (status new; the core acknowledges it)", body = OrderView),
+        (status = 200, description = "The same client_order_id and body again: the original order", body = OrderView),
+        (status = 409, description = "Refused by the account's state: insufficient-buying-power, insufficient-position, position-limit, order-notional-limit, account-halted, no-market-price, currency-mismatch; or the client_order_id was used for a different order", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
 pub async fn place(
     State(state): State<AppState>,
     principal: Principal,

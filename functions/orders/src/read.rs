@@ -5,11 +5,13 @@ use axum::extract::{Path, State};
 use common::accounts::owned;
 use common::auth::Principal;
 use common::extract::ApiQuery;
+use common::input::SymbolInput;
 use common::views::{FillView, OrderView, Plain};
 use common::{ApiError, ApiResult, AppState};
-use domain::{Order, OrderId, OrderStatus, Symbol};
+use domain::{Order, OrderId, OrderStatus};
 use serde::{Deserialize, Serialize};
 use store::records::{OrderCursor, OrderQuery};
+use utoipa::{IntoParams, ToSchema};
 
 /// The caller's order `id`, or 404 (unknown, malformed and foreign ids alike).
 pub async fn owned_order(state: &AppState, principal: &Principal, id: &str) -> ApiResult<Order> {
@@ -22,6 +24,10 @@ pub async fn owned_order(state: &AppState, principal: &Principal, id: &str) -> A
         .ok_or_else(not_found)
 }
 
+#[utoipa::path(get, path = "/orders/{order_id}", tag = "orders", operation_id = "getOrder",
+    summary = "One order",
+    params(("order_id" = String, Path, description = "An order of the caller (another user's is a 404)")),
+    responses((status = 200, description = "The order", body = OrderView)))]
 pub async fn get(
     State(state): State<AppState>,
     principal: Principal,
@@ -31,20 +37,56 @@ pub async fn get(
     Ok(Json(OrderView::new(&order, &state.instruments)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Only orders in this state.
     #[serde(default)]
-    status: Option<String>,
+    status: Option<OrderStatusName>,
+    /// Only this symbol (any symbol: one not traded here has no orders).
     #[serde(default)]
-    symbol: Option<String>,
+    symbol: Option<SymbolInput>,
+    /// Orders in the page (default 50).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<usize>,
+    /// `next_cursor` of the previous page.
     #[serde(default)]
+    #[param(value_type = Option<String>, pattern = "^-?[0-9]{1,20}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
     cursor: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = OrderStatus)]
+pub enum OrderStatusName {
+    New,
+    Accepted,
+    PartiallyFilled,
+    Filled,
+    Cancelled,
+    Rejected,
+    Expired,
+}
+
+impl From<OrderStatusName> for OrderStatus {
+    fn from(s: OrderStatusName) -> Self {
+        match s {
+            OrderStatusName::New => OrderStatus::New,
+            OrderStatusName::Accepted => OrderStatus::Accepted,
+            OrderStatusName::PartiallyFilled => OrderStatus::PartiallyFilled,
+            OrderStatusName::Filled => OrderStatus::Filled,
+            OrderStatusName::Cancelled => OrderStatus::Cancelled,
+            OrderStatusName::Rejected => OrderStatus::Rejected,
+            OrderStatusName::Expired => OrderStatus::Expired,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = OrderPage)]
 pub struct OrderPageView {
     orders: Vec<OrderView>,
     /// Pass as `cursor` for the next page; absent on the last page.
@@ -52,20 +94,13 @@ pub struct OrderPageView {
     next_cursor: Option<String>,
 }
 
-fn status(text: &str) -> Option<OrderStatus> {
-    [
-        OrderStatus::New,
-        OrderStatus::Accepted,
-        OrderStatus::PartiallyFilled,
-        OrderStatus::Filled,
-        OrderStatus::Cancelled,
-        OrderStatus::Rejected,
-        OrderStatus::Expired,
-    ]
-    .into_iter()
-    .find(|s| s.as_str() == text)
-}
-
+#[utoipa::path(get, path = "/accounts/{account_id}/orders", tag = "orders", operation_id = "listOrders",
+    summary = "The account's orders, newest first",
+    params(("account_id" = String, Path, description = "An account of the caller (another user's is a 404)"), ListQuery),
+    responses(
+        (status = 200, description = "A page of orders", body = OrderPageView),
+        (status = 400, description = "A bad query parameter (named)", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -73,21 +108,8 @@ pub async fn list(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<OrderPageView>> {
     let account = owned(&state, &principal, &id).await?;
-    let status = match query.status.as_deref() {
-        None => None,
-        Some(text) => Some(status(text).ok_or_else(|| {
-            ApiError::bad_query(
-                "status",
-                "one of new, accepted, partially_filled, filled, cancelled, rejected, expired",
-            )
-        })?),
-    };
-    let symbol = match query.symbol.as_deref() {
-        None => None,
-        Some(text) => {
-            Some(Symbol::parse(text).map_err(|e| ApiError::bad_query("symbol", e.to_string()))?)
-        }
-    };
+    let status = query.status.map(OrderStatus::from);
+    let symbol = query.symbol.map(|s| s.0);
     let limit = common::extract::page_limit(query.limit, 50, 500)?;
     let after = match query.cursor.as_deref() {
         None => None,
@@ -118,18 +140,29 @@ pub async fn list(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct FillsQuery {
+    /// Fills in the page (default 100).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct FillList {
     fills: Vec<FillView>,
 }
 
+#[utoipa::path(get, path = "/accounts/{account_id}/fills", tag = "orders", operation_id = "listFills",
+    summary = "The account's latest fills",
+    params(("account_id" = String, Path, description = "An account of the caller (another user's is a 404)"), FillsQuery),
+    responses(
+        (status = 200, description = "The fills", body = FillList),
+        (status = 400, description = "A bad query parameter (named)", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
 pub async fn fills(
     State(state): State<AppState>,
     principal: Principal,
@@ -144,7 +177,9 @@ pub async fn fills(
     }))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Instrument)]
 pub struct InstrumentView {
     symbol: String,
     tick_size: String,
@@ -154,11 +189,15 @@ pub struct InstrumentView {
     last_price: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct InstrumentList {
     instruments: Vec<InstrumentView>,
 }
 
+#[utoipa::path(get, path = "/instruments", tag = "orders", operation_id = "listInstruments",
+    summary = "Tradable instruments: symbols, tick and lot sizes, last prices",
+    responses((status = 200, description = "The instruments", body = InstrumentList)))]
 pub async fn instruments(
     State(state): State<AppState>,
     _principal: Principal,

@@ -11,34 +11,92 @@ use axum::http::StatusCode;
 use common::accounts::owned;
 use common::auth::Principal;
 use common::extract::ApiJson;
+use common::input::{InstrumentSymbol, TimeframeInput};
 use common::{ApiError, ApiResult, AppState, FieldError};
-use domain::{StrategyId, Symbol, Timeframe};
+use domain::StrategyId;
 use serde::{Deserialize, Serialize};
 use store::records::{StrategyRecord, StrategyStatus};
 use streaming_core::strategy::{StrategyConfig, StrategyError};
+use utoipa::ToSchema;
 
 /// Deployments an account may have running or paused.
 const MAX_ACTIVE: usize = 20;
 
-#[derive(Debug, Deserialize)]
+/// A deployment: a built-in strategy, the symbols and timeframes it runs on (the first
+/// timeframe is the one it trades on; a timeframe listed twice counts once), and its
+/// parameters (see README: each strategy checks its own, ranges and relations included).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = DeployStrategy)]
 pub struct DeployBody {
-    strategy: String,
-    symbols: Vec<String>,
-    timeframes: Vec<String>,
+    strategy: StrategyName,
+    #[schema(min_items = 1, max_items = 20)]
+    symbols: Vec<InstrumentSymbol>,
+    #[schema(min_items = 1, max_items = 6)]
+    timeframes: Vec<TimeframeInput>,
     #[serde(default)]
+    #[schema(value_type = Option<Object>, nullable)]
     params: serde_json::Value,
 }
 
-#[derive(Debug, Serialize)]
+/// The built-in strategies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = Strategy)]
+pub enum StrategyName {
+    SmaCross,
+    EmaCross,
+    RsiReversion,
+    MacdTrend,
+    BollingerBreakout,
+}
+
+impl StrategyName {
+    fn as_str(self) -> &'static str {
+        match self {
+            StrategyName::SmaCross => "sma_cross",
+            StrategyName::EmaCross => "ema_cross",
+            StrategyName::RsiReversion => "rsi_reversion",
+            StrategyName::MacdTrend => "macd_trend",
+            StrategyName::BollingerBreakout => "bollinger_breakout",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = StrategyStatus)]
+pub enum StrategyStatusName {
+    Running,
+    Paused,
+    Stopped,
+}
+
+impl From<StrategyStatus> for StrategyStatusName {
+    fn from(s: StrategyStatus) -> Self {
+        match s {
+            StrategyStatus::Running => StrategyStatusName::Running,
+            StrategyStatus::Paused => StrategyStatusName::Paused,
+            StrategyStatus::Stopped => StrategyStatusName::Stopped,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = StrategyDeployment)]
 pub struct StrategyView {
+    #[schema(format = "uuid")]
     id: String,
+    #[schema(format = "uuid")]
     account_id: String,
     strategy: String,
     symbols: Vec<String>,
     timeframes: Vec<String>,
+    #[schema(value_type = Object)]
     params: serde_json::Value,
-    status: StrategyStatus,
+    status: StrategyStatusName,
+    #[schema(format = DateTime)]
     created_at: String,
 }
 
@@ -51,13 +109,14 @@ impl From<&StrategyRecord> for StrategyView {
             symbols: r.symbols.iter().map(|s| s.to_string()).collect(),
             timeframes: r.timeframes.iter().map(|t| t.to_string()).collect(),
             params: r.params.clone(),
-            status: r.status,
+            status: r.status.into(),
             created_at: r.created_at.to_string(),
         }
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StrategyList {
     strategies: Vec<StrategyView>,
 }
@@ -74,6 +133,13 @@ fn strategy_error(e: StrategyError) -> ApiError {
     }
 }
 
+#[utoipa::path(post, path = "/accounts/{account_id}/strategies", tag = "strategies", operation_id = "deployStrategy",
+    summary = "Deploy a strategy (running in the core within a second)", params(("account_id" = String, Path, description = "An account of the caller (another user's is a 404)")),
+    request_body = DeployBody,
+    responses(
+        (status = 201, description = "Deployed", body = StrategyView),
+        (status = 409, description = "Too many active deployments (`too-many-strategies`), or a symbol in another currency (`currency-mismatch`)", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
 pub async fn deploy(
     State(state): State<AppState>,
     principal: Principal,
@@ -87,30 +153,33 @@ pub async fn deploy(
     }
     let mut symbols = Vec::new();
     for (i, s) in body.symbols.iter().enumerate() {
-        match Symbol::parse(s) {
-            Ok(symbol) => match state.instruments.get(symbol) {
-                Some(i) if i.currency() == account.base_currency => symbols.push(symbol),
-                Some(_) => errors.push(FieldError::new(
-                    format!("symbols.{i}"),
+        let symbol = s.0;
+        match state.instruments.get(symbol) {
+            Some(i) if i.currency() == account.base_currency => {
+                if !symbols.contains(&symbol) {
+                    symbols.push(symbol);
+                }
+            }
+            Some(_) => {
+                return Err(ApiError::rejected(
+                    "currency-mismatch",
                     format!("{symbol} trades in another currency than the account"),
-                )),
-                None => errors.push(FieldError::new(
-                    format!("symbols.{i}"),
-                    format!("{symbol} is not a tradable instrument"),
-                )),
-            },
-            Err(e) => errors.push(FieldError::new(format!("symbols.{i}"), e.to_string())),
+                ));
+            }
+            None => errors.push(FieldError::new(
+                format!("symbols.{i}"),
+                format!("{symbol} is not a tradable instrument"),
+            )),
         }
     }
     if body.timeframes.is_empty() || body.timeframes.len() > 6 {
         errors.push(FieldError::new("timeframes", "give 1 to 6 timeframes"));
     }
+    // A timeframe listed twice (`60s` and `1m` are one) counts once, in its first place.
     let mut timeframes = Vec::new();
-    for (i, t) in body.timeframes.iter().enumerate() {
-        match Timeframe::parse(t) {
-            Ok(tf) if !timeframes.contains(&tf) => timeframes.push(tf),
-            Ok(_) => errors.push(FieldError::new(format!("timeframes.{i}"), "listed twice")),
-            Err(e) => errors.push(FieldError::new(format!("timeframes.{i}"), e.to_string())),
+    for t in &body.timeframes {
+        if !timeframes.contains(&t.0) {
+            timeframes.push(t.0);
         }
     }
     let params = match body.params {
@@ -125,7 +194,7 @@ pub async fn deploy(
         return Err(ApiError::invalid(errors));
     }
     let config = StrategyConfig::new(symbols.clone(), timeframes.clone(), params.clone());
-    streaming_core::strategy::create(&body.strategy, &config).map_err(strategy_error)?;
+    streaming_core::strategy::create(body.strategy.as_str(), &config).map_err(strategy_error)?;
     let active = state
         .records
         .strategies(Some(account.id))
@@ -142,7 +211,7 @@ pub async fn deploy(
     let record = StrategyRecord {
         id: StrategyId::random(),
         account_id: account.id,
-        strategy: body.strategy,
+        strategy: body.strategy.as_str().to_owned(),
         symbols,
         timeframes,
         params,
@@ -154,6 +223,9 @@ pub async fn deploy(
     Ok((StatusCode::CREATED, Json(StrategyView::from(&record))))
 }
 
+#[utoipa::path(get, path = "/accounts/{account_id}/strategies", tag = "strategies", operation_id = "listStrategies",
+    summary = "The account's deployments", params(("account_id" = String, Path, description = "An account of the caller (another user's is a 404)")),
+    responses((status = 200, description = "The deployments", body = StrategyList)))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -180,6 +252,9 @@ async fn owned_strategy(
         .ok_or_else(not_found)
 }
 
+#[utoipa::path(get, path = "/strategies/{strategy_id}", tag = "strategies", operation_id = "getStrategy",
+    summary = "One deployment", params(("strategy_id" = String, Path, description = "A deployment of the caller")),
+    responses((status = 200, description = "The deployment", body = StrategyView)))]
 pub async fn get(
     State(state): State<AppState>,
     principal: Principal,
@@ -207,6 +282,9 @@ async fn set_status(
     Ok(Json(StrategyView::from(&record)))
 }
 
+#[utoipa::path(post, path = "/strategies/{strategy_id}/pause", tag = "strategies", operation_id = "pauseStrategy",
+    summary = "Pause (indicators keep updating; no orders)", params(("strategy_id" = String, Path, description = "A deployment of the caller")),
+    responses((status = 200, description = "The deployment", body = StrategyView), (status = 409, description = "The strategy is stopped", body = common::openapi::ProblemSchema, content_type = "application/problem+json")))]
 pub async fn pause(
     State(state): State<AppState>,
     principal: Principal,
@@ -215,6 +293,9 @@ pub async fn pause(
     set_status(&state, &principal, &id, StrategyStatus::Paused).await
 }
 
+#[utoipa::path(post, path = "/strategies/{strategy_id}/resume", tag = "strategies", operation_id = "resumeStrategy",
+    summary = "Resume", params(("strategy_id" = String, Path, description = "A deployment of the caller")),
+    responses((status = 200, description = "The deployment", body = StrategyView), (status = 409, description = "The strategy is stopped", body = common::openapi::ProblemSchema, content_type = "application/problem+json")))]
 pub async fn resume(
     State(state): State<AppState>,
     principal: Principal,
@@ -223,6 +304,9 @@ pub async fn resume(
     set_status(&state, &principal, &id, StrategyStatus::Running).await
 }
 
+#[utoipa::path(post, path = "/strategies/{strategy_id}/stop", tag = "strategies", operation_id = "stopStrategy",
+    summary = "Stop for good (its working orders are cancelled)", params(("strategy_id" = String, Path, description = "A deployment of the caller")),
+    responses((status = 200, description = "The deployment", body = StrategyView)))]
 pub async fn stop(
     State(state): State<AppState>,
     principal: Principal,

@@ -33,6 +33,11 @@ pub fn routes() -> Routes {
         )
 }
 
+/// The function's part of the OpenAPI document.
+#[derive(Debug, utoipa::OpenApi)]
+#[openapi(paths(performance::performance, performance::equity_svg))]
+pub struct Api;
+
 pub fn router(state: AppState) -> axum::Router {
     routes().into_router(state)
 }

@@ -15,6 +15,7 @@ use domain::{Decimal, Fill, Symbol, Timestamp};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use store::records::Account;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::running::RunningMetrics;
 
@@ -23,18 +24,80 @@ const MAX_FILLS: usize = 100_000;
 /// The longest window a report covers.
 const MAX_DAYS: i64 = 3_660;
 
-#[derive(Debug, Deserialize)]
+/// The days a report covers, both included. `to` defaults to today (UTC) and `from` to
+/// a year before `to`; a window longer than ten years starts ten years before `to`; one
+/// whose `from` is after its `to` is empty.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Window {
+    /// The first day.
     #[serde(default)]
+    #[param(format = Date, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     from: Option<String>,
+    /// The last day.
     #[serde(default)]
+    #[param(format = Date, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     to: Option<String>,
 }
 
+/// A calendar date written `YYYY-MM-DD`.
 fn date(field: &str, text: &str) -> ApiResult<NaiveDate> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map_err(|_| ApiError::bad_query(field, format!("{text:?} is not a date like 2026-12-01")))
+    let shaped = text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    shaped
+        .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+        .flatten()
+        .ok_or_else(|| {
+            ApiError::bad_query(field, format!("{text:?} is not a date like 2026-12-01"))
+        })
+}
+
+/// The performance report, as [`performance`] writes it.
+#[derive(Debug, ToSchema)]
+#[schema(as = PerformanceReport)]
+#[allow(dead_code)] // a schema only: the handler builds the body
+pub struct ReportSchema {
+    #[schema(format = "uuid")]
+    account_id: String,
+    currency: String,
+    #[schema(format = Date)]
+    from: String,
+    #[schema(format = Date)]
+    to: String,
+    #[schema(format = DateTime)]
+    as_of: String,
+    equity_curve: Vec<CurvePointSchema>,
+    round_trips: u64,
+    /// The analytics metrics (total_return, cagr, volatility, sharpe, sortino,
+    /// max_drawdown, calmar, win_rate, profit_factor, expectancy, …; a ratio that is
+    /// undefined is null), or null when there is nothing to measure.
+    #[schema(value_type = Option<Object>)]
+    metrics: Option<serde_json::Value>,
+    /// Why `metrics` is null.
+    #[schema(nullable = false)]
+    metrics_unavailable: Option<String>,
+    /// Totals kept from the executions stream: fills, volume, notional, fees,
+    /// realized_pnl, round_trips, wins, losses, win_rate, profit_factor, …
+    #[schema(value_type = Object)]
+    running: serde_json::Value,
+}
+
+/// One point of the equity curve.
+#[derive(Debug, ToSchema)]
+#[schema(as = EquityPoint)]
+#[allow(dead_code)]
+pub struct CurvePointSchema {
+    #[schema(format = DateTime)]
+    time: String,
+    equity: String,
+    exposed: bool,
 }
 
 /// The window's first and last day (inclusive): `to` defaults to today, `from` to a year
@@ -47,21 +110,14 @@ fn window(state: &AppState, query: &Window) -> ApiResult<(NaiveDate, NaiveDate)>
     };
     let from = match &query.from {
         Some(f) => date("from", f)?,
-        None => to - chrono::Duration::days(365),
+        None => to
+            .checked_sub_signed(chrono::Duration::days(365))
+            .unwrap_or(NaiveDate::MIN),
     };
-    if from > to {
-        return Err(ApiError::bad_query(
-            "from",
-            format!("{from} is after to ({to})"),
-        ));
-    }
-    if (to - from).num_days() > MAX_DAYS {
-        return Err(ApiError::bad_query(
-            "from",
-            format!("the window is at most {MAX_DAYS} days"),
-        ));
-    }
-    Ok((from, to))
+    let earliest = to
+        .checked_sub_signed(chrono::Duration::days(MAX_DAYS))
+        .unwrap_or(NaiveDate::MIN);
+    Ok((from.max(earliest), to))
 }
 
 fn end_of(day: NaiveDate) -> Timestamp {
@@ -142,6 +198,13 @@ async fn trips(
     Ok(out)
 }
 
+#[utoipa::path(get, path = "/accounts/{account_id}/reports/performance", tag = "reports", operation_id = "getPerformance",
+    summary = "Performance metrics and the daily equity curve",
+    params(("account_id" = String, Path, description = "An account of the caller (another user's is a 404)"), Window),
+    responses(
+        (status = 200, description = "The report", body = ReportSchema),
+        (status = 400, description = "A date that is not YYYY-MM-DD (named)", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
 pub async fn performance(
     State(state): State<AppState>,
     principal: Principal,
@@ -189,6 +252,13 @@ pub async fn performance(
     Ok(Json(body))
 }
 
+#[utoipa::path(get, path = "/accounts/{account_id}/reports/equity.svg", tag = "reports", operation_id = "getEquitySvg",
+    summary = "The equity and drawdown chart",
+    params(("account_id" = String, Path, description = "An account of the caller (another user's is a 404)"), Window),
+    responses(
+        (status = 200, description = "SVG", body = String, content_type = "image/svg+xml"),
+        (status = 400, description = "A date that is not YYYY-MM-DD (named)", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
 pub async fn equity_svg(
     State(state): State<AppState>,
     principal: Principal,

@@ -88,11 +88,12 @@ async fn deposits_and_withdrawals_move_cash_exactly_once(backend: Backend) {
     assert_eq!(again.body["id"], r.body["id"], "the same entry");
     let other = deposit(json!("5"), Some("dep-1")).await;
     assert_eq!(other.status, StatusCode::CONFLICT);
+    // Decimals are strings: a JSON number cannot say exactly which decimal it means.
     let number = deposit(json!(0.1), None).await;
-    assert_eq!(
-        number.body["amount"], "0.1",
-        "JSON numbers are read exactly"
-    );
+    assert_eq!(number.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", number.text);
+    assert_eq!(number.body["errors"][0]["field"], "amount");
+    let string = deposit(json!("0.1"), None).await;
+    assert_eq!(string.body["amount"], "0.1", "{}", string.text);
     for (amount, why) in [
         (json!("0"), "zero"),
         (json!("-5"), "negative"),
@@ -119,7 +120,7 @@ async fn deposits_and_withdrawals_move_cash_exactly_once(backend: Backend) {
             json!({"amount": "2000"}),
         )
         .await;
-    assert_eq!(w.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(w.status, StatusCode::CONFLICT);
     assert_eq!(w.body["type"], "/problems/insufficient-funds");
     let w = app
         .post(
@@ -170,7 +171,7 @@ async fn balances_and_positions_value_holdings_at_the_last_price(backend: Backen
             json!({"amount": "9000"}),
         )
         .await;
-    assert_eq!(w.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(w.status, StatusCode::CONFLICT);
 
     app.fill_order(&ada, order.body["id"].as_str().unwrap(), "150")
         .await;
@@ -202,7 +203,7 @@ async fn a_breached_daily_loss_limit_halts_new_orders_for_the_day(backend: Backe
         .put(
             &format!("/accounts/{id}/risk-limits"),
             &ada.token,
-            json!({"max_daily_loss": "100", "max_order_notional": 5000, "max_position_by_symbol": {"AAPL": "50"}}),
+            json!({"max_daily_loss": "100", "max_order_notional": "5000", "max_position_by_symbol": {"AAPL": "50"}}),
         )
         .await;
     assert_eq!(limits.status, StatusCode::OK, "{}", limits.text);
@@ -233,7 +234,7 @@ async fn a_breached_daily_loss_limit_halts_new_orders_for_the_day(backend: Backe
             json!({"symbol": "AAPL", "side": "sell", "type": "limit", "quantity": "1", "limit_price": "95"}),
         )
         .await;
-    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused.status, StatusCode::CONFLICT);
     assert_eq!(refused.body["type"], "/problems/account-halted");
     // The next UTC day starts from its own baseline.
     app.advance(86_400);
@@ -321,7 +322,7 @@ async fn broker_credentials_are_stored_sealed_and_never_returned(backend: Backen
         ),
         (
             json!({"broker": "alpaca", "credentials": {"bad name": "v"}}),
-            "credentials.bad name",
+            "credentials",
         ),
         (
             json!({"broker": "alpaca", "credentials": {"k": 5}}),

@@ -6,9 +6,39 @@ use axum::http::{Method, StatusCode};
 
 use crate::helpers::{Backend, TestApp, all_routes};
 
+/// The document as the handlers' types generate it, for the built-in instruments.
+fn generated() -> serde_json::Value {
+    use utoipa::OpenApi;
+    let mut doc = common::openapi::assemble([
+        auth_fn::Api::openapi(),
+        account_fn::Api::openapi(),
+        orders_fn::Api::openapi(),
+        reports_fn::Api::openapi(),
+        core_service::Api::openapi(),
+    ]);
+    common::openapi::for_catalog(&mut doc, &domain::InstrumentCatalog::builtin());
+    doc
+}
+
+/// `functions/openapi.json` is what the types generate (`STRATUS_BLESS=1` rewrites it).
+#[test]
+fn the_committed_document_is_the_generated_one() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi.json");
+    let generated = generated();
+    let text = format!("{}\n", serde_json::to_string_pretty(&generated).unwrap());
+    if std::env::var_os("STRATUS_BLESS").is_some() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        committed == text,
+        "functions/openapi.json is not what the handlers' types generate: run STRATUS_BLESS=1 cargo test -p stratus-api-tests --test api openapi and review the diff"
+    );
+}
+
 #[test]
 fn the_document_lists_exactly_the_routes() {
-    let doc = common::openapi::document();
+    let doc = common::openapi::document(&domain::InstrumentCatalog::builtin());
     assert_eq!(doc["openapi"], "3.1.0");
     let documented: BTreeSet<(String, String)> = common::openapi::operations(&doc)
         .into_iter()
@@ -56,9 +86,14 @@ async fn every_documented_route_is_served_and_the_document_too() {
     let app = TestApp::spawn(Backend::Embedded).await;
     let r = app.call(Method::GET, "/openapi.json", None, None).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.body, common::openapi::document());
+    assert_eq!(
+        r.body,
+        common::openapi::document(&domain::InstrumentCatalog::builtin())
+    );
     let ada = app.user("ada@example.com").await;
-    for (method, path) in common::openapi::operations(&common::openapi::document()) {
+    for (method, path) in common::openapi::operations(&common::openapi::document(
+        &domain::InstrumentCatalog::builtin(),
+    )) {
         if path == "/health" || path == "/ws" {
             continue; // the core's routes (tested with the core)
         }

@@ -151,7 +151,7 @@ async fn a_client_order_id_makes_placing_idempotent(backend: Backend) {
     let refused = app.post(&path, &ada.token, too_big).await;
     assert_eq!(
         refused.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
+        StatusCode::CONFLICT,
         "{}",
         refused.text
     );
@@ -305,7 +305,7 @@ async fn pre_trade_checks_refuse_what_the_account_cannot_do(backend: Backend) {
     let r = app
         .post(&path, &ada.token, limit_buy("AAPL", "10", "150"))
         .await;
-    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(problem(&r), "/problems/insufficient-buying-power");
     // What working orders reserve counts.
     let ok = app

@@ -28,7 +28,7 @@ async fn race(http: &HttpClient, token: &str, requests: Vec<(String, Value)>) ->
 }
 
 fn refused_as(reply: &Reply, problem: &str) -> bool {
-    reply.status == StatusCode::UNPROCESSABLE_ENTITY
+    reply.status == StatusCode::CONFLICT
         && reply.body["type"]
             .as_str()
             .is_some_and(|t| t.ends_with(problem))

@@ -305,7 +305,7 @@ async fn status_headers_and_body_on_one_reused_connection() {
             )
             .await
             .expect("a response");
-        assert_eq!(r.status, 201);
+        assert_eq!(r.status, 202);
         assert_eq!(r.json().expect("JSON")["email"], "a@b.co");
         let r = get(&mut conn, "/empty").await.expect("a response");
         assert_eq!(r.status, 204);
