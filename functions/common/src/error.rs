@@ -155,12 +155,7 @@ impl ApiError {
     /// own problem type (`insufficient-buying-power`, `account-halted`, …). A request
     /// that breaks a documented rule is a 422 ([`ApiError::invalid`]) instead.
     pub fn rejected(problem: &'static str, detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::CONFLICT,
-            problem,
-            "Request refused",
-            detail,
-        )
+        Self::new(StatusCode::CONFLICT, problem, "Request refused", detail)
     }
 
     pub fn payload_too_large(limit: usize) -> Self {

@@ -90,7 +90,12 @@ async fn deposits_and_withdrawals_move_cash_exactly_once(backend: Backend) {
     assert_eq!(other.status, StatusCode::CONFLICT);
     // Decimals are strings: a JSON number cannot say exactly which decimal it means.
     let number = deposit(json!(0.1), None).await;
-    assert_eq!(number.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", number.text);
+    assert_eq!(
+        number.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        number.text
+    );
     assert_eq!(number.body["errors"][0]["field"], "amount");
     let string = deposit(json!("0.1"), None).await;
     assert_eq!(string.body["amount"], "0.1", "{}", string.text);

@@ -149,12 +149,7 @@ async fn a_client_order_id_makes_placing_idempotent(backend: Backend) {
     let mut too_big = limit_buy("AAPL", "1000", "100");
     too_big["client_order_id"] = json!("fix-1");
     let refused = app.post(&path, &ada.token, too_big).await;
-    assert_eq!(
-        refused.status,
-        StatusCode::CONFLICT,
-        "{}",
-        refused.text
-    );
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text);
     let mut corrected = limit_buy("AAPL", "5", "100");
     corrected["client_order_id"] = json!("fix-1");
     let placed = app.post(&path, &ada.token, corrected).await;

@@ -293,7 +293,10 @@ async fn the_daily_job_writes_rows_that_make_the_equity_curve(backend: Backend) 
     // years before its to.
     let empty = app
         .get(
-            &format!("/accounts/{id}/reports/performance?from={}&to={}", days[2], days[0]),
+            &format!(
+                "/accounts/{id}/reports/performance?from={}&to={}",
+                days[2], days[0]
+            ),
             &ada.token,
         )
         .await;
