@@ -36,6 +36,32 @@ pub struct TokenPair {
     refresh_expires_in: i64,
 }
 
+/// A token bucket of `per_minute` requests per client IP for `what` (`login`,
+/// `register`): a 429 with `Retry-After` once it is empty.
+pub(crate) async fn per_ip_limit(
+    state: &AppState,
+    what: &str,
+    ip: &str,
+    per_minute: u32,
+) -> ApiResult<()> {
+    let allowed = state
+        .rate_limits
+        .allow(
+            &format!("{what}#{ip}"),
+            state.clock.now().nanos() / 1_000_000,
+            per_minute,
+            f64::from(per_minute) / 60.0,
+        )
+        .await?;
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::too_many_requests(
+            60 / u64::from(per_minute).max(1),
+        ))
+    }
+}
+
 const INVALID_LOGIN: &str = "invalid email or password";
 
 fn locked(until: i64, now: i64) -> ApiError {
@@ -84,21 +110,7 @@ pub async fn login(
     ApiJson(body): ApiJson<LoginBody>,
 ) -> ApiResult<Json<TokenPair>> {
     let now = state.clock.unix_seconds();
-    let per_minute = state.settings.login_rate_per_minute;
-    let allowed = state
-        .rate_limits
-        .allow(
-            &format!("login#{ip}"),
-            state.clock.now().nanos() / 1_000_000,
-            per_minute,
-            f64::from(per_minute) / 60.0,
-        )
-        .await?;
-    if !allowed {
-        return Err(ApiError::too_many_requests(
-            60 / u64::from(per_minute).max(1),
-        ));
-    }
+    per_ip_limit(&state, "login", &ip, state.settings.login_rate_per_minute).await?;
     // A malformed email cannot be registered: answer as for any failed login.
     let email = normalize_email(&body.email).unwrap_or_else(|_| body.email.trim().to_lowercase());
     if let Some(until) = state.logins.locked_until(&email, now).await? {

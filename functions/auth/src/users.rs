@@ -112,21 +112,13 @@ pub async fn register(
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<RegisterBody>,
 ) -> ApiResult<(StatusCode, Json<Registered>)> {
-    let per_minute = state.settings.register_rate_per_minute;
-    let allowed = state
-        .rate_limits
-        .allow(
-            &format!("register#{ip}"),
-            state.clock.now().nanos() / 1_000_000,
-            per_minute,
-            f64::from(per_minute) / 60.0,
-        )
-        .await?;
-    if !allowed {
-        return Err(ApiError::too_many_requests(
-            60 / u64::from(per_minute).max(1),
-        ));
-    }
+    crate::sessions::per_ip_limit(
+        &state,
+        "register",
+        &ip,
+        state.settings.register_rate_per_minute,
+    )
+    .await?;
     let email = body.email.0;
     let password_hash = hash_password(body.password.0).await?;
     let role = if state.settings.is_admin_email(&email) {

@@ -393,6 +393,17 @@ input_type!(
         .into()
 );
 
+fn symbol(text: &str) -> Result<domain::Symbol, String> {
+    domain::Symbol::parse(text).map_err(|e| e.to_string())
+}
+
+fn symbol_schema() -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(symbol_pattern()))
+        .into()
+}
+
 /// The symbol grammar (letters compared without case): what `domain::Symbol` parses.
 fn symbol_pattern() -> String {
     format!(
@@ -406,11 +417,8 @@ input_type!(
     /// served document narrows this to them).
     SymbolInput(domain::Symbol),
     "a symbol such as \"AAPL\" (a string)",
-    |text| domain::Symbol::parse(text).map_err(|e| e.to_string()),
-    || ObjectBuilder::new()
-        .schema_type(Type::String)
-        .pattern(Some(symbol_pattern()))
-        .into()
+    symbol,
+    symbol_schema
 );
 
 input_type!(
@@ -418,11 +426,8 @@ input_type!(
     /// the served document lists them: see `crate::openapi::for_catalog`).
     InstrumentSymbol(domain::Symbol),
     "a symbol such as \"AAPL\" (a string)",
-    |text| domain::Symbol::parse(text).map_err(|e| e.to_string()),
-    || ObjectBuilder::new()
-        .schema_type(Type::String)
-        .pattern(Some(symbol_pattern()))
-        .into()
+    symbol,
+    symbol_schema
 );
 
 /// A broker's credentials: 1 to 10 named values, names of letters, digits and `_` (1 to
