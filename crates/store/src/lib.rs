@@ -12,6 +12,9 @@
 pub mod auth;
 pub mod aws;
 pub mod brokers;
+/// Built for tests only (feature `conformance`, which this crate's own tests turn on):
+/// never part of a production binary.
+#[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod dead_letters;
 pub mod error;

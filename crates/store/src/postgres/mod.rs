@@ -26,7 +26,7 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await?;
-        sqlx::migrate!("../../migrations")
+        sqlx::migrate!("../../migrations/postgres")
             .run(&pool)
             .await
             .map_err(|e| StoreError::internal(format!("Postgres migrations failed: {e}")))?;

@@ -1,4 +1,4 @@
-//! The embedded file's schema: `sqlite-migrations/*.sql`, compiled in, applied in order,
+//! The embedded file's schema: `migrations/sqlite/*.sql`, compiled in, applied in order,
 //! each in its own transaction, and recorded in `schema_migrations` with a checksum so a
 //! file changed after it was applied is refused rather than silently diverging.
 
@@ -18,7 +18,7 @@ macro_rules! migration {
             version: $version,
             name: $name,
             sql: include_str!(concat!(
-                "../../sqlite-migrations/",
+                "../../../../migrations/sqlite/",
                 stringify!($version),
                 "_",
                 $name,
@@ -174,7 +174,7 @@ mod tests {
 
     #[test]
     fn every_file_is_listed() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/sqlite-migrations");
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations/sqlite");
         let mut files: Vec<String> = std::fs::read_dir(dir)
             .expect("migrations dir")
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
