@@ -15,8 +15,8 @@
 //! last answer that took (`core_drain_ms`): a core that keeps up with placement drains in
 //! one batch; one that falls behind shows its backlog there.
 //!
-//! The HTTP client is a minimal HTTP/1.1 one (`client`): the load generator's own cost
-//! per request stays small and known.
+//! The HTTP client is hyper's connection API (`client`): one keep-alive HTTP/1.1
+//! connection per worker, one request at a time.
 
 mod client;
 #[cfg(test)]

@@ -1,21 +1,18 @@
-//! A minimal HTTP/1.1 client for the load generator: one keep-alive connection over a
-//! `TcpStream`, one request at a time (no pipelining).
-//!
-//! Requests are framed by `Content-Length`. Responses are framed by `Content-Length`, or
-//! by the server closing the connection when there is none (the connection is then not
-//! reused); `1xx` answers are skipped. A `Transfer-Encoding` (chunked) response is refused
-//! with [`Error::Chunked`] rather than misread. Any error leaves the connection unusable:
-//! open a new one.
+//! The load generator's HTTP/1.1 client: one keep-alive connection per worker over
+//! hyper's connection API (`hyper::client::conn::http1`), one request at a time. hyper
+//! does the framing (lengths, chunks, informational answers, `Connection: close`); this
+//! module only times exchanges and says when a connection cannot be reused.
 
 use std::fmt;
 use std::io;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-/// The largest response head (status line and headers) accepted.
-pub const MAX_HEAD: usize = 64 * 1024;
 /// The largest response body accepted.
 pub const MAX_BODY: usize = 16 * 1024 * 1024;
 
@@ -33,50 +30,40 @@ pub struct BaseUrl {
 
 impl BaseUrl {
     pub fn parse(url: &str) -> Result<Self, String> {
-        let rest = url
-            .strip_prefix("http://")
-            .ok_or_else(|| format!("{url:?}: only http:// URLs are supported"))?;
-        let (authority, path) = match rest.find('/') {
-            Some(at) => rest.split_at(at),
-            None => (rest, ""),
-        };
-        if authority.is_empty() || authority.contains('@') {
+        let uri: hyper::Uri = url
+            .parse()
+            .map_err(|e| format!("{url:?}: not a URL ({e})"))?;
+        if uri.scheme_str() != Some("http") {
+            return Err(format!("{url:?}: only http:// URLs are supported"));
+        }
+        let authority = uri
+            .authority()
+            .ok_or_else(|| format!("{url:?}: expected http://host[:port][/path]"))?;
+        if authority.as_str().contains('@') {
             return Err(format!("{url:?}: expected http://host[:port][/path]"));
         }
-        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let (host, after) = v6
-                .split_once(']')
-                .ok_or_else(|| format!("{url:?}: unclosed IPv6 address"))?;
-            match after {
-                "" => (host, None),
-                _ => match after.strip_prefix(':') {
-                    Some(port) => (host, Some(port)),
-                    None => return Err(format!("{url:?}: expected a port after the address")),
-                },
-            }
-        } else {
-            match authority.rsplit_once(':') {
-                Some((host, port)) => (host, Some(port)),
-                None => (authority, None),
-            }
-        };
+        if uri.query().is_some() || url.contains('#') {
+            return Err(format!("{url:?}: a base URL has no query or fragment"));
+        }
+        let after_host = authority
+            .as_str()
+            .rsplit_once(']')
+            .map_or(authority.as_str(), |(_, rest)| rest);
+        if after_host.contains(':') && authority.port_u16().is_none() {
+            return Err(format!("{url:?}: bad port"));
+        }
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
         if host.is_empty() {
             return Err(format!("{url:?}: no host"));
         }
-        let port = match port {
-            None => 80,
-            Some(port) => port
-                .parse::<u16>()
-                .map_err(|_| format!("{url:?}: bad port {port:?}"))?,
-        };
-        if path.contains(['?', '#']) {
-            return Err(format!("{url:?}: a base URL has no query or fragment"));
-        }
         Ok(BaseUrl {
-            authority: authority.to_owned(),
+            authority: authority.as_str().to_owned(),
             host: host.to_owned(),
-            port,
-            prefix: path.trim_end_matches('/').to_owned(),
+            port: authority.port_u16().unwrap_or(80),
+            prefix: uri.path().trim_end_matches('/').to_owned(),
         })
     }
 
@@ -96,42 +83,27 @@ impl fmt::Display for BaseUrl {
 #[derive(Debug)]
 pub enum Error {
     Io(io::Error),
-    /// The connection closed before any byte of the response arrived (a reused keep-alive
-    /// connection the server had already closed, typically).
+    /// The connection was closed before the response (a reused keep-alive connection the
+    /// server had already closed, typically): safe to send again on a new one.
     Closed,
-    /// The connection closed in the middle of the response.
-    Truncated,
-    Malformed(String),
-    /// A `Transfer-Encoding` response: chunked bodies are not supported.
-    Chunked,
-    TooLarge(&'static str),
+    Http(hyper::Error),
     Timeout(Duration),
+    TooLarge,
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Io(e) => write!(f, "connection error: {e}"),
-            Error::Closed => f.write_str("connection closed before the response"),
-            Error::Truncated => f.write_str("connection closed in the middle of the response"),
-            Error::Malformed(why) => write!(f, "malformed response: {why}"),
-            Error::Chunked => {
-                f.write_str("transfer-encoding (chunked) responses are not supported")
-            }
-            Error::TooLarge(what) => write!(f, "response {what} too large"),
-            Error::Timeout(after) => write!(f, "no complete response after {after:?}"),
+            Error::Io(e) => write!(f, "{e}"),
+            Error::Closed => f.write_str("the connection was closed"),
+            Error::Http(e) => write!(f, "{e}"),
+            Error::Timeout(t) => write!(f, "no answer within {t:?}"),
+            Error::TooLarge => write!(f, "the answer is over {MAX_BODY} bytes"),
         }
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Io(e) => Some(e),
-            _ => None,
-        }
-    }
-}
+impl std::error::Error for Error {}
 
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
@@ -139,50 +111,51 @@ impl From<io::Error> for Error {
     }
 }
 
-#[derive(Debug, Clone)]
+impl From<hyper::Error> for Error {
+    fn from(e: hyper::Error) -> Self {
+        // Nothing of the answer arrived: the request may be sent again elsewhere.
+        if e.is_canceled() || e.is_closed() || e.is_incomplete_message() {
+            Error::Closed
+        } else {
+            Error::Http(e)
+        }
+    }
+}
+
+/// A whole response, and how long it took from sending the request.
+#[derive(Debug)]
 pub struct Response {
     pub status: u16,
-    /// Header names lower-cased, in the order received.
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-    /// From the start of writing the request to the last byte of the response read.
+    pub headers: hyper::HeaderMap,
+    pub body: Bytes,
     pub elapsed: Duration,
 }
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
     pub fn json(&self) -> Result<serde_json::Value, serde_json::Error> {
         serde_json::from_slice(&self.body)
     }
 
-    /// The start of the body as text, for error messages.
+    /// The start of the body, for error messages.
     pub fn body_snippet(&self) -> String {
-        const MAX: usize = 300;
         let text = String::from_utf8_lossy(&self.body);
-        let text = text.trim();
-        match text.char_indices().nth(MAX) {
-            Some((at, _)) => format!("{}…", &text[..at]),
-            None => text.to_owned(),
+        let mut end = text.len().min(200);
+        while !text.is_char_boundary(end) {
+            end -= 1;
         }
+        text[..end].to_owned()
     }
 }
 
 /// One keep-alive connection.
 #[derive(Debug)]
 pub struct Conn {
-    stream: TcpStream,
+    sender: SendRequest<Full<Bytes>>,
     authority: String,
-    /// Bytes read and not yet consumed.
-    buf: Vec<u8>,
-    /// The request being written (kept to reuse its allocation).
-    out: Vec<u8>,
-    reusable: bool,
     served: u64,
     timeout: Duration,
 }
@@ -194,12 +167,16 @@ impl Conn {
                 .await
                 .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
         stream.set_nodelay(true)?;
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(io::Error::other)?;
+        // The connection runs until the server or the sender closes it.
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
         Ok(Conn {
-            stream,
+            sender,
             authority: url.authority.clone(),
-            buf: Vec::with_capacity(8 * 1024),
-            out: Vec::with_capacity(1024),
-            reusable: true,
             served: 0,
             timeout,
         })
@@ -207,7 +184,7 @@ impl Conn {
 
     /// Whether another request may be sent on this connection.
     pub fn is_reusable(&self) -> bool {
-        self.reusable
+        !self.sender.is_closed()
     }
 
     /// Responses completed on this connection.
@@ -216,7 +193,7 @@ impl Conn {
     }
 
     /// Sends one request and reads its whole response. `target` is the path (and query);
-    /// `Host` and `Content-Length` are added.
+    /// `Host` is added (and `Content-Length`, by hyper).
     pub async fn request(
         &mut self,
         method: &str,
@@ -224,220 +201,43 @@ impl Conn {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Result<Response, Error> {
-        if !self.reusable {
-            return Err(Error::Io(io::Error::new(
-                io::ErrorKind::NotConnected,
-                "the connection cannot be reused",
-            )));
-        }
-        // Unusable until this exchange completes cleanly.
-        self.reusable = false;
-        self.out.clear();
-        self.out.extend_from_slice(method.as_bytes());
-        self.out.push(b' ');
-        self.out.extend_from_slice(target.as_bytes());
-        self.out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
-        self.out.extend_from_slice(self.authority.as_bytes());
-        self.out.extend_from_slice(b"\r\ncontent-length: ");
-        self.out
-            .extend_from_slice(body.len().to_string().as_bytes());
-        self.out.extend_from_slice(b"\r\n");
+        let mut builder = hyper::Request::builder()
+            .method(method)
+            .uri(target)
+            .header(hyper::header::HOST, &self.authority);
         for (name, value) in headers {
-            self.out.extend_from_slice(name.as_bytes());
-            self.out.extend_from_slice(b": ");
-            self.out.extend_from_slice(value.as_bytes());
-            self.out.extend_from_slice(b"\r\n");
+            builder = builder.header(*name, *value);
         }
-        self.out.extend_from_slice(b"\r\n");
-        self.out.extend_from_slice(body);
-
+        let request = builder
+            .body(Full::new(Bytes::copy_from_slice(body)))
+            .map_err(|e| Error::Io(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
         let timeout = self.timeout;
         let started = Instant::now();
-        let mut response = tokio::time::timeout(timeout, self.exchange(method))
+        let exchange = async {
+            self.sender.ready().await?;
+            let response = self.sender.send_request(request).await?;
+            let status = response.status().as_u16();
+            let (parts, body) = response.into_parts();
+            let body = http_body_util::Limited::new(body, MAX_BODY)
+                .collect()
+                .await
+                .map_err(|e| match e.downcast::<hyper::Error>() {
+                    Ok(e) => Error::from(*e),
+                    Err(_) => Error::TooLarge,
+                })?
+                .to_bytes();
+            Ok::<_, Error>(Response {
+                status,
+                headers: parts.headers,
+                body,
+                elapsed: Duration::ZERO,
+            })
+        };
+        let mut response = tokio::time::timeout(timeout, exchange)
             .await
             .map_err(|_| Error::Timeout(timeout))??;
         response.elapsed = started.elapsed();
         self.served += 1;
         Ok(response)
     }
-
-    async fn exchange(&mut self, method: &str) -> Result<Response, Error> {
-        self.stream.write_all(&self.out).await?;
-        loop {
-            let (head_len, head) = self.read_head().await?;
-            self.buf.drain(..head_len);
-            // Informational answers (100 Continue, 103 Early Hints) precede the real one.
-            if (100..200).contains(&head.status) && head.status != 101 {
-                continue;
-            }
-            let framing = head.framing(method)?;
-            let body = match framing {
-                Framing::Length(len) => {
-                    if len > MAX_BODY {
-                        return Err(Error::TooLarge("body"));
-                    }
-                    while self.buf.len() < len {
-                        if self.fill().await? == 0 {
-                            return Err(Error::Truncated);
-                        }
-                    }
-                    self.buf.drain(..len).collect()
-                }
-                Framing::UntilClose => {
-                    while self.fill().await? > 0 {
-                        if self.buf.len() > MAX_BODY {
-                            return Err(Error::TooLarge("body"));
-                        }
-                    }
-                    std::mem::take(&mut self.buf)
-                }
-            };
-            self.reusable = head.keep_alive && framing != Framing::UntilClose;
-            return Ok(Response {
-                status: head.status,
-                headers: head.headers,
-                body,
-                elapsed: Duration::ZERO,
-            });
-        }
-    }
-
-    /// Reads until a whole head is buffered; returns its length (with the blank line).
-    async fn read_head(&mut self) -> Result<(usize, Head), Error> {
-        let mut scanned = 0;
-        loop {
-            if let Some(at) = find_blank_line(&self.buf, scanned) {
-                let head = parse_head(&self.buf[..at])?;
-                return Ok((at + 4, head));
-            }
-            if self.buf.len() > MAX_HEAD {
-                return Err(Error::TooLarge("head"));
-            }
-            scanned = self.buf.len().saturating_sub(3);
-            let had = self.buf.len();
-            if self.fill().await? == 0 {
-                return Err(if had == 0 {
-                    Error::Closed
-                } else {
-                    Error::Truncated
-                });
-            }
-        }
-    }
-
-    async fn fill(&mut self) -> Result<usize, Error> {
-        self.buf.reserve(8 * 1024);
-        Ok(self.stream.read_buf(&mut self.buf).await?)
-    }
-}
-
-fn find_blank_line(buf: &[u8], from: usize) -> Option<usize> {
-    buf.get(from..)?
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|at| from + at)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Framing {
-    Length(usize),
-    UntilClose,
-}
-
-#[derive(Debug)]
-struct Head {
-    status: u16,
-    headers: Vec<(String, String)>,
-    keep_alive: bool,
-}
-
-impl Head {
-    fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.headers
-            .iter()
-            .filter(move |(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn framing(&self, method: &str) -> Result<Framing, Error> {
-        if method.eq_ignore_ascii_case("HEAD") || self.status == 204 || self.status == 304 {
-            return Ok(Framing::Length(0));
-        }
-        if self.get_all("transfer-encoding").next().is_some() {
-            return Err(Error::Chunked);
-        }
-        let mut length = None;
-        for value in self.get_all("content-length") {
-            for part in value.split(',') {
-                let part = part.trim();
-                if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(Error::Malformed(format!("content-length {value:?}")));
-                }
-                let n: usize = part.parse().map_err(|_| Error::TooLarge("body"))?;
-                if length.is_some_and(|l| l != n) {
-                    return Err(Error::Malformed("conflicting content-length".into()));
-                }
-                length = Some(n);
-            }
-        }
-        Ok(length.map_or(Framing::UntilClose, Framing::Length))
-    }
-}
-
-/// Parses a status line and headers (without the final blank line).
-fn parse_head(bytes: &[u8]) -> Result<Head, Error> {
-    let text =
-        std::str::from_utf8(bytes).map_err(|_| Error::Malformed("the head is not UTF-8".into()))?;
-    let mut lines = text.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let mut parts = status_line.splitn(3, ' ');
-    let version = parts.next().unwrap_or_default();
-    let http10 = match version {
-        "HTTP/1.1" => false,
-        "HTTP/1.0" => true,
-        _ => return Err(Error::Malformed(format!("status line {status_line:?}"))),
-    };
-    let code = parts.next().unwrap_or_default();
-    if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Error::Malformed(format!("status line {status_line:?}")));
-    }
-    let status: u16 = code
-        .parse()
-        .map_err(|_| Error::Malformed(format!("status line {status_line:?}")))?;
-    if status < 100 {
-        return Err(Error::Malformed(format!("status line {status_line:?}")));
-    }
-    let mut headers = Vec::new();
-    for line in lines {
-        if line.starts_with([' ', '\t']) {
-            return Err(Error::Malformed("folded header line".into()));
-        }
-        let (name, value) = line
-            .split_once(':')
-            .ok_or_else(|| Error::Malformed(format!("header line {line:?}")))?;
-        if name.is_empty() || name.bytes().any(|b| b.is_ascii_whitespace()) {
-            return Err(Error::Malformed(format!("header name {name:?}")));
-        }
-        headers.push((
-            name.to_ascii_lowercase(),
-            value.trim_matches([' ', '\t']).to_owned(),
-        ));
-    }
-    let connection_has = |token: &str| {
-        headers
-            .iter()
-            .filter(|(n, _)| n == "connection")
-            .flat_map(|(_, v)| v.split(','))
-            .any(|t| t.trim().eq_ignore_ascii_case(token))
-    };
-    let keep_alive = if http10 {
-        connection_has("keep-alive")
-    } else {
-        !connection_has("close")
-    };
-    Ok(Head {
-        status,
-        headers,
-        keep_alive,
-    })
 }

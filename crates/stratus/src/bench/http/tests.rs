@@ -319,40 +319,44 @@ async fn status_headers_and_body_on_one_reused_connection() {
     assert_eq!(server.seen.connections.load(Ordering::SeqCst), 1);
 }
 
+/// Waits (up to a second) for hyper to notice that `conn` was closed.
+async fn closes(conn: &Conn) -> bool {
+    for _ in 0..100 {
+        if !conn.is_reusable() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    false
+}
+
 #[tokio::test]
-async fn informational_answers_are_skipped_and_headers_trimmed() {
+async fn informational_answers_are_skipped_and_headers_kept() {
     let server = start(Behaviour::default()).await;
     let mut conn = connect(&server).await;
     let r = get(&mut conn, "/continue").await.expect("a response");
     assert_eq!(r.status, 200);
-    assert_eq!(r.body, b"hi");
+    assert_eq!(&r.body[..], b"hi");
     assert_eq!(r.header("x-mixed-case"), Some("padded value"));
     assert!(conn.is_reusable());
 }
 
 #[tokio::test]
-async fn chunked_answers_are_refused() {
+async fn chunked_and_close_delimited_answers_are_read_whole() {
     let server = start(Behaviour::default()).await;
     let mut conn = connect(&server).await;
-    let e = get(&mut conn, "/chunked").await.expect_err("chunked");
-    assert!(matches!(e, Error::Chunked), "{e}");
-    assert!(e.to_string().contains("chunked"));
-    assert!(!conn.is_reusable());
-    assert!(get(&mut conn, "/ok").await.is_err());
-}
+    let r = get(&mut conn, "/chunked").await.expect("chunked");
+    assert_eq!(&r.body[..], b"hi");
 
-#[tokio::test]
-async fn framing_by_close_and_http_1_0_end_the_connection() {
-    let server = start(Behaviour::default()).await;
     let mut conn = connect(&server).await;
     let r = get(&mut conn, "/until-close").await.expect("a response");
-    assert_eq!(r.body, b"all of it");
-    assert!(!conn.is_reusable());
+    assert_eq!(&r.body[..], b"all of it");
+    assert!(closes(&conn).await);
 
     let mut conn = connect(&server).await;
     let r = get(&mut conn, "/http10").await.expect("a response");
-    assert_eq!(r.body, b"x");
-    assert!(!conn.is_reusable());
+    assert_eq!(&r.body[..], b"x");
+    assert!(closes(&conn).await);
 }
 
 #[tokio::test]
@@ -367,26 +371,22 @@ async fn connection_close_header_ends_reuse() {
     assert!(conn.is_reusable());
     let r = get(&mut conn, "/ok").await.expect("second");
     assert_eq!(r.header("connection"), Some("close"));
-    assert!(!conn.is_reusable());
+    assert!(closes(&conn).await);
 }
 
 #[tokio::test]
 async fn broken_answers_are_errors() {
     let server = start(Behaviour::default()).await;
-    for (path, check) in [
-        (
-            "/garbage",
-            (|e| matches!(e, Error::Malformed(_))) as fn(&Error) -> bool,
-        ),
-        ("/truncated", |e| matches!(e, Error::Truncated)),
-        ("/conflict", |e| matches!(e, Error::Malformed(_))),
-        ("/hangup", |e| matches!(e, Error::Closed)),
-    ] {
+    for path in ["/garbage", "/truncated", "/conflict", "/hangup"] {
         let mut conn = connect(&server).await;
         let e = get(&mut conn, path).await.expect_err(path);
-        assert!(check(&e), "{path}: {e}");
-        assert!(!conn.is_reusable(), "{path}");
+        assert!(matches!(e, Error::Http(_) | Error::Closed), "{path}: {e}");
+        assert!(closes(&conn).await, "{path}");
     }
+    // A hang-up before any answer is `Closed`: the bench sends the order again.
+    let mut conn = connect(&server).await;
+    let e = get(&mut conn, "/hangup").await.expect_err("hangup");
+    assert!(matches!(e, Error::Closed), "{e}");
 }
 
 fn config(server: &Server, orders: usize, concurrency: usize, warmup: usize) -> HttpConfig {
