@@ -5,6 +5,7 @@
 //! [`DomainError`], and money arithmetic is checked so that an overflow is an error
 //! rather than a wrong number.
 
+pub mod calendar;
 pub mod catalog;
 pub mod error;
 pub mod events;

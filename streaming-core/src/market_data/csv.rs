@@ -378,25 +378,6 @@ fn digits(text: &[u8]) -> Option<i64> {
     Some(text.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0')))
 }
 
-/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
 /// `YYYY-MM-DD` → midnight UTC, checking the calendar (no February 30th).
 fn parse_date(text: &str) -> Option<Timestamp> {
     parse_date_bytes(text.as_bytes())
@@ -407,10 +388,11 @@ fn parse_date_bytes(b: &[u8]) -> Option<Timestamp> {
         return None;
     }
     let (y, m, d) = (digits(&b[0..4])?, digits(&b[5..7])?, digits(&b[8..10])?);
-    if !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) {
+    let (m, d) = (u32::try_from(m).ok()?, u32::try_from(d).ok()?);
+    if d < 1 || d > domain::calendar::days_in_month(y, m) {
         return None;
     }
-    days_from_civil(y, m, d)
+    domain::calendar::days_from_civil(y, m, d)
         .checked_mul(86_400 * domain::time::NANOS_PER_SECOND)
         .map(Timestamp::from_nanos)
 }

@@ -1,9 +1,8 @@
 //! Calendar arithmetic for the time axis: UTC civil dates from nanoseconds, and date ticks
 //! on round calendar boundaries (years, months, weeks, days, hours, minutes, seconds).
 //!
-//! Written out (Howard Hinnant's `days_from_civil`) rather than borrowed from a date crate so
-//! the chart needs nothing beyond `domain`; all arithmetic is in `i128` nanoseconds, which no
-//! `Timestamp` can overflow.
+//! The calendar itself is `domain::calendar` (the workspace's one); the axis arithmetic
+//! is in `i128` nanoseconds, which no `Timestamp` can overflow.
 
 const NANOS_PER_SECOND: i128 = 1_000_000_000;
 const SECONDS_PER_DAY: i128 = 86_400;
@@ -14,29 +13,22 @@ const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
-/// Year, month (1–12) and day (1–31) of a day counted from 1970-01-01.
+/// Year, month and day of a day counted from 1970-01-01 (`domain::calendar`, in the
+/// chart's `i128`; every day a `Timestamp` can name fits `i64`).
 pub(crate) fn civil_from_days(days: i128) -> (i128, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i128::from(month <= 2);
-    (year, month, day)
+    let days = i64::try_from(days).unwrap_or(if days < 0 { i64::MIN / 2 } else { i64::MAX / 2 });
+    let (year, month, day) = domain::calendar::civil_from_days(days);
+    (i128::from(year), month, day)
 }
 
-/// Days from 1970-01-01 to the given civil date; the inverse of [`civil_from_days`].
+/// Days from 1970-01-01 to the civil date; the inverse of [`civil_from_days`].
 pub(crate) fn days_from_civil(year: i128, month: u32, day: u32) -> i128 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let yoe = year.rem_euclid(400);
-    let month = i128::from(month);
-    let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i128::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let year = i64::try_from(year).unwrap_or(if year < 0 {
+        i64::MIN / 800
+    } else {
+        i64::MAX / 800
+    });
+    i128::from(domain::calendar::days_from_civil(year, month, day))
 }
 
 /// A UTC instant split into its calendar fields.
