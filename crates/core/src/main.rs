@@ -10,8 +10,8 @@ use core_service::service::{Service, ServiceConfig};
 async fn main() -> anyhow::Result<()> {
     let app = common::AppState::from_env().await?;
     common::serve::init_tracing(&app.settings);
-    let feed = match std::env::var("STRATUS_FEED").as_deref() {
-        Ok("synthetic") => FeedConfig::default_synthetic(),
+    let feed = match app.settings.feed.as_deref() {
+        Some("synthetic") => FeedConfig::default_synthetic(),
         _ => FeedConfig::None,
     };
     let service = Service::spawn(
@@ -19,8 +19,8 @@ async fn main() -> anyhow::Result<()> {
         ServiceConfig {
             core: Default::default(),
             feed,
-            executions_consumer: std::env::var_os("STRATUS_CONSUME_EXECUTIONS").is_some(),
-            daily_reports: std::env::var_os("STRATUS_DAILY_REPORTS").is_some(),
+            executions_consumer: app.settings.consume_executions,
+            daily_reports: app.settings.daily_reports,
         },
     );
     let bind = app

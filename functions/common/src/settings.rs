@@ -1,17 +1,20 @@
-//! Typed settings, layered: built-in defaults, then an optional TOML file
-//! (`STRATUS_CONFIG=path`), then environment variables — `STRATUS_<NAME>` for every
-//! field (`STRATUS_JWT_SECRET`, `STRATUS_PREFIX`, …) and the conventional names
-//! `DATABASE_URL`, `MAX_LOGIN_ATTEMPTS` and `ACCOUNT_LOCK_DURATION_MINUTES`.
+//! Typed settings, declared once and layered by figment: built-in defaults, then an
+//! optional TOML file (`STRATUS_CONFIG=path`), then environment variables —
+//! `STRATUS_<FIELD>` for every field (`STRATUS_JWT_SECRET`, `STRATUS_PREFIX`, …) and the
+//! conventional names `DATABASE_URL`, `MAX_LOGIN_ATTEMPTS` and
+//! `ACCOUNT_LOCK_DURATION_MINUTES`. Every `STRATUS_*` variable the platform reads is a
+//! field here. A list (`cors_origins`, `admin_emails`) may be given comma-separated.
 //!
 //! Loading never panics: a bad value is a [`SettingsError`] naming the variable or the
 //! file and key. [`Settings::validate`] refuses what must not start (a JWT secret shorter
 //! than 256 bits, a credentials key that is not 32 bytes).
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// A secret value: compared and used, never printed.
 #[derive(Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -89,8 +92,10 @@ pub struct Settings {
     /// Largest request body accepted; larger ones get 413.
     pub body_limit_bytes: usize,
     /// Origins allowed by CORS; `*` allows any (tokens travel in headers, not cookies).
+    #[serde(deserialize_with = "list")]
     pub cors_origins: Vec<String>,
     /// Users registering with these emails get the admin role.
+    #[serde(deserialize_with = "list")]
     pub admin_emails: Vec<String>,
     /// AES-256-GCM key for broker credentials, base64 of 32 bytes. Without it a key is
     /// derived from the JWT secret (HMAC-SHA256 with a fixed label), so one secret
@@ -106,6 +111,38 @@ pub struct Settings {
     /// publishes the outbox every few milliseconds (`stratus up`, where the core runs in
     /// the same process).
     pub relay_inline: Option<bool>,
+    /// A JSON file of instruments to trade instead of the built-in ones.
+    pub instruments: Option<PathBuf>,
+    /// Create missing tables and streams at start (the cloud backend against emulators;
+    /// in AWS the SAM template owns them).
+    pub provision: bool,
+    /// The core container's market feed: `synthetic` runs the built-in market; otherwise
+    /// ticks come from the `ticks` stream.
+    pub feed: Option<String>,
+    /// The core container also consumes `executions` into the reports' running metrics
+    /// (instead of the reports Lambda's event source).
+    pub consume_executions: bool,
+    /// The core container also runs the daily report job (instead of the schedule).
+    pub daily_reports: bool,
+}
+
+/// A list given as a list (TOML) or comma-separated (an environment variable).
+fn list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Text {
+        List(Vec<String>),
+        Commas(String),
+    }
+    Ok(match Text::deserialize(deserializer)? {
+        Text::List(items) => items,
+        Text::Commas(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
 }
 
 impl Default for Settings {
@@ -135,6 +172,11 @@ impl Default for Settings {
             bind: None,
             log_format: None,
             relay_inline: None,
+            instruments: None,
+            provision: false,
+            feed: None,
+            consume_executions: false,
+            daily_reports: false,
         }
     }
 }
@@ -145,10 +187,7 @@ pub enum SettingsError {
     #[error("{path}: {message}")]
     File { path: String, message: String },
     #[error("{variable}: {message}")]
-    Env {
-        variable: &'static str,
-        message: String,
-    },
+    Env { variable: String, message: String },
     #[error("{setting}: {message}")]
     Invalid {
         setting: &'static str,
@@ -156,141 +195,85 @@ pub enum SettingsError {
     },
 }
 
-/// The environment variables read, and the field each sets.
-const ENV: &[(&str, &str)] = &[
-    ("STRATUS_BACKEND", "backend"),
-    ("STRATUS_DATA_DIR", "data_dir"),
-    ("DATABASE_URL", "database_url"),
-    ("STRATUS_DATABASE_URL", "database_url"),
-    ("STRATUS_PREFIX", "prefix"),
-    ("STRATUS_JWT_SECRET", "jwt_secret"),
-    ("STRATUS_JWT_ISSUER", "jwt_issuer"),
-    ("STRATUS_JWT_AUDIENCE", "jwt_audience"),
-    ("STRATUS_ACCESS_TOKEN_MINUTES", "access_token_minutes"),
-    ("STRATUS_REFRESH_TOKEN_DAYS", "refresh_token_days"),
-    ("MAX_LOGIN_ATTEMPTS", "max_login_attempts"),
-    ("STRATUS_MAX_LOGIN_ATTEMPTS", "max_login_attempts"),
-    (
-        "ACCOUNT_LOCK_DURATION_MINUTES",
-        "account_lock_duration_minutes",
-    ),
-    (
-        "STRATUS_ACCOUNT_LOCK_DURATION_MINUTES",
-        "account_lock_duration_minutes",
-    ),
-    ("STRATUS_LOGIN_RATE_PER_MINUTE", "login_rate_per_minute"),
-    (
-        "STRATUS_REGISTER_RATE_PER_MINUTE",
-        "register_rate_per_minute",
-    ),
-    ("STRATUS_AUTH_RECHECK_SECONDS", "auth_recheck_seconds"),
-    ("STRATUS_WS_MAX_PER_USER", "ws_max_per_user"),
-    ("STRATUS_WS_MAX_SUBSCRIPTIONS", "ws_max_subscriptions"),
-    ("STRATUS_BODY_LIMIT_BYTES", "body_limit_bytes"),
-    ("STRATUS_CORS_ORIGINS", "cors_origins"),
-    ("STRATUS_ADMIN_EMAILS", "admin_emails"),
-    ("STRATUS_CREDENTIALS_KEY", "credentials_key"),
-    ("STRATUS_TRUST_FORWARDED_FOR", "trust_forwarded_for"),
-    ("STRATUS_BIND", "bind"),
-    ("STRATUS_LOG_FORMAT", "log_format"),
-    ("STRATUS_RELAY_INLINE", "relay_inline"),
-];
-
-/// Fields whose environment value is a comma-separated list.
-const LIST_FIELDS: &[&str] = &["cors_origins", "admin_emails"];
-/// Fields whose environment value is a number or a boolean.
-const SCALAR_FIELDS: &[&str] = &[
-    "access_token_minutes",
-    "refresh_token_days",
-    "max_login_attempts",
-    "account_lock_duration_minutes",
-    "login_rate_per_minute",
-    "register_rate_per_minute",
-    "auth_recheck_seconds",
-    "ws_max_per_user",
-    "ws_max_subscriptions",
-    "body_limit_bytes",
-    "trust_forwarded_for",
-    "relay_inline",
+/// Variables read without the `STRATUS_` prefix (names other tools use too).
+const CONVENTIONAL: [&str; 3] = [
+    "DATABASE_URL",
+    "MAX_LOGIN_ATTEMPTS",
+    "ACCOUNT_LOCK_DURATION_MINUTES",
 ];
 
 impl Settings {
     /// Loads from the process environment (and `STRATUS_CONFIG`, if set).
     pub fn load() -> Result<Settings, SettingsError> {
         let file = std::env::var_os("STRATUS_CONFIG").map(PathBuf::from);
-        Self::from_sources(file.as_deref(), |name| std::env::var(name).ok())
+        Self::from_figment(Self::figment(file.as_deref()))
     }
 
-    /// Loads from an optional TOML file, then `env` (a lookup by variable name).
-    pub fn from_sources(
-        file: Option<&Path>,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Settings, SettingsError> {
-        let mut table = match file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| SettingsError::File {
-                    path: path.display().to_string(),
-                    message: e.to_string(),
-                })?;
-                let value: toml::Table =
-                    toml::from_str(&text).map_err(|e| SettingsError::File {
-                        path: path.display().to_string(),
-                        message: e.to_string(),
-                    })?;
-                let json = serde_json::to_value(value).map_err(|e| SettingsError::File {
-                    path: path.display().to_string(),
-                    message: e.to_string(),
-                })?;
-                // Check the file alone first, so its errors name the file.
-                serde_json::from_value::<Settings>(json.clone()).map_err(|e| {
-                    SettingsError::File {
-                        path: path.display().to_string(),
-                        message: e.to_string(),
-                    }
-                })?;
-                match json {
-                    serde_json::Value::Object(map) => map.into_iter().collect(),
-                    _ => BTreeMap::new(),
-                }
-            }
-            None => BTreeMap::new(),
-        };
-        for (variable, field) in ENV {
-            let Some(raw) = env(variable) else { continue };
-            let value = if LIST_FIELDS.contains(field) {
-                serde_json::Value::Array(
-                    raw.split(',')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(|s| serde_json::Value::String(s.to_owned()))
-                        .collect(),
-                )
-            } else if SCALAR_FIELDS.contains(field) {
-                serde_json::from_str(raw.trim()).map_err(|_| SettingsError::Env {
-                    variable,
-                    message: format!("{raw:?} is not a valid {field}"),
-                })?
-            } else {
-                serde_json::Value::String(raw)
-            };
-            // Check this variable alone, so a bad one is named.
-            let mut single = serde_json::Map::new();
-            single.insert((*field).to_owned(), value.clone());
-            serde_json::from_value::<Settings>(serde_json::Value::Object(single)).map_err(|e| {
-                SettingsError::Env {
-                    variable,
-                    message: e.to_string(),
-                }
-            })?;
-            table.insert((*field).to_owned(), value);
+    /// The layers: defaults, the file (if any), the environment.
+    pub fn figment(file: Option<&Path>) -> Figment {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = file {
+            figment = figment.merge(Toml::file_exact(path));
         }
-        let settings: Settings =
-            serde_json::from_value(serde_json::Value::Object(table.into_iter().collect()))
-                .map_err(|e| SettingsError::Invalid {
+        // Only the variables that name a field: a `STRATUS_*` variable of some other tool
+        // (`STRATUS_BLESS`, the fuzzer's) is not a setting, and not an error.
+        let fields: Vec<String> = match serde_json::to_value(Settings::default()) {
+            Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+            _ => Vec::new(),
+        };
+        figment
+            .merge(
+                Env::raw()
+                    .only(&CONVENTIONAL)
+                    .map(|k| k.as_str().to_ascii_lowercase().into()),
+            )
+            .merge(
+                Env::prefixed("STRATUS_")
+                    .filter(move |key| fields.iter().any(|f| key == f.as_str())),
+            )
+    }
+
+    /// Extracts the settings, naming the variable or the file of a bad value.
+    pub fn from_figment(figment: Figment) -> Result<Settings, SettingsError> {
+        figment.extract().map_err(|e| {
+            let message = e.kind.to_string();
+            let key: Vec<String> = e.path.clone();
+            match &e.metadata {
+                Some(m) if m.name.contains("environment") => {
+                    let field = key.join("_").to_ascii_uppercase();
+                    let variable = if m.name.contains("STRATUS_") {
+                        format!("STRATUS_{field}")
+                    } else {
+                        field
+                    };
+                    SettingsError::Env { variable, message }
+                }
+                Some(m) => SettingsError::File {
+                    path: m
+                        .source
+                        .as_ref()
+                        .map_or_else(|| m.name.to_string(), |s| s.to_string()),
+                    message: format!("{}: {message}", key.join(".")),
+                },
+                None => SettingsError::Invalid {
                     setting: "settings",
                     message: e.to_string(),
-                })?;
-        Ok(settings)
+                },
+            }
+        })
+    }
+
+    /// The instruments to trade: `instruments` (a JSON file), else the built-in ones.
+    pub fn catalog(&self) -> anyhow::Result<domain::InstrumentCatalog> {
+        match &self.instruments {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                domain::InstrumentCatalog::from_json(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+            }
+            None => Ok(domain::InstrumentCatalog::builtin()),
+        }
     }
 
     /// Refuses settings the functions must not start with.
@@ -364,67 +347,66 @@ impl Settings {
 }
 
 #[cfg(test)]
+// figment's `Jail` closures return its own (large) error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 
-    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| (*v).to_owned())
-        }
-    }
-
     #[test]
     fn defaults_then_file_then_env() {
-        let dir = std::env::temp_dir().join(format!("stratus-settings-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let file = dir.join("stratus.toml");
-        std::fs::write(
-            &file,
-            "prefix = \"from-file\"\nmax_login_attempts = 7\ncors_origins = [\"https://app.example\"]\n",
-        )
-        .expect("write");
-        let s = Settings::from_sources(
-            Some(&file),
-            env(&[
-                ("MAX_LOGIN_ATTEMPTS", "3"),
-                ("STRATUS_ADMIN_EMAILS", "ops@example.com, boss@example.com"),
-                ("STRATUS_TRUST_FORWARDED_FOR", "true"),
-            ]),
-        )
-        .expect("load");
-        assert_eq!(s.prefix, "from-file");
-        assert_eq!(s.max_login_attempts, 3, "env beats the file");
-        assert_eq!(s.account_lock_duration_minutes, 15, "default");
-        assert_eq!(s.cors_origins, ["https://app.example"]);
-        assert!(s.is_admin_email("BOSS@example.com"));
-        assert!(s.trust_forwarded_for);
-        let _ = std::fs::remove_dir_all(&dir);
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "stratus.toml",
+                "prefix = \"from-file\"\nmax_login_attempts = 7\ncors_origins = [\"https://app.example\"]\n",
+            )?;
+            jail.set_env("MAX_LOGIN_ATTEMPTS", "3");
+            jail.set_env("STRATUS_ADMIN_EMAILS", "ops@example.com, boss@example.com");
+            jail.set_env("STRATUS_TRUST_FORWARDED_FOR", "true");
+            jail.set_env("STRATUS_INSTRUMENTS", "/etc/stratus/instruments.json");
+            jail.set_env("STRATUS_BLESS", "1");
+            let s = Settings::from_figment(Settings::figment(Some(Path::new("stratus.toml"))))
+                .expect("load");
+            assert_eq!(s.prefix, "from-file");
+            assert_eq!(s.max_login_attempts, 3, "env beats the file");
+            assert_eq!(s.account_lock_duration_minutes, 15, "default");
+            assert_eq!(s.cors_origins, ["https://app.example"]);
+            assert!(s.is_admin_email("BOSS@example.com"));
+            assert!(s.trust_forwarded_for);
+            assert_eq!(
+                s.instruments.as_deref(),
+                Some(Path::new("/etc/stratus/instruments.json"))
+            );
+            Ok(())
+        });
     }
 
     #[test]
     fn bad_values_name_their_source() {
-        let e = Settings::from_sources(None, env(&[("MAX_LOGIN_ATTEMPTS", "five")]))
-            .expect_err("not a number");
-        assert!(
-            matches!(&e, SettingsError::Env { variable, .. } if *variable == "MAX_LOGIN_ATTEMPTS"),
-            "{e}"
-        );
-        let e = Settings::from_sources(None, env(&[("STRATUS_BACKEND", "mainframe")]))
-            .expect_err("unknown backend");
-        assert!(e.to_string().starts_with("STRATUS_BACKEND:"), "{e}");
-        let dir = std::env::temp_dir().join(format!("stratus-settings-bad-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let file = dir.join("bad.toml");
-        std::fs::write(&file, "jwt_secrt = \"typo\"\n").expect("write");
-        let e = Settings::from_sources(Some(&file), env(&[])).expect_err("unknown key");
-        assert!(
-            e.to_string().contains("bad.toml") && e.to_string().contains("jwt_secrt"),
-            "{e}"
-        );
-        let _ = std::fs::remove_dir_all(&dir);
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("MAX_LOGIN_ATTEMPTS", "five");
+            let e = Settings::from_figment(Settings::figment(None)).expect_err("not a number");
+            assert!(
+                matches!(&e, SettingsError::Env { variable, .. } if variable == "MAX_LOGIN_ATTEMPTS"),
+                "{e}"
+            );
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("STRATUS_BACKEND", "mainframe");
+            let e = Settings::from_figment(Settings::figment(None)).expect_err("unknown backend");
+            assert!(e.to_string().starts_with("STRATUS_BACKEND:"), "{e}");
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "jwt_secrt = \"typo\"\n")?;
+            let e = Settings::from_figment(Settings::figment(Some(Path::new("bad.toml"))))
+                .expect_err("unknown key");
+            assert!(
+                e.to_string().contains("bad.toml") && e.to_string().contains("jwt_secrt"),
+                "{e}"
+            );
+            Ok(())
+        });
     }
 
     #[test]

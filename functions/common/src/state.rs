@@ -235,7 +235,7 @@ impl AppState {
     }
 
     /// The state a function binary runs with: settings from the environment, the
-    /// backend they name, the built-in instruments (or `STRATUS_INSTRUMENTS`, a JSON file).
+    /// backend they name, the instruments they name (the built-in ones by default).
     pub async fn from_env() -> anyhow::Result<AppState> {
         let settings = Settings::load()?;
         settings.validate()?;
@@ -248,19 +248,10 @@ impl AppState {
                     .as_ref()
                     .map(|s| s.expose().to_owned())
                     .unwrap_or_default();
-                let provision = std::env::var_os("STRATUS_PROVISION").is_some();
-                Ports::cloud(&url, &settings.prefix, &clock, provision).await?
+                Ports::cloud(&url, &settings.prefix, &clock, settings.provision).await?
             }
         };
-        let instruments = match std::env::var_os("STRATUS_INSTRUMENTS") {
-            Some(path) => {
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", Path::new(&path).display()))?;
-                InstrumentCatalog::from_json(&text)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", Path::new(&path).display()))?
-            }
-            None => InstrumentCatalog::builtin(),
-        };
+        let instruments = settings.catalog()?;
         Ok(AppState::new(settings, ports, instruments, clock)?)
     }
 }

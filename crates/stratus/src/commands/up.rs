@@ -13,12 +13,14 @@ use domain::{Currency, Decimal, Instrument, InstrumentCatalog, Symbol};
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
-    /// Where the embedded store lives (env STRATUS_DATA_DIR).
-    #[arg(long, env = "STRATUS_DATA_DIR", default_value = "stratus-data")]
-    data_dir: PathBuf,
-    /// The HTTP listener (env STRATUS_BIND).
-    #[arg(long, env = "STRATUS_BIND", default_value = "127.0.0.1:8080")]
-    bind: String,
+    /// Where the embedded store lives (default: the `data_dir` setting,
+    /// `STRATUS_DATA_DIR`, else `stratus-data`).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// The HTTP listener (default: the `bind` setting, `STRATUS_BIND`, else
+    /// 127.0.0.1:8080).
+    #[arg(long)]
+    bind: Option<String>,
     /// Replay this CSV file as the market feed instead of the synthetic market.
     #[arg(long)]
     replay: Option<PathBuf>,
@@ -108,22 +110,24 @@ fn feed(
 }
 
 pub fn run(args: UpArgs) -> anyhow::Result<()> {
+    // The flags win over the settings (defaults, STRATUS_CONFIG, STRATUS_* variables).
     let mut settings = Settings::load()?;
-    settings.data_dir = args.data_dir.clone();
-    settings.bind = Some(args.bind.clone());
+    if let Some(dir) = &args.data_dir {
+        settings.data_dir = dir.clone();
+    }
+    let bind = args
+        .bind
+        .clone()
+        .or_else(|| settings.bind.clone())
+        .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+    settings.bind = Some(bind.clone());
     if args.cloud {
         settings.backend = Backend::Cloud;
+        // Against emulators (or a first run): create what is missing.
+        settings.provision = true;
     }
     common::serve::init_tracing(&settings);
-    let mut instruments = match std::env::var_os("STRATUS_INSTRUMENTS") {
-        Some(path) => {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("{}", PathBuf::from(&path).display()))?;
-            InstrumentCatalog::from_json(&text)
-                .with_context(|| format!("{}", PathBuf::from(&path).display()))?
-        }
-        None => InstrumentCatalog::builtin(),
-    };
+    let mut instruments = settings.catalog()?;
     let (feed, feed_text) = feed(&args, &mut instruments)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -135,7 +139,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         };
         let platform = Platform::start(PlatformConfig {
             settings,
-            bind: args.bind.clone(),
+            bind: bind.clone(),
             feed,
             instruments,
             core: Default::default(),
