@@ -7,6 +7,7 @@
 
 pub mod calendar;
 pub mod catalog;
+pub mod clock;
 pub mod error;
 pub mod events;
 pub mod fill;
@@ -20,6 +21,7 @@ pub mod symbol;
 pub mod time;
 
 pub use catalog::InstrumentCatalog;
+pub use clock::Clock;
 pub use error::DomainError;
 pub use fill::{Fill, Liquidity, Trade, TradeId};
 pub use ids::{AccountId, ClientOrderId, EventId, OrderId, StrategyId, UserId};

@@ -153,38 +153,5 @@ pub fn validate_transaction(writes: &[KvWrite]) -> StoreResult<()> {
 /// Seconds since the Unix epoch, the unit of the TTL attribute.
 pub type UnixSeconds = i64;
 
-/// Where "now" comes from for expiry checks: the system clock, or a fixed or settable
-/// time in tests.
-#[derive(Clone)]
-pub struct Clock(std::sync::Arc<dyn Fn() -> UnixSeconds + Send + Sync>);
-
-impl Clock {
-    pub fn system() -> Self {
-        Clock(std::sync::Arc::new(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0)
-        }))
-    }
-
-    pub fn from_fn(f: impl Fn() -> UnixSeconds + Send + Sync + 'static) -> Self {
-        Clock(std::sync::Arc::new(f))
-    }
-
-    pub fn now(&self) -> UnixSeconds {
-        (self.0)()
-    }
-}
-
-impl std::fmt::Debug for Clock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Clock(now = {})", self.now())
-    }
-}
-
-impl Default for Clock {
-    fn default() -> Self {
-        Clock::system()
-    }
-}
+/// The clock the adapters check expiry against (the one clock of the workspace).
+pub use domain::clock::Clock;

@@ -22,11 +22,11 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use store::auth::Role;
 
-use crate::clock::Clock;
 use crate::crypto;
 use crate::error::ApiError;
 use crate::settings::{Settings, SettingsError};
 use crate::state::AppState;
+use domain::Clock;
 
 /// Seconds of clock skew tolerated on `exp` and `nbf`.
 const LEEWAY_SECONDS: i64 = 5;

@@ -22,7 +22,6 @@
 pub mod accounts;
 pub mod auth;
 pub mod broker;
-pub mod clock;
 pub mod credentials;
 pub mod crypto;
 pub mod error;
@@ -38,7 +37,7 @@ pub mod settings;
 pub mod state;
 pub mod views;
 
-pub use clock::Clock;
+pub use domain::Clock;
 pub use error::{ApiError, ApiResult, FieldError};
 pub use routes::Routes;
 pub use settings::Settings;

@@ -17,9 +17,9 @@ use store::risk::RiskStore;
 use store::stream::StreamLog;
 
 use crate::auth::TokenKeys;
-use crate::clock::Clock;
 use crate::crypto::Sealer;
 use crate::settings::{Backend, Settings, SettingsError};
+use domain::Clock;
 
 /// Logical stream names (the Kinesis adapter adds the deployment prefix).
 pub mod streams {
@@ -82,7 +82,7 @@ impl Ports {
         let tables = ALL_TABLES
             .iter()
             .map(|name| {
-                let kv: Arc<dyn KvTable> = Arc::new(store.kv(name).with_clock(clock.for_store()));
+                let kv: Arc<dyn KvTable> = Arc::new(store.kv(name).with_clock(clock.clone()));
                 (*name, kv)
             })
             .collect();
@@ -119,7 +119,7 @@ impl Ports {
                         dynamo.clone(),
                         store::resources::physical_name(prefix, name),
                     )
-                    .with_clock(clock.for_store()),
+                    .with_clock(clock.clone()),
                 );
                 (*name, kv)
             })
@@ -137,7 +137,7 @@ impl Ports {
             .iter()
             .map(|name| {
                 let kv: Arc<dyn KvTable> =
-                    Arc::new(store::memory::MemoryKv::with_clock(clock.for_store()));
+                    Arc::new(store::memory::MemoryKv::with_clock(clock.clone()));
                 (*name, kv)
             })
             .collect();

@@ -148,7 +148,7 @@ impl DynamoKv {
     }
 
     fn live(&self, raw: &Option<Raw>) -> Option<KvItem> {
-        let now = self.clock.now();
+        let now = self.clock.unix_seconds();
         raw.as_ref()
             .map(|r| r.item.clone())
             .filter(|i| i.expires_at.is_none_or(|t| t > now))
@@ -248,7 +248,7 @@ impl KvTable for DynamoKv {
     }
 
     async fn query(&self, pk: &str, prefix: &str, limit: usize) -> StoreResult<Vec<KvItem>> {
-        let now = self.clock.now();
+        let now = self.clock.unix_seconds();
         let mut out = Vec::new();
         let mut start: Option<Attributes> = None;
         loop {

@@ -82,7 +82,7 @@ where
         "a halt lasts its day"
     );
 
-    let now = Clock::system().now();
+    let now = Clock::system().unix_seconds();
     let first = risk
         .day_baseline(account, "2026-12-01", money("-12.5"), now)
         .await
@@ -214,7 +214,7 @@ where
     Fut: Future<Output = Arc<dyn KvTable>>,
 {
     let letters = DeadLetters::new(factory(Clock::system()).await);
-    let now = Clock::system().now();
+    let now = Clock::system().unix_seconds();
     let letter = |consumer: &str, origin: &str| DeadLetter {
         consumer: consumer.into(),
         origin: origin.into(),

@@ -13,7 +13,10 @@ use crate::kv::{Clock, Condition, KvTable, KvWrite};
 fn manual_clock(start: i64) -> (Clock, Arc<AtomicI64>) {
     let now = Arc::new(AtomicI64::new(start));
     let reader = now.clone();
-    (Clock::from_fn(move || reader.load(Ordering::SeqCst)), now)
+    (
+        Clock::from_fn(move || domain::Timestamp::from_secs(reader.load(Ordering::SeqCst))),
+        now,
+    )
 }
 
 async fn table<F, Fut>(factory: F) -> Arc<dyn KvTable>

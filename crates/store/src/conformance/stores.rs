@@ -146,8 +146,12 @@ where
 {
     let now = Arc::new(AtomicI64::new(1_700_000_000));
     let reader = now.clone();
-    let tokens =
-        RefreshTokens::new(factory(Clock::from_fn(move || reader.load(Ordering::SeqCst))).await);
+    let tokens = RefreshTokens::new(
+        factory(Clock::from_fn(move || {
+            domain::Timestamp::from_secs(reader.load(Ordering::SeqCst))
+        }))
+        .await,
+    );
     let user = UserId::from_u128(3);
     let expiry = 1_700_000_000 + 86_400;
     tokens
@@ -273,8 +277,12 @@ where
 {
     let now = Arc::new(AtomicI64::new(1_700_000_000));
     let reader = now.clone();
-    let guard =
-        LoginGuard::new(factory(Clock::from_fn(move || reader.load(Ordering::SeqCst))).await);
+    let guard = LoginGuard::new(
+        factory(Clock::from_fn(move || {
+            domain::Timestamp::from_secs(reader.load(Ordering::SeqCst))
+        }))
+        .await,
+    );
     let t0 = 1_700_000_000;
     for n in 1..5 {
         assert_eq!(
@@ -385,7 +393,12 @@ where
 {
     let now = Arc::new(AtomicI64::new(1_700_000_000));
     let reader = now.clone();
-    let leases = Leases::new(factory(Clock::from_fn(move || reader.load(Ordering::SeqCst))).await);
+    let leases = Leases::new(
+        factory(Clock::from_fn(move || {
+            domain::Timestamp::from_secs(reader.load(Ordering::SeqCst))
+        }))
+        .await,
+    );
     let t0 = 1_700_000_000;
     assert!(matches!(
         leases

@@ -61,7 +61,7 @@ fn stored(
 impl KvTable for MemoryKv {
     async fn get(&self, pk: &str, sk: &str) -> StoreResult<Option<KvItem>> {
         let items = self.items.lock().await;
-        Ok(live(&items, pk, sk, self.clock.now()).cloned())
+        Ok(live(&items, pk, sk, self.clock.unix_seconds()).cloned())
     }
 
     async fn put(
@@ -73,7 +73,7 @@ impl KvTable for MemoryKv {
         condition: Condition,
     ) -> StoreResult<KvItem> {
         let mut items = self.items.lock().await;
-        let current = live(&items, pk, sk, self.clock.now());
+        let current = live(&items, pk, sk, self.clock.unix_seconds());
         if !condition_holds(condition, current) {
             return Err(StoreError::condition_failed(format!(
                 "put {pk}/{sk}: {condition:?} does not hold"
@@ -86,7 +86,7 @@ impl KvTable for MemoryKv {
 
     async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> StoreResult<()> {
         let mut items = self.items.lock().await;
-        if !condition_holds(condition, live(&items, pk, sk, self.clock.now())) {
+        if !condition_holds(condition, live(&items, pk, sk, self.clock.unix_seconds())) {
             return Err(StoreError::condition_failed(format!(
                 "delete {pk}/{sk}: {condition:?} does not hold"
             )));
@@ -97,7 +97,7 @@ impl KvTable for MemoryKv {
 
     async fn query(&self, pk: &str, prefix: &str, limit: usize) -> StoreResult<Vec<KvItem>> {
         let items = self.items.lock().await;
-        let now = self.clock.now();
+        let now = self.clock.unix_seconds();
         Ok(items
             .range((pk.to_owned(), prefix.to_owned())..)
             .take_while(|((p, s), _)| p == pk && s.starts_with(prefix))
@@ -111,7 +111,7 @@ impl KvTable for MemoryKv {
     async fn transact(&self, writes: Vec<KvWrite>) -> StoreResult<()> {
         validate_transaction(&writes)?;
         let mut items = self.items.lock().await;
-        let now = self.clock.now();
+        let now = self.clock.unix_seconds();
         for w in &writes {
             let (pk, sk) = w.key();
             if !condition_holds(w.condition(), live(&items, pk, sk, now)) {

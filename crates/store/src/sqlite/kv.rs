@@ -125,7 +125,7 @@ fn write_delete(conn: &Connection, table: &str, pk: &str, sk: &str) -> StoreResu
 #[async_trait]
 impl KvTable for SqliteKv {
     async fn get(&self, pk: &str, sk: &str) -> StoreResult<Option<KvItem>> {
-        let now = self.clock.now();
+        let now = self.clock.unix_seconds();
         self.db.read(|conn| current(conn, &self.table, pk, sk, now))
     }
 
@@ -137,7 +137,7 @@ impl KvTable for SqliteKv {
         expires_at: Option<i64>,
         condition: Condition,
     ) -> StoreResult<KvItem> {
-        let now = self.clock.now();
+        let now = self.clock.unix_seconds();
         // Serialized here, not on the writer thread, which every write waits behind.
         let text = body.to_string();
         let (table, pk, sk) = (self.table.clone(), pk.to_owned(), sk.to_owned());
@@ -166,7 +166,7 @@ impl KvTable for SqliteKv {
     }
 
     async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> StoreResult<()> {
-        let now = self.clock.now();
+        let now = self.clock.unix_seconds();
         let (table, pk, sk) = (self.table.clone(), pk.to_owned(), sk.to_owned());
         self.db
             .write(move |tx| {
@@ -185,7 +185,7 @@ impl KvTable for SqliteKv {
         // `sk >= prefix AND sk < prefix + U+10FFFF` is the range of keys with the prefix
         // (no LIKE: a prefix may contain % or _).
         let upper = format!("{prefix}\u{10FFFF}");
-        let now = self.clock.now();
+        let now = self.clock.unix_seconds();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.db.read(|conn| {
             let mut statement = conn.prepare_cached(&format!(
@@ -200,7 +200,7 @@ impl KvTable for SqliteKv {
 
     async fn transact(&self, writes: Vec<KvWrite>) -> StoreResult<()> {
         validate_transaction(&writes)?;
-        let now = self.clock.now();
+        let now = self.clock.unix_seconds();
         // Bodies are serialized here, not on the writer thread.
         let texts: Vec<Option<String>> = writes
             .iter()

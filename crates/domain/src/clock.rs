@@ -1,15 +1,19 @@
-//! Time for the functions, passed in so tests can move it (token expiry, lockouts, TTLs).
+//! [`Clock`]: the one source of the current time, passed in so tests can move it (token
+//! expiry, lockouts, TTLs, day boundaries). The engine takes its time from its inputs,
+//! not from a clock; the edges — functions, the core's runner, store adapters checking
+//! expiry — read one of these. Only [`Clock::system`] reads the machine's clock.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use domain::Timestamp;
+use crate::time::Timestamp;
 
-/// A source of the current time. See the module docs.
+/// See the module docs.
 #[derive(Clone)]
 pub struct Clock(Arc<dyn Fn() -> Timestamp + Send + Sync>);
 
 impl Clock {
+    /// The machine's clock.
     pub fn system() -> Self {
         Clock(Arc::new(|| {
             let nanos = std::time::SystemTime::now()
@@ -20,31 +24,36 @@ impl Clock {
         }))
     }
 
-    /// A clock that reads `time`, which the caller moves.
-    pub fn manual(time: Arc<AtomicI64>) -> Self {
+    /// A clock that reads `nanos`, which the caller moves.
+    pub fn manual(nanos: Arc<AtomicI64>) -> Self {
         Clock(Arc::new(move || {
-            Timestamp::from_nanos(time.load(Ordering::SeqCst))
+            Timestamp::from_nanos(nanos.load(Ordering::SeqCst))
         }))
+    }
+
+    /// A clock that asks `f`.
+    pub fn from_fn(f: impl Fn() -> Timestamp + Send + Sync + 'static) -> Self {
+        Clock(Arc::new(f))
     }
 
     pub fn now(&self) -> Timestamp {
         (self.0)()
     }
 
-    /// Unix seconds, as the key-value TTLs count.
+    /// Whole seconds since the epoch (key-value TTLs count these).
     pub fn unix_seconds(&self) -> i64 {
         self.now().nanos().div_euclid(1_000_000_000)
-    }
-
-    /// The same clock for the store adapters (their TTL checks).
-    pub fn for_store(&self) -> store::kv::Clock {
-        let clock = self.clone();
-        store::kv::Clock::from_fn(move || clock.unix_seconds())
     }
 
     /// Today's UTC date, `YYYY-MM-DD`.
     pub fn today(&self) -> String {
         self.now().to_datetime().format("%Y-%m-%d").to_string()
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock::system()
     }
 }
 
