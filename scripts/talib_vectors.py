@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Reference vectors for streaming-core's indicators, computed by TA-Lib.
+"""Reference vectors for the engine's indicators, computed by TA-Lib.
 
 Reads the sample price files in data/ and writes one CSV per file under
-streaming-core/tests/data/talib/, which tests/indicators_talib.rs compares against
+crates/engine/tests/data/talib/, which tests/indicators_talib.rs compares against
 row by row.
 
     python3 -m venv /tmp/talib && /tmp/talib/bin/pip install ta-lib==0.8.2 numpy
@@ -24,7 +24,7 @@ import numpy as np
 import talib
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "streaming-core" / "tests" / "data" / "talib"
+OUT = ROOT / "crates" / "engine" / "tests" / "data" / "talib"
 DATASETS = ["2006-day-001.txt", "orcl-1995-2014.txt", "nvda-1999-2014.txt"]
 
 

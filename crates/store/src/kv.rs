@@ -5,7 +5,7 @@
 //! One small set of primitives that DynamoDB, SQLite and memory all implement exactly —
 //! conditional put and delete, prefix query, all-or-nothing transactions of up to 25
 //! writes, a version for optimistic concurrency and an expiry (the TTL attribute) — and
-//! the typed stores above it (`crate::auth`, …) written once against it. Adding a backend
+//! the typed stores above it (`crate::users`, …) written once against it. Adding a backend
 //! means implementing five methods and passing `kv_conformance!`.
 
 use async_trait::async_trait;

@@ -9,13 +9,13 @@
 //!
 //! Only this crate knows sqlx and the AWS SDK.
 
-pub mod auth;
 pub mod aws;
 pub mod brokers;
 /// Built for tests only (feature `conformance`, which this crate's own tests turn on):
 /// never part of a production binary.
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod connect;
 pub mod dead_letters;
 pub mod error;
 pub mod kv;
@@ -29,5 +29,7 @@ pub mod resources;
 pub mod risk;
 pub mod sqlite;
 pub mod stream;
+pub mod users;
 
+pub use connect::{Backend, Ports, connect};
 pub use error::{ErrorKind, StoreError, StoreResult};

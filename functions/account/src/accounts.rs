@@ -1,15 +1,16 @@
 //! Creating, listing and reading accounts, their balances and positions.
 
+use api::accounts::owned;
+use api::extract::ApiJson;
+use api::input::Name;
+use api::principal::Principal;
+use api::views::{AccountView, Plain, PositionView, derived_money};
+use api::{ApiError, ApiResult};
+use app::AppState;
+use app::portfolio;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use common::accounts::owned;
-use common::auth::Principal;
-use common::extract::ApiJson;
-use common::input::Name;
-use common::portfolio;
-use common::views::{AccountView, Plain, PositionView, derived_money};
-use common::{ApiError, ApiResult, AppState};
 use domain::{AccountId, Currency, Money};
 use serde::{Deserialize, Serialize};
 use store::records::{Account, AccountKind};
@@ -45,7 +46,7 @@ pub enum AccountKindName {
     request_body = CreateBody,
     responses(
         (status = 201, description = "Opened", body = AccountView),
-        (status = 409, description = "At most 50 accounts per user (`too-many-accounts`)", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "At most 50 accounts per user (`too-many-accounts`)", body = api::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn create(
     State(state): State<AppState>,

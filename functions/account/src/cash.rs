@@ -3,16 +3,17 @@
 //! posts once (the same key with a different amount is a 409). A withdrawal may take
 //! only buying power: cash that working buy orders reserve stays.
 
+use api::accounts::owned;
+use api::extract::{ApiJson, ApiQuery};
+use api::input::{Amount, Note};
+use api::principal::Principal;
+use api::views::LedgerEntryView;
+use api::{ApiError, ApiResult};
+use app::AppState;
+use app::portfolio;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use common::accounts::owned;
-use common::auth::Principal;
-use common::extract::{ApiJson, ApiQuery};
-use common::input::{Amount, Note};
-use common::portfolio;
-use common::views::LedgerEntryView;
-use common::{ApiError, ApiResult, AppState};
 use domain::{Decimal, EventId, Money};
 use serde::{Deserialize, Serialize};
 use store::records::{Account, LedgerEntry};
@@ -135,7 +136,7 @@ fn cash_request(body: CashBody, headers: &HeaderMap) -> ApiResult<CashRequest> {
     request_body = CashBody,
     responses(
         (status = 201, description = "Posted (or, with a used Idempotency-Key, the first posting)", body = LedgerEntryView),
-        (status = 409, description = "The Idempotency-Key was used for a different request", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "The Idempotency-Key was used for a different request", body = api::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn deposit(
     State(state): State<AppState>,
@@ -159,7 +160,7 @@ pub async fn deposit(
     request_body = CashBody,
     responses(
         (status = 201, description = "Posted (or, with a used Idempotency-Key, the first posting)", body = LedgerEntryView),
-        (status = 409, description = "More than the buying power (`insufficient-funds`), or the Idempotency-Key was used for a different request", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "More than the buying power (`insufficient-funds`), or the Idempotency-Key was used for a different request", body = api::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn withdraw(
     State(state): State<AppState>,
@@ -206,7 +207,7 @@ pub struct LedgerPage {
     params(("account_id" = String, Path, description = "An account of the caller"), LedgerQuery),
     responses(
         (status = 200, description = "The entries", body = LedgerPage),
-        (status = 400, description = "A bad query parameter (named)", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 400, description = "A bad query parameter (named)", body = api::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn ledger(
     State(state): State<AppState>,
@@ -215,7 +216,7 @@ pub async fn ledger(
     ApiQuery(query): ApiQuery<LedgerQuery>,
 ) -> ApiResult<Json<LedgerPage>> {
     let account = owned(&state, &principal, &id).await?;
-    let limit = common::extract::page_limit(query.limit, 100, 1000)?;
+    let limit = api::extract::page_limit(query.limit, 100, 1000)?;
     let entries = state.records.ledger(account.id, limit).await?;
     Ok(Json(LedgerPage {
         entries: entries.iter().map(LedgerEntryView::from).collect(),

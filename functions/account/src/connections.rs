@@ -3,14 +3,15 @@
 //! are never returned — a connection shows its broker, label and the names of its
 //! credential fields only.
 
+use api::accounts::owned;
+use api::extract::ApiJson;
+use api::input::{Credentials, Name};
+use api::principal::Principal;
+use api::{ApiError, ApiResult};
+use app::{AppState, crypto};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use common::accounts::owned;
-use common::auth::Principal;
-use common::extract::ApiJson;
-use common::input::{Credentials, Name};
-use common::{ApiError, ApiResult, AppState, crypto};
 use serde::{Deserialize, Serialize};
 use store::brokers::BrokerConnection;
 use utoipa::ToSchema;
@@ -89,7 +90,7 @@ pub struct ConnectionList {
     request_body = CreateBody,
     responses(
         (status = 201, description = "Attached", body = ConnectionView),
-        (status = 409, description = "At most 10 connections per account (`too-many-connections`)", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "At most 10 connections per account (`too-many-connections`)", body = api::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn create(
     State(state): State<AppState>,

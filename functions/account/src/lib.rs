@@ -11,7 +11,7 @@
 //! | `GET/PUT /accounts/{account_id}/risk-limits` | limits, today's P&L and any halt |
 //! | `GET/POST /accounts/{account_id}/broker-connections`, `DELETE …/{connection_id}` | sealed credentials |
 //!
-//! Every route resolves the account through `common::accounts::owned`: another user's
+//! Every route resolves the account through `api::accounts::owned`: another user's
 //! account is a 404, exactly like an unknown one.
 
 mod accounts;
@@ -19,8 +19,9 @@ mod cash;
 mod connections;
 mod risk;
 
+use api::Routes;
+use app::AppState;
 use axum::http::Method;
-use common::{AppState, Routes};
 
 pub fn routes() -> Routes {
     Routes::new()

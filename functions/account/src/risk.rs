@@ -4,15 +4,16 @@
 
 use std::collections::BTreeMap;
 
+use api::accounts::owned;
+use api::extract::ApiJson;
+use api::input::{InstrumentSymbol, Positive};
+use api::principal::Principal;
+use api::views::Plain;
+use api::{ApiError, ApiResult};
+use app::AppState;
+use app::portfolio;
 use axum::Json;
 use axum::extract::{Path, State};
-use common::accounts::owned;
-use common::auth::Principal;
-use common::extract::ApiJson;
-use common::input::{InstrumentSymbol, Positive};
-use common::portfolio;
-use common::views::Plain;
-use common::{ApiError, ApiResult, AppState};
 use domain::Money;
 use serde::{Deserialize, Serialize};
 use store::risk::RiskLimits;

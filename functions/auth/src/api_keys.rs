@@ -2,15 +2,16 @@
 //! SHA-256 digest, usable instead of an access token, revocable. Keys are managed with
 //! an access token only, so a leaked key cannot mint more keys.
 
+use api::extract::ApiJson;
+use api::input::Name;
+use api::principal::{API_KEY_PREFIX, AuthMethod, Principal};
+use api::{ApiError, ApiResult};
+use app::{AppState, crypto};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use common::auth::{API_KEY_PREFIX, AuthMethod, Principal};
-use common::extract::ApiJson;
-use common::input::Name;
-use common::{ApiError, ApiResult, AppState, crypto};
 use serde::{Deserialize, Serialize};
-use store::auth::ApiKeyRecord;
+use store::users::ApiKeyRecord;
 use utoipa::ToSchema;
 
 /// Active keys a user may hold.
@@ -76,8 +77,8 @@ fn with_access_token(principal: &Principal) -> ApiResult<()> {
     request_body = CreateBody,
     responses(
         (status = 201, description = "Created", body = CreatedKey),
-        (status = 403, description = "Managed with an access token only", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 409, description = "Too many active keys (`too-many-keys`)", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, description = "Managed with an access token only", body = api::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "Too many active keys (`too-many-keys`)", body = api::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn create(
     State(state): State<AppState>,
@@ -136,7 +137,7 @@ pub struct KeyList {
 
 #[utoipa::path(get, path = "/auth/api-keys", tag = "auth", operation_id = "listApiKeys",
     summary = "The caller's API keys",
-    responses((status = 200, description = "The keys", body = KeyList), (status = 403, description = "Managed with an access token only", body = common::openapi::ProblemSchema, content_type = "application/problem+json")))]
+    responses((status = 200, description = "The keys", body = KeyList), (status = 403, description = "Managed with an access token only", body = api::openapi::ProblemSchema, content_type = "application/problem+json")))]
 pub async fn list(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<KeyList>> {
     with_access_token(&principal)?;
     let keys = state.users.api_keys(principal.user_id).await?;
@@ -148,7 +149,7 @@ pub async fn list(State(state): State<AppState>, principal: Principal) -> ApiRes
 #[utoipa::path(delete, path = "/auth/api-keys/{key_id}", tag = "auth", operation_id = "revokeApiKey",
     summary = "Revoke an API key",
     params(("key_id" = String, Path, description = "The key's id")),
-    responses((status = 204, description = "Revoked"), (status = 403, description = "Managed with an access token only", body = common::openapi::ProblemSchema, content_type = "application/problem+json")))]
+    responses((status = 204, description = "Revoked"), (status = 403, description = "Managed with an access token only", body = api::openapi::ProblemSchema, content_type = "application/problem+json")))]
 pub async fn revoke(
     State(state): State<AppState>,
     principal: Principal,

@@ -22,8 +22,9 @@ mod password;
 mod sessions;
 mod users;
 
+use api::Routes;
+use app::AppState;
 use axum::http::Method;
-use common::{AppState, Routes};
 
 pub use password::{PASSWORD_MAX, PASSWORD_MIN, hash_password, verify_password};
 

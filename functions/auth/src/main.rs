@@ -3,8 +3,8 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let state = common::AppState::from_env().await?;
-    common::serve::init_tracing(&state.settings);
+    let state = app::AppState::from_env().await?;
+    api::serve::init_tracing(&state.settings);
     let settings = state.settings.clone();
-    common::serve::run(auth_fn::router(state), &settings, "127.0.0.1:8081").await
+    api::serve::run(auth_fn::router(state), &settings, "127.0.0.1:8081").await
 }

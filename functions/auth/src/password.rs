@@ -3,12 +3,12 @@
 
 use std::sync::OnceLock;
 
+use api::ApiError;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use common::ApiError;
 
-pub use common::input::{PASSWORD_MAX, PASSWORD_MIN};
+pub use api::input::{PASSWORD_MAX, PASSWORD_MIN};
 
 fn argon2() -> Result<Argon2<'static>, ApiError> {
     let params = Params::new(19 * 1024, 2, 1, None)
@@ -38,7 +38,7 @@ fn dummy_hash() -> &'static str {
         argon2()
             .ok()
             .and_then(|a| {
-                a.hash_password(common::crypto::random_token(24).as_bytes(), &salt)
+                a.hash_password(app::crypto::random_token(24).as_bytes(), &salt)
                     .ok()
             })
             .map(|h| h.to_string())

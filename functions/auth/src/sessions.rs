@@ -1,14 +1,15 @@
 //! Login, refresh and logout: access tokens (JWT, short) and refresh tokens (random,
 //! stored hashed with a TTL, rotated on every use; a reused one revokes its family).
 
+use api::extract::ApiJson;
+use api::http::ClientIp;
+use api::{ApiError, ApiResult};
+use app::{AppState, crypto};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use common::extract::ApiJson;
-use common::http::ClientIp;
-use common::{ApiError, ApiResult, AppState, crypto};
 use serde::{Deserialize, Serialize};
-use store::auth::{Attempt, Rotation};
+use store::users::{Attempt, Rotation};
 use utoipa::ToSchema;
 
 use crate::password::verify_password;
@@ -76,7 +77,7 @@ fn locked(until: i64, now: i64) -> ApiError {
 /// Issues an access token and starts or continues a refresh-token family.
 async fn issue_pair(
     state: &AppState,
-    user: &store::auth::UserRecord,
+    user: &store::users::UserRecord,
     session: &str,
     refresh_token: String,
 ) -> ApiResult<TokenPair> {
@@ -101,8 +102,8 @@ fn refresh_lifetime(state: &AppState) -> i64 {
     request_body = LoginBody,
     responses(
         (status = 200, description = "Logged in", body = TokenPair),
-        (status = 401, description = "Invalid credentials, or locked after too many failures (the same answer; Retry-After when locked)", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 429, description = "Too many logins from this IP (Retry-After)", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 401, description = "Invalid credentials, or locked after too many failures (the same answer; Retry-After when locked)", body = api::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 429, description = "Too many logins from this IP (Retry-After)", body = api::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn login(
     State(state): State<AppState>,
@@ -166,7 +167,7 @@ pub struct RefreshBody {
     request_body = RefreshBody,
     responses(
         (status = 200, description = "A new pair", body = TokenPair),
-        (status = 401, description = "Invalid, expired, revoked or reused", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 401, description = "Invalid, expired, revoked or reused", body = api::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn refresh(
     State(state): State<AppState>,

@@ -1,17 +1,18 @@
 //! Registration, the caller's profile, and role changes.
 
+use api::extract::ApiJson;
+use api::http::ClientIp;
+use api::principal::{AuthMethod, Principal};
+use api::{ApiError, ApiResult};
+use app::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use common::auth::{AuthMethod, Principal};
-use common::extract::ApiJson;
-use common::http::ClientIp;
-use common::{ApiError, ApiResult, AppState};
 use domain::UserId;
 use serde::{Deserialize, Serialize};
-use store::auth::{Role, UserRecord};
+use store::users::{Role, UserRecord};
 
-use common::input::{Email, NewPassword};
+use api::input::{Email, NewPassword};
 use utoipa::ToSchema;
 
 use crate::password::hash_password;
@@ -76,7 +77,7 @@ impl From<&UserRecord> for UserView {
 
 /// An email as accounts are registered with (trimmed, lower-cased).
 pub fn normalize_email(email: &str) -> Result<String, ApiError> {
-    common::input::email(email).map_err(|e| ApiError::invalid_field("email", e))
+    api::input::email(email).map_err(|e| ApiError::invalid_field("email", e))
 }
 
 /// The answer to every valid registration, new email or not (see [`register`]).
@@ -104,7 +105,7 @@ pub struct Registered {
     request_body = RegisterBody,
     responses(
         (status = 202, description = "Accepted: sign in with this email and password", body = Registered),
-        (status = 429, description = "Too many registrations from this IP (Retry-After)", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 429, description = "Too many registrations from this IP (Retry-After)", body = api::openapi::ProblemSchema, content_type = "application/problem+json"),
     ),
 )]
 pub async fn register(
@@ -198,8 +199,8 @@ pub struct RoleBody {
     request_body = RoleBody,
     responses(
         (status = 200, description = "The user", body = UserView),
-        (status = 403, description = "Admins only", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
-        (status = 409, description = "An admin cannot demote themselves", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, description = "Admins only", body = api::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "An admin cannot demote themselves", body = api::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn set_role(
     State(state): State<AppState>,

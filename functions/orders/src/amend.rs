@@ -3,15 +3,16 @@
 //! `order.cancelled` / `order.amended` execution (or a rejection, if the order filled
 //! first). Lowering the quantity keeps the order's time priority; a new price loses it.
 
+use api::extract::ApiJson;
+use api::input::Positive;
+use api::principal::Principal;
+use api::views::{OrderView, is_working};
+use api::{ApiError, ApiResult, FieldError};
+use app::AppState;
+use app::broker::{Broker, CoreBroker};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use common::auth::Principal;
-use common::broker::{Broker, PaperBroker};
-use common::extract::ApiJson;
-use common::input::Positive;
-use common::views::{OrderView, is_working};
-use common::{ApiError, ApiResult, AppState, FieldError};
 use domain::events::{AmendOrder, OrderRef};
 use domain::order::amended_type;
 use domain::{Order, Price, Quantity};
@@ -45,7 +46,7 @@ fn working(order: &Order) -> ApiResult<()> {
     summary = "Ask for a cancel (the core confirms it with order.cancelled)", params(("order_id" = String, Path, description = "An order of the caller (another user's is a 404)")),
     responses(
         (status = 202, description = "Requested", body = Requested),
-        (status = 409, description = "The order no longer works", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "The order no longer works", body = api::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn cancel(
     State(state): State<AppState>,
@@ -54,7 +55,7 @@ pub async fn cancel(
 ) -> ApiResult<(StatusCode, Json<Requested>)> {
     let order = owned_order(&state, &principal, &id).await?;
     working(&order)?;
-    PaperBroker::new(state.clone()).cancel(&order).await?;
+    CoreBroker::new(state.clone()).cancel(&order).await?;
     tracing::info!(order_id = %order.id, "cancel requested");
     Ok((
         StatusCode::ACCEPTED,
@@ -88,7 +89,7 @@ pub struct AmendBody {
     request_body = AmendBody,
     responses(
         (status = 202, description = "Requested", body = Requested),
-        (status = 409, description = "The order no longer works, or the account's state refuses the change (insufficient-buying-power, insufficient-position, position-limit, order-notional-limit, account-halted)", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "The order no longer works, or the account's state refuses the change (insufficient-buying-power, insufficient-position, position-limit, order-notional-limit, account-halted)", body = api::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn amend(
     State(state): State<AppState>,
@@ -181,7 +182,7 @@ pub async fn amend(
         limit_price,
         stop_price,
     };
-    PaperBroker::new(state.clone())
+    CoreBroker::new(state.clone())
         .amend(&command, admitted.limits)
         .await?
         .map_err(pretrade::Rejection::Reservation)?;

@@ -24,8 +24,9 @@ mod pretrade;
 mod read;
 mod strategies;
 
+use api::Routes;
+use app::AppState;
 use axum::http::Method;
-use common::{AppState, Routes};
 
 pub use pretrade::Rejection;
 
@@ -48,8 +49,8 @@ pub use pretrade::Rejection;
         strategies::stop,
     ),
     components(schemas(
-        common::input::ClientOrderIdInput,
-        common::input::SymbolInput,
+        api::input::ClientOrderIdInput,
+        api::input::SymbolInput,
         read::OrderStatusName
     ))
 )]

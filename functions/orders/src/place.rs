@@ -1,15 +1,16 @@
 //! `POST /accounts/{account_id}/orders` (see the crate docs for the order of checks).
 
+use api::accounts::owned;
+use api::extract::ApiJson;
+use api::input::{ClientOrderIdInput, InstrumentSymbol, Positive};
+use api::principal::Principal;
+use api::views::OrderView;
+use api::{ApiError, ApiResult, FieldError};
+use app::broker::{Broker, CoreBroker, Submitted};
+use app::{AppState, crypto};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use common::accounts::owned;
-use common::auth::Principal;
-use common::broker::{Broker, PaperBroker, Submitted};
-use common::extract::ApiJson;
-use common::input::{ClientOrderIdInput, InstrumentSymbol, Positive};
-use common::views::OrderView;
-use common::{ApiError, ApiResult, AppState, FieldError, crypto};
 use domain::order::OrderRequest;
 use domain::{
     ClientOrderId, Instrument, InstrumentCatalog, Order, OrderId, OrderType, Price, Quantity, Side,
@@ -22,7 +23,7 @@ use utoipa::ToSchema;
 use crate::pretrade::{self, Exposure};
 
 /// An order. The served document states it per instrument and type (see
-/// `common::openapi::for_catalog`): the quantity on the lot grid, prices on the tick grid.
+/// `api::openapi::for_catalog`): the quantity on the lot grid, prices on the tick grid.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = PlaceOrder)]
@@ -244,7 +245,7 @@ fn replay(existing: &Order, order: &Order, instruments: &InstrumentCatalog) -> A
     responses(
         (status = 201, description = "Submitted (status new; the core acknowledges it)", body = OrderView),
         (status = 200, description = "The same client_order_id and body again: the original order", body = OrderView),
-        (status = 409, description = "Refused by the account's state: insufficient-buying-power, insufficient-position, position-limit, order-notional-limit, account-halted, no-market-price, currency-mismatch; or the client_order_id was used for a different order", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "Refused by the account's state: insufficient-buying-power, insufficient-position, position-limit, order-notional-limit, account-halted, no-market-price, currency-mismatch; or the client_order_id was used for a different order", body = api::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn place(
     State(state): State<AppState>,
@@ -295,7 +296,7 @@ pub async fn place(
         },
     )
     .await?;
-    let broker = PaperBroker::new(state.clone());
+    let broker = CoreBroker::new(state.clone());
     match broker
         .submit(&order, &request, admitted.reserve_price, admitted.limits)
         .await?

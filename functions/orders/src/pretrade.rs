@@ -6,8 +6,9 @@
 //! requests cannot both pass on the same cash or shares: see
 //! `store::records::OrderLimits`).
 
-use common::portfolio;
-use common::{ApiError, ApiResult, AppState};
+use api::{ApiError, ApiResult};
+use app::AppState;
+use app::portfolio;
 use domain::{Money, OrderType, Price, Quantity, Symbol};
 use store::records::{Account, OrderLimits, Refusal};
 

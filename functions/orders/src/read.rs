@@ -1,13 +1,14 @@
 //! Reading orders, fills and instruments.
 
+use api::accounts::owned;
+use api::extract::ApiQuery;
+use api::input::SymbolInput;
+use api::principal::Principal;
+use api::views::{FillView, OrderView, Plain};
+use api::{ApiError, ApiResult};
+use app::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
-use common::accounts::owned;
-use common::auth::Principal;
-use common::extract::ApiQuery;
-use common::input::SymbolInput;
-use common::views::{FillView, OrderView, Plain};
-use common::{ApiError, ApiResult, AppState};
 use domain::{Order, OrderId, OrderStatus};
 use serde::{Deserialize, Serialize};
 use store::records::{OrderCursor, OrderQuery};
@@ -99,7 +100,7 @@ pub struct OrderPageView {
     params(("account_id" = String, Path, description = "An account of the caller (another user's is a 404)"), ListQuery),
     responses(
         (status = 200, description = "A page of orders", body = OrderPageView),
-        (status = 400, description = "A bad query parameter (named)", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 400, description = "A bad query parameter (named)", body = api::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn list(
     State(state): State<AppState>,
@@ -110,7 +111,7 @@ pub async fn list(
     let account = owned(&state, &principal, &id).await?;
     let status = query.status.map(OrderStatus::from);
     let symbol = query.symbol.map(|s| s.0);
-    let limit = common::extract::page_limit(query.limit, 50, 500)?;
+    let limit = api::extract::page_limit(query.limit, 50, 500)?;
     let after = match query.cursor.as_deref() {
         None => None,
         Some(token) => Some(
@@ -161,7 +162,7 @@ pub struct FillList {
     params(("account_id" = String, Path, description = "An account of the caller (another user's is a 404)"), FillsQuery),
     responses(
         (status = 200, description = "The fills", body = FillList),
-        (status = 400, description = "A bad query parameter (named)", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 400, description = "A bad query parameter (named)", body = api::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn fills(
     State(state): State<AppState>,
@@ -170,7 +171,7 @@ pub async fn fills(
     ApiQuery(query): ApiQuery<FillsQuery>,
 ) -> ApiResult<Json<FillList>> {
     let account = owned(&state, &principal, &id).await?;
-    let limit = common::extract::page_limit(query.limit, 100, 1000)?;
+    let limit = api::extract::page_limit(query.limit, 100, 1000)?;
     let fills = state.records.fills(account.id, limit).await?;
     Ok(Json(FillList {
         fills: fills.iter().map(FillView::from).collect(),

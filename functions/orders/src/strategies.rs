@@ -5,18 +5,19 @@
 //! the core follows. A strategy's state lives in the core's snapshot, so it survives
 //! restarts.
 
+use api::accounts::owned;
+use api::extract::ApiJson;
+use api::input::{InstrumentSymbol, TimeframeInput};
+use api::principal::Principal;
+use api::{ApiError, ApiResult, FieldError};
+use app::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use common::accounts::owned;
-use common::auth::Principal;
-use common::extract::ApiJson;
-use common::input::{InstrumentSymbol, TimeframeInput};
-use common::{ApiError, ApiResult, AppState, FieldError};
 use domain::StrategyId;
+use engine::strategy::{StrategyConfig, StrategyError};
 use serde::{Deserialize, Serialize};
 use store::records::{StrategyRecord, StrategyStatus};
-use streaming_core::strategy::{StrategyConfig, StrategyError};
 use utoipa::ToSchema;
 
 /// Deployments an account may have running or paused.
@@ -138,7 +139,7 @@ fn strategy_error(e: StrategyError) -> ApiError {
     request_body = DeployBody,
     responses(
         (status = 201, description = "Deployed", body = StrategyView),
-        (status = 409, description = "Too many active deployments (`too-many-strategies`), or a symbol in another currency (`currency-mismatch`)", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "Too many active deployments (`too-many-strategies`), or a symbol in another currency (`currency-mismatch`)", body = api::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn deploy(
     State(state): State<AppState>,
@@ -194,7 +195,7 @@ pub async fn deploy(
         return Err(ApiError::invalid(errors));
     }
     let config = StrategyConfig::new(symbols.clone(), timeframes.clone(), params.clone());
-    streaming_core::strategy::create(body.strategy.as_str(), &config).map_err(strategy_error)?;
+    engine::strategy::create(body.strategy.as_str(), &config).map_err(strategy_error)?;
     let active = state
         .records
         .strategies(Some(account.id))
@@ -284,7 +285,7 @@ async fn set_status(
 
 #[utoipa::path(post, path = "/strategies/{strategy_id}/pause", tag = "strategies", operation_id = "pauseStrategy",
     summary = "Pause (indicators keep updating; no orders)", params(("strategy_id" = String, Path, description = "A deployment of the caller")),
-    responses((status = 200, description = "The deployment", body = StrategyView), (status = 409, description = "The strategy is stopped", body = common::openapi::ProblemSchema, content_type = "application/problem+json")))]
+    responses((status = 200, description = "The deployment", body = StrategyView), (status = 409, description = "The strategy is stopped", body = api::openapi::ProblemSchema, content_type = "application/problem+json")))]
 pub async fn pause(
     State(state): State<AppState>,
     principal: Principal,
@@ -295,7 +296,7 @@ pub async fn pause(
 
 #[utoipa::path(post, path = "/strategies/{strategy_id}/resume", tag = "strategies", operation_id = "resumeStrategy",
     summary = "Resume", params(("strategy_id" = String, Path, description = "A deployment of the caller")),
-    responses((status = 200, description = "The deployment", body = StrategyView), (status = 409, description = "The strategy is stopped", body = common::openapi::ProblemSchema, content_type = "application/problem+json")))]
+    responses((status = 200, description = "The deployment", body = StrategyView), (status = 409, description = "The strategy is stopped", body = api::openapi::ProblemSchema, content_type = "application/problem+json")))]
 pub async fn resume(
     State(state): State<AppState>,
     principal: Principal,

@@ -11,13 +11,12 @@
 //! The equity curve is the daily rows (each account's equity when the schedule ran after
 //! the day ended) plus the account valued now; round trips are rebuilt from the fills.
 
-pub mod daily;
 pub mod executions;
 mod performance;
-pub mod running;
 
+use api::Routes;
+use app::AppState;
 use axum::http::Method;
-use common::{AppState, Routes};
 
 pub fn routes() -> Routes {
     Routes::new()

@@ -1,23 +1,24 @@
 //! `GET …/reports/performance` and `GET …/reports/equity.svg`.
 
 use analytics::{AnalyticsConfig, EquityPoint, RoundTrip, RoundTripBook};
+use api::accounts::owned;
+use api::extract::ApiQuery;
+use api::principal::Principal;
+use api::{ApiError, ApiResult};
+use app::AppState;
+use app::portfolio;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
-use common::accounts::owned;
-use common::auth::Principal;
-use common::extract::ApiQuery;
-use common::portfolio;
-use common::{ApiError, ApiResult, AppState};
 use domain::{Decimal, Fill, Symbol, Timestamp};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use store::records::Account;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::running::RunningMetrics;
+use app::reports::running::RunningMetrics;
 
 /// Fills read to rebuild round trips.
 const MAX_FILLS: usize = 100_000;
@@ -203,7 +204,7 @@ async fn trips(
     params(("account_id" = String, Path, description = "An account of the caller (another user's is a 404)"), Window),
     responses(
         (status = 200, description = "The report", body = ReportSchema),
-        (status = 400, description = "A date that is not YYYY-MM-DD (named)", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 400, description = "A date that is not YYYY-MM-DD (named)", body = api::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn performance(
     State(state): State<AppState>,
@@ -257,7 +258,7 @@ pub async fn performance(
     params(("account_id" = String, Path, description = "An account of the caller (another user's is a 404)"), Window),
     responses(
         (status = 200, description = "SVG", body = String, content_type = "image/svg+xml"),
-        (status = 400, description = "A date that is not YYYY-MM-DD (named)", body = common::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 400, description = "A date that is not YYYY-MM-DD (named)", body = api::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn equity_svg(
     State(state): State<AppState>,

@@ -7,12 +7,12 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use domain::UserId;
 
-use crate::auth::{
-    ApiKeyRecord, Attempt, LoginGuard, RefreshTokens, Role, Rotation, UserRecord, UserStore,
-};
 use crate::error::ErrorKind;
 use crate::kv::{Clock, KvTable};
 use crate::leases::{LeaseOutcome, Leases};
+use crate::users::{
+    ApiKeyRecord, Attempt, LoginGuard, RefreshTokens, Role, Rotation, UserRecord, UserStore,
+};
 
 fn user(n: u128, email: &str) -> UserRecord {
     UserRecord {

@@ -12,10 +12,10 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 use domain::{Decimal, Money, Symbol, Timestamp};
-use streaming_core::backtest::{self, BacktestConfig};
-use streaming_core::market_data::csv::DataReader;
-use streaming_core::paper::CostModel;
-use streaming_core::rng::SplitMix64;
+use engine::backtest::{self, BacktestConfig};
+use engine::market_data::csv::DataReader;
+use engine::paper::CostModel;
+use engine::rng::SplitMix64;
 
 #[derive(Debug, Args)]
 pub struct BacktestArgs {

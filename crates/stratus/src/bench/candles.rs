@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use clap::Args;
 use domain::{Candle, Tick, Timeframe, Timestamp};
-use streaming_core::candles::{AggregatorConfig, CandleAggregator};
-use streaming_core::market_data::{SyntheticConfig, SyntheticFeed, SyntheticSymbol};
+use engine::candles::{AggregatorConfig, CandleAggregator};
+use engine::market_data::{SyntheticConfig, SyntheticFeed, SyntheticSymbol};
 
 #[derive(Debug, Args)]
 pub struct CandlesArgs {

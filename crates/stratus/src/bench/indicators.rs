@@ -8,8 +8,8 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use clap::Args;
-use streaming_core::indicators::{Atr, Bar, BollingerBands, Ema, Macd, Rsi, Sma};
-use streaming_core::rng::SplitMix64;
+use engine::indicators::{Atr, Bar, BollingerBands, Ema, Macd, Rsi, Sma};
+use engine::rng::SplitMix64;
 
 #[derive(Debug, Args)]
 pub struct IndicatorsArgs {

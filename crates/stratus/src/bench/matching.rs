@@ -19,11 +19,9 @@ use domain::{
     AccountId, Currency, Instrument, OrderId, OrderType, Price, Quantity, Side, Symbol,
     TimeInForce, Timestamp,
 };
+use engine::matching::{BookEvent, Command, OrderBook, RestingOrderView, SelfTradePrevention};
+use engine::rng::SplitMix64;
 use rustc_hash::FxHashMap;
-use streaming_core::matching::{
-    BookEvent, Command, OrderBook, RestingOrderView, SelfTradePrevention,
-};
-use streaming_core::rng::SplitMix64;
 
 use super::percentile;
 

@@ -13,10 +13,10 @@ use std::time::Instant;
 
 use clap::Args;
 use domain::{AccountId, Decimal, Money, StrategyId, Tick, Timeframe, Timestamp};
-use streaming_core::engine::{Engine, EngineEvent};
-use streaming_core::market_data::{SyntheticConfig, SyntheticFeed, SyntheticSymbol};
-use streaming_core::paper::CostModel;
-use streaming_core::strategy::StrategyConfig;
+use engine::engine::{Engine, EngineEvent};
+use engine::market_data::{SyntheticConfig, SyntheticFeed, SyntheticSymbol};
+use engine::paper::CostModel;
+use engine::strategy::StrategyConfig;
 
 #[derive(Debug, Args)]
 pub struct PipelineArgs {

@@ -10,10 +10,10 @@ use std::time::Instant;
 use anyhow::{Context as _, bail};
 use clap::Args;
 use domain::{Decimal, Money, Timeframe};
-use streaming_core::backtest::{self, BacktestConfig, BacktestReport};
-use streaming_core::market_data::csv::DataReader;
-use streaming_core::paper::{Commission, CostModel, Slippage};
-use streaming_core::strategy::builtin;
+use engine::backtest::{self, BacktestConfig, BacktestReport};
+use engine::market_data::csv::DataReader;
+use engine::paper::{Commission, CostModel, Slippage};
+use engine::strategy::builtin;
 
 use super::input::DataArgs;
 
@@ -162,12 +162,12 @@ pub fn config(args: &BacktestArgs) -> anyhow::Result<BacktestConfig> {
 pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
     let config = config(&args)?;
     // Parameters are checked before the file is read: a typo fails at once.
-    let probe = streaming_core::strategy::StrategyConfig::new(
+    let probe = engine::strategy::StrategyConfig::new(
         vec![config.symbol],
         vec![Timeframe::D1],
         config.params.clone(),
     );
-    streaming_core::strategy::create(&config.strategy, &probe)?;
+    engine::strategy::create(&config.strategy, &probe)?;
 
     let path = &args.data.data;
     let file =

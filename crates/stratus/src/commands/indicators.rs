@@ -6,7 +6,7 @@ use std::io::Write;
 use anyhow::Context;
 use clap::Args;
 use domain::Timeframe;
-use streaming_core::indicators::{Bar, BarIndicator, IndicatorSpec};
+use engine::indicators::{Bar, BarIndicator, IndicatorSpec};
 
 use super::input::{DataArgs, to_candles};
 

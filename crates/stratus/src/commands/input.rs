@@ -7,13 +7,13 @@ use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use clap::Args;
 use domain::{Candle, Symbol, Tick, Timeframe, Timestamp};
-use streaming_core::candles::{AggregatorConfig, CandleAggregator, Resampler};
-use streaming_core::market_data::{MarketData, read_file};
+use engine::candles::{AggregatorConfig, CandleAggregator, Resampler};
+use engine::market_data::{MarketData, read_file};
 
 /// Where the data comes from and which part of it to use.
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
-    /// A CSV file of ticks or bars (formats: `streaming_core::market_data::csv`).
+    /// A CSV file of ticks or bars (formats: `engine::market_data::csv`).
     #[arg(long, value_name = "FILE")]
     pub data: PathBuf,
     /// Symbol to label the data with.

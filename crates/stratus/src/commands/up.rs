@@ -1,15 +1,15 @@
-//! `stratus up`: the whole platform in one process (see `core_service::platform`) — every
+//! `stratus up`: the whole platform in one process (see `stratus::platform`) — every
 //! HTTP route, the WebSocket, the streaming core and a market feed over an embedded
 //! SQLite file, or with `--cloud` over Postgres, DynamoDB and Kinesis.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
+use app::settings::{Backend, Settings};
 use clap::Args;
-use common::settings::{Backend, Settings};
 use core_service::feed::FeedConfig;
-use core_service::platform::{Platform, PlatformConfig};
 use domain::{Currency, Decimal, Instrument, InstrumentCatalog, Symbol};
+use stratus::platform::{Platform, PlatformConfig};
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
@@ -126,7 +126,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         // Against emulators (or a first run): create what is missing.
         settings.provision = true;
     }
-    common::serve::init_tracing(&settings);
+    api::serve::init_tracing(&settings);
     let mut instruments = settings.catalog()?;
     let (feed, feed_text) = feed(&args, &mut instruments)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -165,7 +165,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         println!("       -H 'content-type: application/json' -d '{{\"symbol\":\"AAPL\",\"side\":\"buy\",\"type\":\"market\",\"quantity\":\"1\"}}'");
         println!("  curl -s http://{addr}/accounts/$ACCT/positions -H \"authorization: Bearer $TOKEN\"");
         println!("Ctrl-C stops it (the core commits what it is doing first).");
-        common::serve::shutdown_signal().await;
+        api::serve::shutdown_signal().await;
         println!("stopping…");
         platform.stop().await;
         anyhow::Ok(())

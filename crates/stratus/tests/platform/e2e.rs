@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use common::settings::{Backend, Secret, Settings};
+use app::settings::{Backend, Secret, Settings};
 use core_service::feed::FeedConfig;
-use core_service::platform::{Platform, PlatformConfig};
 use domain::{InstrumentCatalog, Symbol};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use stratus::platform::{Platform, PlatformConfig};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::{TempDir, account, call, eventually, split_sample, user};

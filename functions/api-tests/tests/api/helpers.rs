@@ -4,14 +4,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
+#[cfg(feature = "cloud-tests")]
+use app::settings::Backend as StoreBackend;
+use app::settings::{Secret, Settings};
+use app::{AppState, Clock};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
-#[cfg(feature = "cloud-tests")]
-use common::settings::Backend as StoreBackend;
-use common::settings::{Secret, Settings};
-use common::state::Ports;
-use common::{AppState, Clock};
 use domain::{InstrumentCatalog, Timestamp};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -100,7 +99,7 @@ pub fn test_settings() -> Settings {
 }
 
 /// All four functions' routes, as `stratus up` mounts them.
-pub fn all_routes() -> common::Routes {
+pub fn all_routes() -> api::Routes {
     auth_fn::routes()
         .merge(account_fn::routes())
         .merge(orders_fn::routes())
@@ -122,7 +121,7 @@ impl TestApp {
         let (ports, dir) = match backend {
             Backend::Embedded => {
                 let dir = std::env::temp_dir().join(unique("stratus-api-"));
-                let ports = Ports::embedded(&dir, &clock).await.unwrap();
+                let ports = store::connect::embedded(&dir, &clock).await.unwrap();
                 (ports, Some(TempDir(dir)))
             }
             #[cfg(feature = "cloud-tests")]
@@ -140,7 +139,7 @@ impl TestApp {
                         .unwrap();
                 settings.database_url = Some(Secret::new(url.clone()));
                 settings.prefix = unique("stratus-api-").replace('_', "-");
-                let ports = Ports::cloud(&url, &settings.prefix, &clock, true)
+                let ports = store::connect::cloud(&url, &settings.prefix, &clock, true)
                     .await
                     .unwrap();
                 (ports, None)

@@ -155,7 +155,7 @@ async fn kinesis_and_schedule_events_deserialize_and_are_handled() {
     let schedule: aws_lambda_events::event::eventbridge::EventBridgeEvent<Value> =
         serde_json::from_str(include_str!("fixtures/eventbridge-daily.json")).unwrap();
     let at = domain::Timestamp::from_datetime(schedule.time.unwrap()).unwrap();
-    let outcome = reports_fn::daily::run(&app.state, at).await.unwrap();
+    let outcome = app::reports::daily::run(&app.state, at).await.unwrap();
     assert_eq!(outcome.day, "2026-12-01");
     assert_eq!(outcome.accounts, 1);
     let rows = app

@@ -9,14 +9,14 @@ use crate::helpers::{Backend, TestApp, all_routes};
 /// The document as the handlers' types generate it, for the built-in instruments.
 fn generated() -> serde_json::Value {
     use utoipa::OpenApi;
-    let mut doc = common::openapi::assemble([
+    let mut doc = api::openapi::assemble([
         auth_fn::Api::openapi(),
         account_fn::Api::openapi(),
         orders_fn::Api::openapi(),
         reports_fn::Api::openapi(),
         core_service::Api::openapi(),
     ]);
-    common::openapi::for_catalog(&mut doc, &domain::InstrumentCatalog::builtin());
+    api::openapi::for_catalog(&mut doc, &domain::InstrumentCatalog::builtin());
     doc
 }
 
@@ -38,9 +38,9 @@ fn the_committed_document_is_the_generated_one() {
 
 #[test]
 fn the_document_lists_exactly_the_routes() {
-    let doc = common::openapi::document(&domain::InstrumentCatalog::builtin());
+    let doc = api::openapi::document(&domain::InstrumentCatalog::builtin());
     assert_eq!(doc["openapi"], "3.1.0");
-    let documented: BTreeSet<(String, String)> = common::openapi::operations(&doc)
+    let documented: BTreeSet<(String, String)> = api::openapi::operations(&doc)
         .into_iter()
         .map(|(m, p)| (m.to_string(), p))
         .collect();
@@ -88,10 +88,10 @@ async fn every_documented_route_is_served_and_the_document_too() {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(
         r.body,
-        common::openapi::document(&domain::InstrumentCatalog::builtin())
+        api::openapi::document(&domain::InstrumentCatalog::builtin())
     );
     let ada = app.user("ada@example.com").await;
-    for (method, path) in common::openapi::operations(&common::openapi::document(
+    for (method, path) in api::openapi::operations(&api::openapi::document(
         &domain::InstrumentCatalog::builtin(),
     )) {
         if path == "/health" || path == "/ws" {

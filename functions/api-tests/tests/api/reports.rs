@@ -225,13 +225,13 @@ async fn the_daily_job_writes_rows_that_make_the_equity_curve(backend: Backend) 
         let at = midnight(n);
         app.now
             .store(at.nanos(), std::sync::atomic::Ordering::SeqCst);
-        let outcome = reports_fn::daily::run(&app.state, at).await.unwrap();
+        let outcome = app::reports::daily::run(&app.state, at).await.unwrap();
         assert_eq!(outcome.accounts, 1);
         assert_eq!(outcome.failed, 0);
         days.push(outcome.day.clone());
     }
     // Running the job again for a day rewrites its row.
-    reports_fn::daily::run(&app.state, midnight(3))
+    app::reports::daily::run(&app.state, midnight(3))
         .await
         .unwrap();
     let ada = app.login("ada@example.com").await;

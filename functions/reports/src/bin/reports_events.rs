@@ -8,7 +8,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
 async fn dispatch(
-    state: &common::AppState,
+    state: &app::AppState,
     event: LambdaEvent<Value>,
 ) -> Result<Value, lambda_runtime::Error> {
     let payload = event.payload;
@@ -24,7 +24,7 @@ async fn dispatch(
             Some(t) => domain::Timestamp::from_datetime(t)?,
             None => state.clock.now(),
         };
-        let outcome = reports_fn::daily::run(state, now).await?;
+        let outcome = app::reports::daily::run(state, now).await?;
         tracing::info!(?outcome, "daily reports");
         return Ok(serde_json::to_value(outcome)?);
     }
@@ -33,9 +33,9 @@ async fn dispatch(
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let state = common::AppState::from_env().await?;
-    common::serve::init_tracing(&state.settings);
-    if common::serve::in_lambda() {
+    let state = app::AppState::from_env().await?;
+    api::serve::init_tracing(&state.settings);
+    if api::serve::in_lambda() {
         let state = &state;
         return lambda_runtime::run(service_fn(move |event| dispatch(state, event)))
             .await
@@ -43,7 +43,7 @@ async fn main() -> anyhow::Result<()> {
     }
     match std::env::args().nth(1).as_deref() {
         Some("daily") => {
-            let outcome = reports_fn::daily::run(&state, state.clock.now()).await?;
+            let outcome = app::reports::daily::run(&state, state.clock.now()).await?;
             println!("{}", serde_json::to_string(&outcome)?);
             Ok(())
         }

@@ -1,0 +1,34 @@
+//! The application layer: what every entry point — the HTTP functions, the streaming
+//! core, `stratus up` — builds on, between the store's ports and the HTTP surface. No
+//! HTTP here and no SDK: the ports come from `store::connect`.
+//!
+//! - [`settings`]: typed settings, declared once (figment: defaults, a TOML file, the
+//!   environment); secrets in [`settings::Secret`], which never prints.
+//! - [`state`]: [`AppState`], the ports and the typed stores over them, the clock, the
+//!   keys and the instruments.
+//! - [`tokens`]: HS256 access tokens.
+//! - [`credentials`]: recent answers about users, sessions and API keys.
+//! - [`broker`]: the `Broker` port (where an account's orders go) and [`broker::CoreBroker`],
+//!   which hands them to the streaming core through the outbox.
+//! - [`outbox`]: relaying committed outbox events to their streams.
+//! - [`portfolio`]: an account valued now.
+//! - [`crypto`]: sealing broker credentials, digests, random tokens.
+//! - [`display`]: how numbers are written for clients.
+//! - [`reports`]: the reports' running metrics from `executions`, and the daily job.
+
+pub mod broker;
+pub mod credentials;
+pub mod crypto;
+pub mod display;
+pub mod error;
+pub mod outbox;
+pub mod portfolio;
+pub mod reports;
+pub mod settings;
+pub mod state;
+pub mod tokens;
+
+pub use domain::Clock;
+pub use error::{AppError, AppResult};
+pub use settings::Settings;
+pub use state::AppState;

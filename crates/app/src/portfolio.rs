@@ -1,0 +1,220 @@
+//! An account valued now: cash, what open buy orders reserve, positions at their marks,
+//! equity, buying power and P&L — what the balances endpoint shows, what pre-trade checks
+//! decide on, and what reports record each day.
+//!
+//! Paper accounts are cash accounts: buying power is cash less what working buy orders
+//! reserve (remaining quantity × limit or stop price, from the account's exposure rows,
+//! which the system of record keeps with the orders), and selling is limited to what is
+//! held and not already offered.
+
+use std::collections::BTreeMap;
+
+use domain::{Decimal, Money, OrderType, Position, Price, Side, Symbol};
+use store::records::Account;
+
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// The price a position is valued at.
+#[derive(Debug, Clone, Copy)]
+pub struct Mark {
+    pub price: Price,
+    /// `last_trade` or `average_cost` (no trade seen yet).
+    pub source: &'static str,
+}
+
+/// One position with its mark.
+#[derive(Debug, Clone)]
+pub struct ValuedPosition {
+    pub position: Position,
+    pub mark: Mark,
+    pub market_value: Money,
+    pub unrealized: Money,
+}
+
+/// See the module docs.
+#[derive(Debug, Clone)]
+pub struct Valuation {
+    pub cash: Money,
+    pub reserved: Money,
+    pub buying_power: Money,
+    pub positions: Vec<ValuedPosition>,
+    pub positions_value: Money,
+    pub equity: Money,
+    pub unrealized_pnl: Money,
+    pub realized_pnl: Money,
+    pub fees: Money,
+    /// Realized − fees + unrealized, over the account's life (deposits excluded).
+    pub total_pnl: Money,
+    /// What working orders add up to, per symbol and side.
+    pub exposure: Vec<store::records::ExposureRow>,
+}
+
+fn overflow(e: domain::DomainError) -> AppError {
+    AppError::Internal(format!("valuing an account: {e}"))
+}
+
+/// The last trade price of `symbol`, if the core has seen one.
+pub async fn last_price(state: &AppState, symbol: Symbol) -> AppResult<Option<Price>> {
+    Ok(state.prices.last(symbol).await?.map(|p| p.price))
+}
+
+/// The price an order's remaining quantity is valued at for reservations and limits.
+pub fn reference_price(order_type: &OrderType, last: Option<Price>) -> Option<Price> {
+    match order_type {
+        OrderType::Limit { limit_price } | OrderType::StopLimit { limit_price, .. } => {
+            Some(*limit_price)
+        }
+        OrderType::Stop { stop_price } => Some(last.map_or(*stop_price, |l| l.max(*stop_price))),
+        OrderType::Market => last,
+    }
+}
+
+/// Values `account` now (see the module docs).
+pub async fn value(state: &AppState, account: &Account) -> AppResult<Valuation> {
+    let positions = state.records.positions(account.id).await?;
+    let exposure = state.records.exposure(account.id).await?;
+    let mut marks: BTreeMap<Symbol, Option<Price>> = BTreeMap::new();
+    for symbol in positions.iter().map(|p| p.symbol) {
+        if let std::collections::btree_map::Entry::Vacant(e) = marks.entry(symbol) {
+            e.insert(last_price(state, symbol).await?);
+        }
+    }
+    // Working buy orders reserve their quantity at their own price (market orders, which
+    // fill at the next trade, reserve nothing once submitted).
+    let mut reserved = Money::ZERO;
+    for row in exposure.iter().filter(|r| r.side == Side::Buy) {
+        reserved = reserved
+            .checked_add(Money::new(row.notional))
+            .map_err(overflow)?;
+    }
+    let mut valued = Vec::new();
+    let mut positions_value = Money::ZERO;
+    let mut unrealized_pnl = Money::ZERO;
+    let mut realized_pnl = Money::ZERO;
+    let mut fees = Money::ZERO;
+    for position in positions {
+        realized_pnl = realized_pnl
+            .checked_add(position.realized_pnl())
+            .map_err(overflow)?;
+        fees = fees.checked_add(position.fees()).map_err(overflow)?;
+        if position.is_flat() {
+            continue;
+        }
+        let mark = match marks.get(&position.symbol).copied().flatten() {
+            Some(price) => Mark {
+                price,
+                source: "last_trade",
+            },
+            None => Mark {
+                price: Price::new(position.average_price()).map_err(overflow)?,
+                source: "average_cost",
+            },
+        };
+        let market_value = position.market_value(mark.price).map_err(overflow)?;
+        let unrealized = position.unrealized_pnl(mark.price).map_err(overflow)?;
+        positions_value = positions_value
+            .checked_add(market_value)
+            .map_err(overflow)?;
+        unrealized_pnl = unrealized_pnl.checked_add(unrealized).map_err(overflow)?;
+        valued.push(ValuedPosition {
+            position,
+            mark,
+            market_value,
+            unrealized,
+        });
+    }
+    let cash = account.cash;
+    let equity = cash.checked_add(positions_value).map_err(overflow)?;
+    let buying_power = cash.checked_sub(reserved).map_err(overflow)?;
+    let total_pnl = realized_pnl
+        .checked_sub(fees)
+        .and_then(|m| m.checked_add(unrealized_pnl))
+        .map_err(overflow)?;
+    Ok(Valuation {
+        cash,
+        reserved,
+        buying_power: if buying_power.is_negative() {
+            Money::ZERO
+        } else {
+            buying_power
+        },
+        positions: valued,
+        positions_value,
+        equity,
+        unrealized_pnl,
+        realized_pnl,
+        fees,
+        total_pnl,
+        exposure,
+    })
+}
+
+impl Valuation {
+    /// The quantity held in `symbol` (signed).
+    pub fn held(&self, symbol: Symbol) -> Decimal {
+        self.positions
+            .iter()
+            .find(|p| p.position.symbol == symbol)
+            .map_or(Decimal::ZERO, |p| p.position.quantity())
+    }
+
+    /// Remaining quantity of working orders on `side` in `symbol`.
+    pub fn working(&self, symbol: Symbol, side: Side) -> Decimal {
+        self.exposure
+            .iter()
+            .filter(|r| r.symbol == symbol && r.side == side)
+            .map(|r| r.quantity)
+            .sum()
+    }
+}
+
+/// Today's P&L of an account: its lifetime P&L now less the baseline recorded for today
+/// (the first valuation of the day records it; the daily report schedule records it at
+/// midnight UTC for every account).
+pub async fn daily_pnl(
+    state: &AppState,
+    account: &Account,
+    valuation: &Valuation,
+) -> AppResult<Money> {
+    let baseline = state
+        .risk
+        .day_baseline(
+            account.id,
+            &state.clock.today(),
+            valuation.total_pnl,
+            state.clock.unix_seconds(),
+        )
+        .await?;
+    valuation.total_pnl.checked_sub(baseline).map_err(overflow)
+}
+
+/// The halt in force today, placing one if today's loss reached the account's
+/// `max_daily_loss`. New orders are refused while it lasts (the rest of the UTC day).
+pub async fn daily_halt(
+    state: &AppState,
+    account: &Account,
+    valuation: &Valuation,
+    limits: &store::risk::RiskLimits,
+) -> AppResult<(Money, Option<store::risk::Halt>)> {
+    let today = state.clock.today();
+    let day_pnl = daily_pnl(state, account, valuation).await?;
+    if let Some(halt) = state.risk.halted(account.id, &today).await? {
+        return Ok((day_pnl, Some(halt)));
+    }
+    let Some(max_loss) = limits.max_daily_loss else {
+        return Ok((day_pnl, None));
+    };
+    let loss = day_pnl.checked_neg();
+    if loss < max_loss {
+        return Ok((day_pnl, None));
+    }
+    let halt = store::risk::Halt {
+        day: today,
+        reason: format!("today's loss of {loss} reached the daily limit of {max_loss}"),
+        at: state.clock.unix_seconds(),
+    };
+    let halt = state.risk.halt(account.id, &halt).await?;
+    tracing::warn!(account_id = %account.id, reason = %halt.reason, "account halted for the day");
+    Ok((day_pnl, Some(halt)))
+}

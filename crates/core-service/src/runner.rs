@@ -1,0 +1,593 @@
+//! [`Core`]: the loop around [`CoreState`]. Each step reads a batch of `commands` and
+//! `ticks` from the checkpoints, applies it (commands first, then ticks, each shard in
+//! order), and commits everything it produced **with the new checkpoints and the core
+//! snapshot in one transaction**. Only then are the outbox relayed, the read models
+//! written and WebSocket clients told. If the commit fails (a store outage), nothing of
+//! the batch is visible: the core waits, rebuilds its state from the last commit and
+//! reads the batch again — consumption pauses and resumes without loss or repetition.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use api::views::Plain;
+use app::AppState;
+use domain::events::{Event, EventEnvelope};
+use domain::{AccountId, Money, OrderStatus, StrategyId, Timestamp};
+use engine::paper::CostModel;
+use engine::strategy::StrategyConfig;
+use serde::Serialize;
+use store::StoreResult;
+use store::connect::streams;
+use store::dead_letters::DeadLetter;
+use store::records::{CommitBatch, OrderQuery, OutboxEvent, Snapshot, StrategyStatus};
+use tokio::sync::watch;
+
+use crate::hub::{Hub, HubMessage};
+use crate::inputs::{Input, StreamCursor};
+use crate::read_models::ReadModels;
+use crate::state::{CoreState, Deployment, Output, SNAPSHOT_NAME, SNAPSHOT_VERSION};
+
+/// The consumer name of the core's checkpoints.
+pub const CONSUMER: &str = "core";
+
+/// Tuning of the loop.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// Records read per shard per step.
+    pub batch: usize,
+    /// The pause when there was nothing to read.
+    pub idle: Duration,
+    /// How often deployments are reconciled and cash synced from the ledger.
+    pub reconcile_every: Duration,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        CoreConfig {
+            batch: 500,
+            idle: Duration::from_millis(20),
+            reconcile_every: Duration::from_millis(500),
+        }
+    }
+}
+
+/// What `/health` shows.
+#[derive(Debug, Default)]
+pub struct CoreHealth {
+    pub batches: AtomicU64,
+    pub inputs: AtomicU64,
+    pub fills: AtomicU64,
+    pub commit_failures: AtomicU64,
+    pub malformed: AtomicU64,
+    pub last_commit_unix_ms: AtomicU64,
+    pub working_orders: AtomicU64,
+    pub repeated_ticks: AtomicU64,
+    /// Ticks the built-in feed published (stratus up).
+    pub feed_published: AtomicU64,
+    pub feed_finished: AtomicBool,
+    pub healthy: AtomicBool,
+    pub stopped: AtomicBool,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Health)]
+pub struct HealthView {
+    /// `ok`, `degraded` (commits are failing) or `stopped`.
+    pub status: &'static str,
+    pub batches: u64,
+    pub inputs: u64,
+    pub fills: u64,
+    pub commit_failures: u64,
+    pub malformed_records: u64,
+    pub working_orders: u64,
+    pub repeated_ticks: u64,
+    pub feed_published: u64,
+    pub feed_finished: bool,
+    pub last_commit_unix_ms: u64,
+}
+
+impl CoreHealth {
+    pub fn view(&self) -> HealthView {
+        let status = if self.stopped.load(Ordering::Relaxed) {
+            "stopped"
+        } else if self.healthy.load(Ordering::Relaxed) {
+            "ok"
+        } else {
+            "degraded"
+        };
+        HealthView {
+            status,
+            batches: self.batches.load(Ordering::Relaxed),
+            inputs: self.inputs.load(Ordering::Relaxed),
+            fills: self.fills.load(Ordering::Relaxed),
+            commit_failures: self.commit_failures.load(Ordering::Relaxed),
+            malformed_records: self.malformed.load(Ordering::Relaxed),
+            working_orders: self.working_orders.load(Ordering::Relaxed),
+            repeated_ticks: self.repeated_ticks.load(Ordering::Relaxed),
+            feed_published: self.feed_published.load(Ordering::Relaxed),
+            feed_finished: self.feed_finished.load(Ordering::Relaxed),
+            last_commit_unix_ms: self.last_commit_unix_ms.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// See the module docs.
+pub struct Core {
+    app: AppState,
+    state: Option<CoreState>,
+    commands: StreamCursor,
+    ticks: StreamCursor,
+    hub: Hub,
+    read_models: ReadModels,
+    health: Arc<CoreHealth>,
+    config: CoreConfig,
+    last_reconcile: Option<Instant>,
+    /// The newest tick time seen, to tell a live feed (heartbeats close quiet candles)
+    /// from a replay (candles close by the replay's own ticks).
+    newest_tick: Option<Timestamp>,
+    cash: BTreeMap<AccountId, Money>,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+fn stream_of(event: &EventEnvelope) -> &'static str {
+    if event.event_type == "candle.closed" {
+        streams::CANDLES
+    } else {
+        streams::EXECUTIONS
+    }
+}
+
+/// A feed that published within this long of the wall clock is live.
+const LIVE_WITHIN: Duration = Duration::from_secs(120);
+
+impl Core {
+    pub fn new(app: AppState, hub: Hub, health: Arc<CoreHealth>, config: CoreConfig) -> Self {
+        Core {
+            read_models: ReadModels::new(
+                app.read_models.clone(),
+                app.settings.backend == app::settings::Backend::Cloud,
+                app.instruments.clone(),
+            ),
+            commands: StreamCursor::new(CONSUMER, streams::COMMANDS),
+            ticks: StreamCursor::new(CONSUMER, streams::TICKS),
+            app,
+            state: None,
+            hub,
+            health,
+            config,
+            last_reconcile: None,
+            newest_tick: None,
+            cash: BTreeMap::new(),
+        }
+    }
+
+    /// The state as of the last commit: the snapshot and the open orders of the system of
+    /// record (a fresh core if there is no snapshot yet).
+    async fn load(&mut self) -> anyhow::Result<()> {
+        let instruments = self.app.instruments.clone();
+        let mut state = match self.app.records.snapshot(SNAPSHOT_NAME).await? {
+            Some(snapshot) => {
+                let working = self.open_orders().await?;
+                CoreState::restore(&snapshot.state, working, instruments)?
+            }
+            None => CoreState::new(instruments, CostModel::default()),
+        };
+        state.recall_commands(
+            self.app
+                .records
+                .recent_commands(crate::state::SEEN_COMMANDS)
+                .await?,
+        );
+        tracing::info!(working_orders = state.working_orders(), "core state loaded");
+        self.commands.rollback();
+        self.ticks.rollback();
+        self.state = Some(state);
+        self.last_reconcile = None;
+        Ok(())
+    }
+
+    async fn open_orders(&self) -> StoreResult<Vec<domain::Order>> {
+        let mut out = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.app.records.all_accounts(after, 200).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id);
+            for account in &page {
+                for status in [OrderStatus::Accepted, OrderStatus::PartiallyFilled] {
+                    let mut cursor = None;
+                    loop {
+                        let orders = self
+                            .app
+                            .records
+                            .orders(
+                                account.id,
+                                &OrderQuery {
+                                    status: Some(status),
+                                    symbol: None,
+                                    after: cursor,
+                                    limit: 500,
+                                },
+                            )
+                            .await?;
+                        out.extend(orders.orders);
+                        match orders.next {
+                            Some(next) => cursor = Some(next),
+                            None => break,
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs until `shutdown` turns true, then finishes the batch at hand (its commit
+    /// included) and returns.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            if self.state.is_none() {
+                if let Err(e) = self.load().await {
+                    tracing::warn!(error = %e, "core cannot load its state; retrying");
+                    self.health.healthy.store(false, Ordering::Relaxed);
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            }
+            match self.step().await {
+                Ok(true) => {
+                    backoff = Duration::from_millis(100);
+                }
+                Ok(false) => {
+                    backoff = Duration::from_millis(100);
+                    tokio::select! {
+                        _ = tokio::time::sleep(self.config.idle) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                }
+                Err(e) => {
+                    self.health.commit_failures.fetch_add(1, Ordering::Relaxed);
+                    self.health.healthy.store(false, Ordering::Relaxed);
+                    tracing::warn!(error = %e, "core batch failed; it will be read again");
+                    // Nothing of the batch is visible; start over from the last commit.
+                    self.state = None;
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        self.health.stopped.store(true, Ordering::Relaxed);
+        tracing::info!("core stopped");
+    }
+
+    /// One batch; whether there was anything to do.
+    pub async fn step(&mut self) -> anyhow::Result<bool> {
+        if self.state.is_none() {
+            self.load().await?;
+        }
+        let records = self.app.records.clone();
+        let streams = self.app.streams.clone();
+        let mut out = Output::default();
+        let mut dead = Vec::new();
+        let due = self
+            .last_reconcile
+            .is_none_or(|t| t.elapsed() >= self.config.reconcile_every);
+        if due {
+            self.reconcile(&mut out).await?;
+        }
+        // Commands the functions committed but left to us to publish.
+        while app::outbox::relay(&*records, &*streams, 500).await? > 0 {}
+        let commands = self
+            .commands
+            .read(&*records, &*streams, self.config.batch)
+            .await?;
+        let ticks = self
+            .ticks
+            .read(&*records, &*streams, self.config.batch)
+            .await?;
+        let inputs = commands.len() + ticks.len();
+        let now = self.app.clock.now();
+        let mut decoded = Vec::with_capacity(inputs);
+        for input in commands.iter().chain(ticks.iter()) {
+            match decode(input) {
+                Ok(pair) => decoded.push(pair),
+                Err(reason) => dead.push(DeadLetter {
+                    consumer: format!("core.{}", input.stream),
+                    origin: input.origin(),
+                    data: String::from_utf8_lossy(&input.data)
+                        .chars()
+                        .take(16_384)
+                        .collect(),
+                    reason,
+                    at: self.app.clock.unix_seconds(),
+                }),
+            }
+        }
+        // The ledger's cash of every account placing orders, before the orders can fill
+        // (a deposit just before an order must count).
+        let mut ordering: Vec<AccountId> = decoded
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::PlaceOrder(r) => Some(r.account_id),
+                _ => None,
+            })
+            .collect();
+        ordering.sort();
+        ordering.dedup();
+        for id in ordering {
+            if let Some(account) = self.app.records.account_by_id(id).await? {
+                self.cash.insert(account.id, account.cash);
+                if let Some(state) = self.state.as_mut() {
+                    state.sync_cash(account.id, account.cash);
+                }
+            }
+        }
+        {
+            let Some(state) = self.state.as_mut() else {
+                return Ok(false);
+            };
+            for (envelope, event) in decoded {
+                if let Event::TickReceived(t) = &event {
+                    self.newest_tick = Some(self.newest_tick.map_or(t.time, |n| n.max(t.time)));
+                }
+                state.apply(&envelope, event, &mut out);
+            }
+            let live = self.newest_tick.is_some_and(|t| {
+                now.nanos().saturating_sub(t.nanos()) < LIVE_WITHIN.as_nanos() as i64
+            });
+            if live {
+                state.heartbeat(now, &mut out);
+            }
+        }
+        // Nothing read and nothing produced (a reconcile that changed nothing, or a
+        // deployment the records will reproduce after a restart): no commit.
+        if inputs == 0 && out.is_empty() {
+            return Ok(false);
+        }
+        for letter in &dead {
+            tracing::warn!(origin = %letter.origin, reason = %letter.reason, "malformed record set aside");
+            self.app.dead_letters.put(letter).await?;
+        }
+        self.health
+            .malformed
+            .fetch_add(dead.len() as u64, Ordering::Relaxed);
+        self.commit(out, inputs).await?;
+        Ok(inputs > 0)
+    }
+
+    async fn reconcile(&mut self, out: &mut Output) -> anyhow::Result<()> {
+        self.last_reconcile = Some(Instant::now());
+        let records = self.app.records.strategies(None).await?;
+        let wanted: Vec<Deployment> = records
+            .iter()
+            .filter(|r| r.status != StrategyStatus::Stopped)
+            .map(|r| Deployment {
+                id: r.id,
+                account: r.account_id,
+                strategy: r.strategy.clone(),
+                config: StrategyConfig::new(
+                    r.symbols.clone(),
+                    r.timeframes.clone(),
+                    r.params.clone(),
+                ),
+                paused: r.status == StrategyStatus::Paused,
+            })
+            .collect();
+        // The ledger's cash for every account the engine trades for.
+        let mut accounts = match self.state.as_ref() {
+            Some(state) => state.accounts(),
+            None => return Ok(()),
+        };
+        accounts.extend(wanted.iter().map(|d| d.account));
+        accounts.sort();
+        accounts.dedup();
+        let mut cash = BTreeMap::new();
+        for id in accounts {
+            if let Some(a) = self.app.records.account_by_id(id).await? {
+                cash.insert(a.id, a.cash);
+            }
+        }
+        self.cash = cash;
+        let Some(state) = self.state.as_mut() else {
+            return Ok(());
+        };
+        for (account, cash) in &self.cash {
+            state.sync_cash(*account, *cash);
+        }
+        let failed: Vec<(StrategyId, String)> =
+            state.reconcile(&wanted, &self.cash, self.app.clock.now(), out);
+        for (id, reason) in failed {
+            tracing::warn!(strategy_id = %id, reason = %reason, "deployment refused by the engine");
+            if let Some(record) = records.iter().find(|r| r.id == id) {
+                let mut record = record.clone();
+                record.status = StrategyStatus::Stopped;
+                self.app.records.save_strategy(&record).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn commit(&mut self, out: Output, inputs: usize) -> anyhow::Result<()> {
+        let (positions, snapshot, working, repeated) = match self.state.as_ref() {
+            Some(state) => (
+                out.positions
+                    .iter()
+                    .map(|(account, symbol)| (*account, state.position(*account, *symbol)))
+                    .collect::<Vec<(AccountId, domain::Position)>>(),
+                state.snapshot(),
+                state.working_orders(),
+                state.repeated_ticks(),
+            ),
+            None => return Ok(()),
+        };
+        let outbox: Vec<OutboxEvent> = out
+            .events
+            .iter()
+            .map(|e| OutboxEvent {
+                event_id: e.id,
+                stream: stream_of(e).into(),
+                partition_key: e.partition_key.clone(),
+                payload: e.to_vec(),
+            })
+            .collect();
+        let mut checkpoints = self.commands.checkpoints();
+        checkpoints.extend(self.ticks.checkpoints());
+        let mut batch = CommitBatch {
+            orders: out.orders.values().cloned().collect(),
+            fills: out.fills.clone(),
+            positions: positions.clone(),
+            candles: out.candles.clone(),
+            ledger: out.ledger.clone(),
+            outbox,
+            checkpoints,
+            snapshot: Some(Snapshot {
+                name: SNAPSHOT_NAME.into(),
+                version: SNAPSHOT_VERSION,
+                taken_at: self.app.clock.now(),
+                state: snapshot,
+            }),
+            applied_commands: out.applied.clone(),
+        };
+        if let Some(state) = self.state.as_mut() {
+            let mut applied = state.take_unsaved_commands();
+            applied.extend(batch.applied_commands);
+            batch.applied_commands = applied;
+        }
+        self.app.records.commit(&batch).await?;
+        self.commands.committed();
+        self.ticks.committed();
+        let h = &self.health;
+        h.batches.fetch_add(1, Ordering::Relaxed);
+        h.inputs.fetch_add(inputs as u64, Ordering::Relaxed);
+        h.fills.fetch_add(out.fills.len() as u64, Ordering::Relaxed);
+        h.working_orders.store(working as u64, Ordering::Relaxed);
+        h.repeated_ticks.store(repeated, Ordering::Relaxed);
+        h.last_commit_unix_ms.store(
+            u64::try_from(self.app.clock.now().nanos() / 1_000_000).unwrap_or(0),
+            Ordering::Relaxed,
+        );
+        h.healthy.store(true, Ordering::Relaxed);
+        self.after_commit(&out, &positions).await;
+        Ok(())
+    }
+
+    /// Relay, read models, WebSocket: all after the commit, all retried later if they
+    /// fail (the outbox keeps unpublished events; read-model writes are idempotent).
+    async fn after_commit(&mut self, out: &Output, positions: &[(AccountId, domain::Position)]) {
+        let mut balances = BTreeMap::new();
+        let mut touched: Vec<AccountId> = out.ledger.iter().map(|l| l.account_id).collect();
+        touched.sort();
+        touched.dedup();
+        for account in touched {
+            if let Some(cash) = self.cash_after(account, out) {
+                balances.insert(account, cash);
+            }
+        }
+        loop {
+            match app::outbox::relay(&*self.app.records, &*self.app.streams, 500).await {
+                Ok(0) => break,
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox relay failed; retrying with the next batch");
+                    break;
+                }
+            }
+        }
+        let models = async {
+            self.read_models.prices(out.last_ticks.iter()).await?;
+            self.read_models.orders(out.orders.values()).await?;
+            let mut touched: Vec<AccountId> = out.ledger.iter().map(|l| l.account_id).collect();
+            touched.sort();
+            touched.dedup();
+            for account in touched {
+                if let Some(cash) = balances.get(&account) {
+                    self.read_models
+                        .balance(account, *cash, self.app.clock.now())
+                        .await?;
+                }
+            }
+            StoreResult::Ok(())
+        };
+        if let Err(e) = models.await {
+            tracing::warn!(error = %e, "read models not updated; the next batch rewrites them");
+        }
+        for tick in &out.ticks {
+            self.hub.publish(HubMessage::Tick(*tick));
+        }
+        for candle in &out.candles {
+            self.hub.publish(HubMessage::Candle(*candle));
+        }
+        for event in &out.events {
+            if event.event_type == "candle.closed" {
+                continue;
+            }
+            if let Ok(account) = domain::AccountId::parse(&event.partition_key) {
+                self.hub.publish(HubMessage::Execution {
+                    account,
+                    event: event.clone(),
+                });
+            }
+        }
+        for (account, position) in positions {
+            let mark = out.last_ticks.get(&position.symbol).map(|t| t.price);
+            let mut view = serde_json::json!({
+                "symbol": position.symbol,
+                "quantity": position.quantity().plain(),
+                "average_price": position.average_price().plain(),
+                "realized_pnl": position.realized_pnl().plain(),
+                "fees": position.fees().plain(),
+            });
+            if let Some(mark) = mark {
+                view["mark"] = serde_json::json!(mark.plain());
+                if let Ok(u) = position.unrealized_pnl(mark) {
+                    view["unrealized_pnl"] = serde_json::json!(u.plain());
+                }
+            }
+            self.hub.publish(HubMessage::Position {
+                account: *account,
+                position: serde_json::json!({
+                    "account_id": account,
+                    "position": view,
+                    "cash": balances.get(account).map(|c| c.plain()),
+                }),
+            });
+        }
+    }
+
+    /// An account's cash after the batch's trades, from the last ledger balance known.
+    fn cash_after(&mut self, account: AccountId, out: &Output) -> Option<Money> {
+        let mut cash = *self.cash.get(&account)?;
+        for entry in out.ledger.iter().filter(|l| l.account_id == account) {
+            cash = cash.checked_add(entry.amount).ok()?;
+        }
+        self.cash.insert(account, cash);
+        Some(cash)
+    }
+}
+
+fn decode(input: &Input) -> Result<(EventEnvelope, Event), String> {
+    let envelope = EventEnvelope::from_slice(&input.data).map_err(|e| e.to_string())?;
+    let event = envelope.decode().map_err(|e| e.to_string())?;
+    Ok((envelope, event))
+}

@@ -1,0 +1,745 @@
+//! [`CoreState`]: everything the core keeps between batches, and [`CoreState::apply`],
+//! which turns one input (a command or a tick) into its effects. No I/O: the runner
+//! reads inputs, and commits and publishes what comes out.
+//!
+//! Orders: a `order.place` command becomes a working order at the paper broker (or a
+//! rejection); cancels and amends change it there; strategy orders appear when the
+//! engine reports them; fills, cancels and expiries end them. Every change is an event
+//! with a deterministic id (`accepted:<order>`, `fill:<order>:<trade>`, …), so
+//! re-processing an input after a crash produces the same ids and consumers apply them
+//! once.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::sync::Arc;
+
+use domain::events::{
+    AmendOrder, CancelOrder, Event, EventEnvelope, OrderOutcome, OrderRef, ReasonCode,
+};
+use domain::order::OrderRequest;
+use domain::{
+    AccountId, Candle, EventId, Fill, InstrumentCatalog, Money, Order, OrderId, OrderStatus,
+    Position, Side, StrategyId, Symbol, Tick, Timeframe, Timestamp,
+};
+use engine::candles::{AggregatorConfig, CandleAggregator};
+use engine::engine::{Engine, EngineEvent, EngineSnapshot};
+use engine::paper::{CostModel, PaperOrder};
+use engine::strategy::StrategyConfig;
+use serde::{Deserialize, Serialize};
+use store::records::LedgerEntry;
+
+/// The timeframes the core keeps candle history of (and publishes on `candles`).
+pub const HISTORY_TIMEFRAMES: [Timeframe; 6] = [
+    Timeframe::M1,
+    Timeframe::M5,
+    Timeframe::M15,
+    Timeframe::H1,
+    Timeframe::H4,
+    Timeframe::D1,
+];
+
+/// Command ids remembered to drop a command delivered twice (two relays of one outbox
+/// row publish it twice, seconds apart). They are committed with the batch that applied
+/// them (`CommitBatch::applied_commands`) and read back at start-up, not kept in the
+/// snapshot: a snapshot is written with every batch, and 20,000 ids in it were 800 kB a
+/// commit.
+pub const SEEN_COMMANDS: usize = 20_000;
+
+/// The snapshot format version; a reader refuses others.
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+/// The snapshot name in the system of record.
+pub const SNAPSHOT_NAME: &str = "core";
+
+/// What one batch produced, for the runner to commit and publish.
+#[derive(Debug, Default)]
+pub struct Output {
+    /// Orders as they now are (each once, latest state).
+    pub orders: BTreeMap<OrderId, Order>,
+    pub fills: Vec<Fill>,
+    /// Positions that changed.
+    pub positions: BTreeSet<(AccountId, Symbol)>,
+    pub ledger: Vec<LedgerEntry>,
+    pub candles: Vec<Candle>,
+    /// Events for the outbox (`executions` by account, `candles` by symbol).
+    pub events: Vec<EventEnvelope>,
+    /// The last tick of each symbol in the batch.
+    pub last_ticks: BTreeMap<Symbol, Tick>,
+    /// Every tick (for WebSocket subscribers).
+    pub ticks: Vec<Tick>,
+    /// Ids of the commands applied (see [`SEEN_COMMANDS`]).
+    pub applied: Vec<EventId>,
+}
+
+impl Output {
+    pub fn is_empty(&self) -> bool {
+        self.orders.is_empty()
+            && self.fills.is_empty()
+            && self.candles.is_empty()
+            && self.events.is_empty()
+            && self.ticks.is_empty()
+    }
+}
+
+/// A strategy deployment as the core runs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deployment {
+    pub id: StrategyId,
+    pub account: AccountId,
+    pub strategy: String,
+    pub config: StrategyConfig,
+    pub paused: bool,
+}
+
+/// See the module docs.
+pub struct CoreState {
+    engine: Engine,
+    working: BTreeMap<OrderId, Order>,
+    history: BTreeMap<Symbol, CandleAggregator>,
+    seen: VecDeque<EventId>,
+    seen_set: HashSet<EventId>,
+    instruments: Arc<InstrumentCatalog>,
+    /// Deployments that failed to start, with why (not retried until they change).
+    failed: BTreeMap<StrategyId, String>,
+    /// The newest tick time per symbol: a tick not newer is a repeat (a feed restarted
+    /// from its beginning, a record delivered twice) and is dropped.
+    last_tick: BTreeMap<Symbol, Timestamp>,
+    /// Ticks dropped as repeats.
+    repeated_ticks: u64,
+    /// Command ids restored from a snapshot of an earlier build, which kept them there:
+    /// committed with the next batch so they are not forgotten at the next restart.
+    unsaved_commands: Vec<EventId>,
+}
+
+impl std::fmt::Debug for CoreState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CoreState")
+            .field("working", &self.working.len())
+            .field("symbols", &self.history.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The serialized state (without working orders: those are the open orders of the
+/// system of record, committed in the same transactions, and are resubmitted from
+/// there — a snapshot stays small however many orders rest).
+#[derive(Debug, Serialize, Deserialize)]
+struct CoreSnapshot {
+    version: u32,
+    engine: EngineSnapshot,
+    history: BTreeMap<Symbol, CandleAggregator>,
+    /// Written by earlier builds only (the ids are in the system of record now); read so
+    /// that their snapshots still restore.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    seen: Vec<EventId>,
+    /// Stop-limit orders whose stop has triggered (not visible in the order's state).
+    triggered: Vec<OrderId>,
+    #[serde(default)]
+    last_tick: BTreeMap<Symbol, Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StateError {
+    #[error("the core snapshot is unreadable: {0}")]
+    Snapshot(String),
+    #[error("the core snapshot has version {0}; this build reads version {SNAPSHOT_VERSION}")]
+    Version(u32),
+}
+
+fn paper_order(order: &Order, triggered: bool) -> PaperOrder {
+    PaperOrder {
+        id: order.id,
+        account_id: order.account_id,
+        symbol: order.symbol,
+        side: order.side,
+        order_type: order.order_type(),
+        time_in_force: order.time_in_force(),
+        quantity: order.remaining_quantity(),
+        placed_at: order.updated_at(),
+        triggered,
+    }
+}
+
+fn order_ref(order: &Order) -> OrderRef {
+    OrderRef {
+        order_id: order.id,
+        account_id: order.account_id,
+        symbol: order.symbol,
+    }
+}
+
+impl CoreState {
+    /// A fresh core over `instruments`.
+    pub fn new(instruments: Arc<InstrumentCatalog>, costs: CostModel) -> Self {
+        let mut engine = Engine::new(costs);
+        engine.refuse_overdraft(true);
+        let mut state = CoreState {
+            engine,
+            working: BTreeMap::new(),
+            history: BTreeMap::new(),
+            seen: VecDeque::new(),
+            seen_set: HashSet::new(),
+            instruments,
+            failed: BTreeMap::new(),
+            last_tick: BTreeMap::new(),
+            repeated_ticks: 0,
+            unsaved_commands: Vec::new(),
+        };
+        state.add_instruments();
+        state
+    }
+
+    fn add_instruments(&mut self) {
+        for instrument in self.instruments.iter() {
+            self.engine.add_instrument(instrument.clone());
+            self.history.entry(instrument.symbol()).or_insert_with(|| {
+                #[allow(clippy::expect_used)]
+                CandleAggregator::new(
+                    instrument.symbol(),
+                    &HISTORY_TIMEFRAMES,
+                    AggregatorConfig::default(),
+                )
+                .expect("six distinct timeframes always make an aggregator")
+            });
+        }
+    }
+
+    /// The state serialized (see [`CoreSnapshot`]).
+    pub fn snapshot(&self) -> Vec<u8> {
+        let engine = self.engine.snapshot_without_pending();
+        let triggered = self.engine.broker().triggered_ids();
+        let snapshot = CoreSnapshot {
+            version: SNAPSHOT_VERSION,
+            engine,
+            history: self.history.clone(),
+            seen: Vec::new(),
+            triggered,
+            last_tick: self.last_tick.clone(),
+        };
+        // Plain data (maps keyed by strings and ids): serializing cannot fail.
+        serde_json::to_vec(&snapshot).unwrap_or_default()
+    }
+
+    /// A core continuing from `snapshot`, with `working` — the open orders of the system
+    /// of record — back at the paper broker in the order they were placed.
+    pub fn restore(
+        snapshot: &[u8],
+        mut working: Vec<Order>,
+        instruments: Arc<InstrumentCatalog>,
+    ) -> Result<Self, StateError> {
+        let snapshot: CoreSnapshot =
+            serde_json::from_slice(snapshot).map_err(|e| StateError::Snapshot(e.to_string()))?;
+        if snapshot.version != SNAPSHOT_VERSION {
+            return Err(StateError::Version(snapshot.version));
+        }
+        let engine =
+            Engine::restore(snapshot.engine).map_err(|e| StateError::Snapshot(e.to_string()))?;
+        let mut state = CoreState {
+            engine,
+            working: BTreeMap::new(),
+            history: snapshot.history,
+            seen_set: snapshot.seen.iter().copied().collect(),
+            unsaved_commands: snapshot.seen.clone(),
+            seen: snapshot.seen.into_iter().collect(),
+            instruments,
+            failed: BTreeMap::new(),
+            last_tick: snapshot.last_tick,
+            repeated_ticks: 0,
+        };
+        state.add_instruments();
+        let triggered: BTreeSet<OrderId> = snapshot.triggered.into_iter().collect();
+        working.sort_by(|a, b| a.updated_at().cmp(&b.updated_at()).then(a.id.cmp(&b.id)));
+        for order in working {
+            if !order.status().is_open() {
+                continue;
+            }
+            let paper = paper_order(&order, triggered.contains(&order.id));
+            if state.engine.submit(paper).is_ok() {
+                state.working.insert(order.id, order);
+            }
+        }
+        Ok(state)
+    }
+
+    /// The accounts the engine holds (their cash is synced from the ledger).
+    pub fn accounts(&self) -> Vec<AccountId> {
+        let mut accounts: BTreeSet<AccountId> =
+            self.working.values().map(|o| o.account_id).collect();
+        accounts.extend(self.engine.strategies().map(|(_, a, _, _, _)| a));
+        accounts.into_iter().collect()
+    }
+
+    pub fn sync_cash(&mut self, account: AccountId, cash: Money) {
+        self.engine.sync_cash(account, cash);
+    }
+
+    /// Ticks dropped as repeats since start.
+    pub fn repeated_ticks(&self) -> u64 {
+        self.repeated_ticks
+    }
+
+    pub fn working_orders(&self) -> usize {
+        self.working.len()
+    }
+
+    /// An account's position in `symbol` as the engine has it.
+    pub fn position(&self, account: AccountId, symbol: Symbol) -> Position {
+        self.engine
+            .portfolio(account)
+            .and_then(|p| p.position(symbol).cloned())
+            .unwrap_or_else(|| Position::flat(symbol))
+    }
+
+    /// Command ids known only from an old snapshot (see `unsaved_commands`), for the
+    /// next commit (a failed commit reloads the state, and so them, from the store).
+    pub fn take_unsaved_commands(&mut self) -> Vec<EventId> {
+        std::mem::take(&mut self.unsaved_commands)
+    }
+
+    /// Takes `ids` — the newest applied commands of the system of record, oldest first
+    /// — as seen.
+    pub fn recall_commands(&mut self, ids: impl IntoIterator<Item = EventId>) {
+        for id in ids {
+            self.remember(id);
+        }
+    }
+
+    fn remember(&mut self, id: EventId) -> bool {
+        if !self.seen_set.insert(id) {
+            return false;
+        }
+        self.seen.push_back(id);
+        while self.seen.len() > SEEN_COMMANDS {
+            if let Some(old) = self.seen.pop_front() {
+                self.seen_set.remove(&old);
+            }
+        }
+        true
+    }
+
+    fn emit(out: &mut Output, event: Event, id: EventId, time: Timestamp) {
+        out.events.push(event.to_envelope(id, time));
+    }
+
+    fn changed(out: &mut Output, order: &Order) {
+        out.orders.insert(order.id, order.clone());
+    }
+
+    /// Applies one input record (see the module docs).
+    pub fn apply(&mut self, envelope: &EventEnvelope, event: Event, out: &mut Output) {
+        match event {
+            Event::PlaceOrder(request) => {
+                if self.remember(envelope.id) {
+                    out.applied.push(envelope.id);
+                    self.place(request, envelope.time, out);
+                }
+            }
+            Event::CancelOrder(cancel) => {
+                if self.remember(envelope.id) {
+                    out.applied.push(envelope.id);
+                    self.cancel(cancel, envelope.time, out);
+                }
+            }
+            Event::AmendOrder(amend) => {
+                if self.remember(envelope.id) {
+                    out.applied.push(envelope.id);
+                    self.amend(amend, envelope.time, out);
+                }
+            }
+            Event::TickReceived(tick) => self.tick(&tick, out),
+            other => {
+                tracing::debug!(
+                    event = other.event_type(),
+                    "not an input of the core; skipped"
+                );
+            }
+        }
+    }
+
+    fn place(&mut self, request: OrderRequest, now: Timestamp, out: &mut Output) {
+        if self.working.contains_key(&request.id) {
+            return;
+        }
+        let Some(instrument) = self.instruments.get(request.symbol).cloned() else {
+            tracing::warn!(order_id = %request.id, symbol = %request.symbol, "order for an unknown symbol");
+            return;
+        };
+        let mut order = match Order::new(request.clone(), &instrument, now) {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::warn!(order_id = %request.id, error = %e, "an order command that is not a valid order");
+                return;
+            }
+        };
+        let paper = paper_order(&order, false);
+        match self.engine.submit(paper) {
+            Ok(()) => {
+                if order.accept(now).is_ok() {
+                    Self::emit(
+                        out,
+                        Event::OrderAccepted(order_ref(&order)),
+                        EventId::derived(&format!("accepted:{}", order.id)),
+                        now,
+                    );
+                    Self::changed(out, &order);
+                    self.working.insert(order.id, order);
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                if order.reject(message.clone(), now).is_ok() {
+                    Self::emit(
+                        out,
+                        Event::OrderRejected(OrderOutcome {
+                            order: order_ref(&order),
+                            code: ReasonCode::InvalidOrder,
+                            message,
+                        }),
+                        EventId::derived(&format!("rejected:{}", order.id)),
+                        now,
+                    );
+                    Self::changed(out, &order);
+                }
+            }
+        }
+    }
+
+    fn cancel(&mut self, cancel: CancelOrder, now: Timestamp, out: &mut Output) {
+        let id = cancel.order.order_id;
+        let Some(mut order) = self.working.remove(&id) else {
+            tracing::debug!(order_id = %id, "cancel of an order that no longer works");
+            return;
+        };
+        self.engine.cancel(id);
+        if order.cancel("cancelled by its owner", now).is_ok() {
+            Self::emit(
+                out,
+                Event::OrderCancelled(OrderOutcome {
+                    order: order_ref(&order),
+                    code: ReasonCode::Requested,
+                    message: "cancelled by its owner".into(),
+                }),
+                EventId::derived(&format!("cancelled:{id}")),
+                now,
+            );
+            Self::changed(out, &order);
+        }
+    }
+
+    fn amend(&mut self, amend: AmendOrder, now: Timestamp, out: &mut Output) {
+        let id = amend.order.order_id;
+        let Some(order) = self.working.get(&id) else {
+            tracing::debug!(order_id = %id, "amend of an order that no longer works");
+            return;
+        };
+        let mut changed = order.clone();
+        if let Err(e) = changed.amend(amend.quantity, amend.limit_price, amend.stop_price, now) {
+            tracing::warn!(order_id = %id, error = %e, "amend refused");
+            return;
+        }
+        // The paper broker has no queue to keep a place in: the order is resubmitted
+        // with its new terms.
+        let triggered = self
+            .engine
+            .cancel(id)
+            .is_some_and(|p| p.triggered && changed.order_type() == order.order_type());
+        match self.engine.submit(paper_order(&changed, triggered)) {
+            Ok(()) => {
+                Self::emit(
+                    out,
+                    Event::OrderAmended(amend),
+                    EventId::derived(&format!("amended:{id}:{}", now.nanos())),
+                    now,
+                );
+                Self::changed(out, &changed);
+                self.working.insert(id, changed);
+            }
+            Err(e) => {
+                // The old terms stay in force.
+                tracing::warn!(order_id = %id, error = %e, "amended terms refused");
+                let _ = self.engine.submit(paper_order(order, triggered));
+            }
+        }
+    }
+
+    fn tick(&mut self, tick: &Tick, out: &mut Output) {
+        if self.instruments.get(tick.symbol).is_none() {
+            return;
+        }
+        if self
+            .last_tick
+            .get(&tick.symbol)
+            .is_some_and(|t| *t >= tick.time)
+        {
+            self.repeated_ticks += 1;
+            return;
+        }
+        self.last_tick.insert(tick.symbol, tick.time);
+        let mut events = Vec::new();
+        self.engine.on_tick(tick, &mut events);
+        for event in events {
+            self.engine_event(event, tick.time, out);
+        }
+        if let Some(history) = self.history.get_mut(&tick.symbol) {
+            let mut closed = Vec::new();
+            history.on_tick(tick, &mut closed);
+            self.candles(closed, out);
+        }
+        out.last_ticks.insert(tick.symbol, *tick);
+        out.ticks.push(*tick);
+    }
+
+    /// Closes quiet candles at `now` (live feeds only: a replay's candles close by its
+    /// own later ticks).
+    pub fn heartbeat(&mut self, now: Timestamp, out: &mut Output) {
+        let mut events = Vec::new();
+        self.engine.on_timer(now, &mut events);
+        for event in events {
+            self.engine_event(event, now, out);
+        }
+        let mut closed = Vec::new();
+        for history in self.history.values_mut() {
+            history.on_heartbeat(now, &mut closed);
+        }
+        self.candles(closed, out);
+    }
+
+    fn candles(&mut self, closed: Vec<Candle>, out: &mut Output) {
+        for candle in closed {
+            Self::emit(
+                out,
+                Event::CandleClosed(candle),
+                EventId::derived(&format!(
+                    "candle:{}:{}:{}",
+                    candle.symbol,
+                    candle.timeframe,
+                    candle.start.nanos()
+                )),
+                candle.end,
+            );
+            out.candles.push(candle);
+        }
+    }
+
+    fn engine_event(&mut self, event: EngineEvent, now: Timestamp, out: &mut Output) {
+        match event {
+            EngineEvent::OrderSubmitted { order, .. } => {
+                let Some(mut o) = self.strategy_order(&order, order.placed_at) else {
+                    return;
+                };
+                if o.accept(now).is_ok() {
+                    Self::emit(
+                        out,
+                        Event::OrderAccepted(order_ref(&o)),
+                        EventId::derived(&format!("accepted:{}", o.id)),
+                        now,
+                    );
+                    Self::changed(out, &o);
+                    self.working.insert(o.id, o);
+                }
+            }
+            EngineEvent::OrderRejected { order, reason, .. } => {
+                let (mut o, code) = match self.working.remove(&order.id) {
+                    Some(o) => (o, ReasonCode::RiskRejected),
+                    None => {
+                        // A strategy order refused at submission: record it as rejected.
+                        match self.strategy_order(&order, now) {
+                            Some(o) => (o, ReasonCode::InvalidOrder),
+                            None => return,
+                        }
+                    }
+                };
+                let ended = if o.status() == OrderStatus::New {
+                    o.reject(reason.clone(), now)
+                } else {
+                    o.cancel(reason.clone(), now)
+                };
+                if ended.is_ok() {
+                    let outcome = OrderOutcome {
+                        order: order_ref(&o),
+                        code,
+                        message: reason,
+                    };
+                    let event = if o.status() == OrderStatus::Rejected {
+                        Event::OrderRejected(outcome)
+                    } else {
+                        Event::OrderCancelled(outcome)
+                    };
+                    Self::emit(
+                        out,
+                        event,
+                        EventId::derived(&format!("ended:{}", o.id)),
+                        now,
+                    );
+                    Self::changed(out, &o);
+                }
+            }
+            EngineEvent::OrderCancelled { order } => {
+                if let Some(mut o) = self.working.remove(&order.id) {
+                    let (code, message) = match o.time_in_force() {
+                        domain::TimeInForce::Ioc => {
+                            (ReasonCode::ImmediateOrCancel, "not filled at once (IOC)")
+                        }
+                        domain::TimeInForce::Fok => (
+                            ReasonCode::FillOrKill,
+                            "not filled completely at once (FOK)",
+                        ),
+                        _ => (ReasonCode::Requested, "cancelled by its strategy"),
+                    };
+                    if o.cancel(message, now).is_ok() {
+                        Self::emit(
+                            out,
+                            Event::OrderCancelled(OrderOutcome {
+                                order: order_ref(&o),
+                                code,
+                                message: message.into(),
+                            }),
+                            EventId::derived(&format!("cancelled:{}", o.id)),
+                            now,
+                        );
+                        Self::changed(out, &o);
+                    }
+                }
+            }
+            EngineEvent::OrderExpired { order } => {
+                if let Some(mut o) = self.working.remove(&order.id) {
+                    if o.expire(now).is_ok() {
+                        Self::emit(
+                            out,
+                            Event::OrderExpired(order_ref(&o)),
+                            EventId::derived(&format!("expired:{}", o.id)),
+                            now,
+                        );
+                        Self::changed(out, &o);
+                    }
+                }
+            }
+            EngineEvent::Filled(fill) => self.filled(fill, out),
+            EngineEvent::Candle(_) => {}
+        }
+    }
+
+    /// A strategy's order (the engine made it) as a domain order in state `new`.
+    fn strategy_order(&self, order: &PaperOrder, at: Timestamp) -> Option<Order> {
+        let request = OrderRequest {
+            id: order.id,
+            client_order_id: None,
+            account_id: order.account_id,
+            symbol: order.symbol,
+            side: order.side,
+            order_type: order.order_type,
+            time_in_force: order.time_in_force,
+            quantity: order.quantity,
+        };
+        let instrument = self.instruments.get(order.symbol)?;
+        Order::new(request, instrument, at).ok()
+    }
+
+    fn filled(&mut self, fill: Fill, out: &mut Output) {
+        let Some(order) = self.working.get_mut(&fill.order_id) else {
+            tracing::error!(order_id = %fill.order_id, "a fill for an order the core does not hold");
+            return;
+        };
+        if let Err(e) = order.fill(fill.quantity, fill.price, fill.time) {
+            tracing::error!(order_id = %fill.order_id, error = %e, "a fill the order refuses");
+            return;
+        }
+        let order = order.clone();
+        if !order.status().is_open() {
+            self.working.remove(&order.id);
+        }
+        let notional = match fill.price.checked_notional(fill.quantity) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!(error = %e, "fill notional overflows");
+                return;
+            }
+        };
+        let amount = match fill.side {
+            Side::Buy => notional.checked_add(fill.fee).map(Money::checked_neg),
+            Side::Sell => notional.checked_sub(fill.fee),
+        };
+        let Ok(amount) = amount else {
+            tracing::error!("fill amount overflows");
+            return;
+        };
+        let id = EventId::derived(&format!("fill:{}:{}", fill.order_id, fill.trade_id.0));
+        out.ledger.push(LedgerEntry {
+            id,
+            account_id: fill.account_id,
+            kind: "trade".into(),
+            amount,
+            reference: format!(
+                "{} {} {} @ {} (order {})",
+                fill.side.as_str(),
+                fill.quantity,
+                fill.symbol,
+                fill.price,
+                fill.order_id
+            ),
+            time: fill.time,
+        });
+        Self::emit(out, Event::OrderFilled(fill.clone()), id, fill.time);
+        out.positions.insert((fill.account_id, fill.symbol));
+        Self::changed(out, &order);
+        out.fills.push(fill);
+    }
+
+    /// Brings the engine's strategies in line with the deployments the API recorded:
+    /// deploys new ones, pauses, resumes and stops. A deployment the engine refuses is
+    /// reported once (with why) and not retried until it changes.
+    pub fn reconcile(
+        &mut self,
+        wanted: &[Deployment],
+        cash: &BTreeMap<AccountId, Money>,
+        now: Timestamp,
+        out: &mut Output,
+    ) -> Vec<(StrategyId, String)> {
+        let mut failures = Vec::new();
+        let running: BTreeMap<StrategyId, bool> = self
+            .engine
+            .strategies()
+            .map(|(id, _, _, _, paused)| (id, paused))
+            .collect();
+        let wanted_ids: BTreeSet<StrategyId> = wanted.iter().map(|d| d.id).collect();
+        for (id, _) in running.iter().filter(|(id, _)| !wanted_ids.contains(id)) {
+            let mut events = Vec::new();
+            if self.engine.stop(*id, &mut events).is_ok() {
+                for event in events {
+                    self.engine_event(event, now, out);
+                }
+            }
+        }
+        for d in wanted {
+            match running.get(&d.id) {
+                Some(paused) => {
+                    if *paused != d.paused {
+                        let _ = self.engine.set_paused(d.id, d.paused);
+                    }
+                }
+                None => {
+                    if self.failed.contains_key(&d.id) {
+                        continue;
+                    }
+                    if let Some(c) = cash.get(&d.account) {
+                        self.engine.sync_cash(d.account, *c);
+                    }
+                    match self
+                        .engine
+                        .deploy(d.id, d.account, &d.strategy, d.config.clone())
+                    {
+                        Ok(()) => {
+                            if d.paused {
+                                let _ = self.engine.set_paused(d.id, true);
+                            }
+                        }
+                        Err(e) => {
+                            self.failed.insert(d.id, e.to_string());
+                            failures.push((d.id, e.to_string()));
+                        }
+                    }
+                }
+            }
+        }
+        failures
+    }
+}
