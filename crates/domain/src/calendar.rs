@@ -7,6 +7,7 @@
 
 /// Days from 1970-01-01 to `year-month-day` (month 1–12, day 1–31; not checked: see
 /// [`days_in_month`]).
+#[inline]
 pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let year = if month <= 2 { year - 1 } else { year };
     let era = year.div_euclid(400);
@@ -19,6 +20,7 @@ pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 
 /// Year, month (1–12) and day (1–31) of a day counted from 1970-01-01; the inverse of
 /// [`days_from_civil`].
+#[inline]
 pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -34,6 +36,7 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
 }
 
 /// Days in `month` (1–12) of `year`; 0 for a month outside 1–12.
+#[inline]
 pub fn days_in_month(year: i64, month: u32) -> u32 {
     match month {
         2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,

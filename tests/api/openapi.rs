@@ -23,7 +23,8 @@ fn generated() -> serde_json::Value {
 /// `functions/openapi.json` is what the types generate (`STRATUS_BLESS=1` rewrites it).
 #[test]
 fn the_committed_document_is_the_generated_one() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi.json");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../functions/openapi.json");
     let generated = generated();
     let text = format!("{}\n", serde_json::to_string_pretty(&generated).unwrap());
     if std::env::var_os("STRATUS_BLESS").is_some() {
@@ -32,7 +33,7 @@ fn the_committed_document_is_the_generated_one() {
     let committed = std::fs::read_to_string(&path).unwrap();
     assert!(
         committed == text,
-        "functions/openapi.json is not what the handlers' types generate: run STRATUS_BLESS=1 cargo test -p stratus-api-tests --test api openapi and review the diff"
+        "functions/openapi.json is not what the handlers' types generate: run STRATUS_BLESS=1 cargo test -p stratus --test api openapi and review the diff"
     );
 }
 
