@@ -351,11 +351,12 @@ impl TestApp {
     /// what the core commits (order, fill, position, ledger) — the `executions` event too,
     /// returned as its envelope bytes.
     pub async fn fill_order(&self, owner: &Session, order_id: &str, price: &str) -> Vec<u8> {
+        use domain::LedgerEntry;
         use domain::{Fill, Liquidity, Money, OrderId, Position, Price, TradeId};
-        use store::records::{CommitBatch, LedgerEntry};
+        use store::records::CommitBatch;
         let mut order = self
             .state
-            .records
+            .orders
             .order(
                 domain::UserId::parse(&owner.user_id).unwrap(),
                 OrderId::parse(order_id).unwrap(),
@@ -385,7 +386,7 @@ impl TestApp {
         };
         let mut position = self
             .state
-            .records
+            .orders
             .positions(order.account_id)
             .await
             .unwrap()
@@ -401,7 +402,7 @@ impl TestApp {
         let event_id = domain::EventId::derived(&format!("fill:{}:{}", order.id, fill.trade_id.0));
         let envelope = domain::events::Event::OrderFilled(fill.clone()).to_envelope(event_id, now);
         self.state
-            .records
+            .commits
             .commit(&CommitBatch {
                 orders: vec![order.clone()],
                 fills: vec![fill.clone()],
@@ -409,7 +410,7 @@ impl TestApp {
                 ledger: vec![LedgerEntry {
                     id: event_id,
                     account_id: order.account_id,
-                    kind: "trade".into(),
+                    kind: domain::LedgerKind::Trade,
                     amount,
                     reference: format!("order {}", order.id),
                     time: now,

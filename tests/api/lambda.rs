@@ -156,15 +156,15 @@ async fn kinesis_and_schedule_events_deserialize_and_are_handled() {
         serde_json::from_str(include_str!("fixtures/eventbridge-daily.json")).unwrap();
     let at = domain::Timestamp::from_datetime(schedule.time.unwrap()).unwrap();
     let outcome = app::reports::daily::run(&app.state, at).await.unwrap();
-    assert_eq!(outcome.day, "2026-12-01");
+    assert_eq!(outcome.day.to_string(), "2026-12-01");
     assert_eq!(outcome.accounts, 1);
     let rows = app
         .state
-        .records
+        .reports
         .reports(
             domain::AccountId::parse(&id).unwrap(),
-            "2026-12-01",
-            "2026-12-01",
+            outcome.day,
+            outcome.day,
         )
         .await
         .unwrap();

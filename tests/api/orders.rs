@@ -48,7 +48,7 @@ async fn an_order_is_recorded_and_its_command_published_together(backend: Backen
     assert_eq!(place.partition_key, "AAPL");
     assert_eq!(place.payload["quantity"], "10");
     // And the outbox holds nothing unpublished.
-    assert!(app.state.records.unpublished(10).await.unwrap().is_empty());
+    assert!(app.state.outbox.unpublished(10).await.unwrap().is_empty());
 
     // Every type and time in force is accepted.
     app.set_price("AAPL", "150").await;

@@ -228,7 +228,7 @@ async fn the_daily_job_writes_rows_that_make_the_equity_curve(backend: Backend) 
         let outcome = app::reports::daily::run(&app.state, at).await.unwrap();
         assert_eq!(outcome.accounts, 1);
         assert_eq!(outcome.failed, 0);
-        days.push(outcome.day.clone());
+        days.push(outcome.day);
     }
     // Running the job again for a day rewrites its row.
     app::reports::daily::run(&app.state, midnight(3))

@@ -11,11 +11,8 @@
 
 use async_trait::async_trait;
 use domain::events::{AmendOrder, CancelOrder, Event, OrderRef};
-use domain::order::OrderRequest;
-use domain::{EventId, Order, Price};
-use store::records::{
-    AmendHold, CommitBatch, NewOrder, OrderLimits, OutboxEvent, Refusal, Reserved,
-};
+use domain::{EventId, Order, Price, order::OrderRequest};
+use store::records::{AmendHold, NewOrder, OrderLimits, OutboxEvent, Refusal, Reserved};
 
 use store::StoreError;
 use store::connect::streams;
@@ -103,13 +100,7 @@ impl CoreBroker {
     /// Commits a command for a recorded order through the outbox, then relays it.
     async fn send(&self, event: &Event) -> BrokerResult<()> {
         let outbox = self.command(event, EventId::random(), self.state.clock.now());
-        self.state
-            .records
-            .commit(&CommitBatch {
-                outbox: vec![outbox],
-                ..CommitBatch::default()
-            })
-            .await?;
+        self.state.outbox.enqueue(&[outbox]).await?;
         self.relay().await;
         Ok(())
     }
@@ -120,8 +111,7 @@ impl CoreBroker {
         if !self.state.settings.relays_inline() {
             return;
         }
-        if let Err(e) = crate::outbox::relay(&*self.state.records, &*self.state.streams, 100).await
-        {
+        if let Err(e) = crate::outbox::relay(&*self.state.outbox, &*self.state.streams, 100).await {
             tracing::warn!(error = %e, "outbox relay after a command failed; the core will relay it");
         }
     }
@@ -149,7 +139,7 @@ impl Broker for CoreBroker {
             outbox: std::slice::from_ref(&outbox),
             limits,
         };
-        match self.state.records.insert_order(&new).await {
+        match self.state.orders.insert_order(&new).await {
             Ok(Ok(())) => {}
             Ok(Err(refusal)) => return Ok(Submitted::Refused(refusal)),
             Err(e) if e.kind() == store::ErrorKind::ConditionFailed => {
@@ -187,7 +177,7 @@ impl Broker for CoreBroker {
             command: &command,
             limits,
         };
-        let held = self.state.records.hold_amend(&hold).await?;
+        let held = self.state.orders.hold_amend(&hold).await?;
         if held.is_ok() {
             self.relay().await;
         }

@@ -8,17 +8,17 @@
 use std::collections::BTreeMap;
 
 use store::StoreResult;
-use store::records::RecordStore;
+use store::records::OutboxQueue;
 use store::stream::{OutgoingRecord, StreamLog};
 
 /// Publishes up to `limit` unpublished events, oldest first, and marks them; the number
 /// published.
 pub async fn relay(
-    records: &dyn RecordStore,
+    outbox: &dyn OutboxQueue,
     streams: &dyn StreamLog,
     limit: usize,
 ) -> StoreResult<usize> {
-    let pending = records.unpublished(limit).await?;
+    let pending = outbox.unpublished(limit).await?;
     if pending.is_empty() {
         return Ok(0);
     }
@@ -43,6 +43,6 @@ pub async fn relay(
             done.extend(chunk.iter().map(|r| r.id));
         }
     }
-    records.mark_published(&done).await?;
+    outbox.mark_published(&done).await?;
     Ok(done.len())
 }

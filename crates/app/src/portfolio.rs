@@ -9,8 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use domain::{Decimal, Money, OrderType, Position, Price, Side, Symbol};
-use store::records::Account;
+use domain::{Account, Decimal, Money, OrderType, Position, Price, Side, Symbol};
 
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -72,8 +71,8 @@ pub fn reference_price(order_type: &OrderType, last: Option<Price>) -> Option<Pr
 
 /// Values `account` now (see the module docs).
 pub async fn value(state: &AppState, account: &Account) -> AppResult<Valuation> {
-    let positions = state.records.positions(account.id).await?;
-    let exposure = state.records.exposure(account.id).await?;
+    let positions = state.orders.positions(account.id).await?;
+    let exposure = state.orders.exposure(account.id).await?;
     let mut marks: BTreeMap<Symbol, Option<Price>> = BTreeMap::new();
     for symbol in positions.iter().map(|p| p.symbol) {
         if let std::collections::btree_map::Entry::Vacant(e) = marks.entry(symbol) {

@@ -5,13 +5,16 @@
 
 use std::sync::Arc;
 
-use domain::InstrumentCatalog;
+use domain::{Clock, InstrumentCatalog};
 use store::brokers::BrokerConnections;
 use store::connect::tables;
 use store::dead_letters::DeadLetters;
 use store::kv::KvTable;
 use store::market_prices::MarketPrices;
-use store::records::RecordStore;
+use store::records::{
+    AccountLedger, CoreCommit, MarketHistory, OrderRecords, OutboxQueue, ReportRecords,
+    StrategyRecords,
+};
 use store::risk::RiskStore;
 use store::stream::StreamLog;
 use store::users::{LoginGuard, RefreshTokens, UserStore};
@@ -19,7 +22,6 @@ use store::users::{LoginGuard, RefreshTokens, UserStore};
 use crate::crypto::Sealer;
 use crate::settings::{Settings, SettingsError};
 use crate::tokens::TokenKeys;
-use domain::Clock;
 
 /// The key-value table `name` of `ports`, or why the ports lack it.
 fn table(ports: &store::Ports, name: &'static str) -> Result<Arc<dyn KvTable>, SettingsError> {
@@ -37,7 +39,16 @@ pub struct AppState {
     pub keys: Arc<TokenKeys>,
     pub sealer: Arc<Sealer>,
     pub instruments: Arc<InstrumentCatalog>,
-    pub records: Arc<dyn RecordStore>,
+    /// The system of record, one port per part (all the same adapter underneath).
+    pub accounts: Arc<dyn AccountLedger>,
+    pub orders: Arc<dyn OrderRecords>,
+    pub strategies: Arc<dyn StrategyRecords>,
+    pub history: Arc<dyn MarketHistory>,
+    pub reports: Arc<dyn ReportRecords>,
+    /// The core's commit, and the checkpoints and snapshot it reads back (the core and the
+    /// consumers it runs).
+    pub commits: Arc<dyn CoreCommit>,
+    pub outbox: Arc<dyn OutboxQueue>,
     pub streams: Arc<dyn StreamLog>,
     pub users: UserStore,
     pub refresh_tokens: RefreshTokens,
@@ -87,7 +98,13 @@ impl AppState {
             keys: Arc::new(keys),
             sealer: Arc::new(sealer),
             instruments: Arc::new(instruments),
-            records: ports.records.clone(),
+            accounts: ports.records.clone(),
+            orders: ports.records.clone(),
+            strategies: ports.records.clone(),
+            history: ports.records.clone(),
+            reports: ports.records.clone(),
+            commits: ports.records.clone(),
+            outbox: ports.records.clone(),
             streams: ports.streams.clone(),
             users: UserStore::new(table(&ports, tables::AUTH)?),
             refresh_tokens: RefreshTokens::new(table(&ports, tables::AUTH)?),

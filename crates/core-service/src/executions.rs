@@ -21,7 +21,7 @@ pub async fn run(app: AppState, mut shutdown: watch::Receiver<bool>) {
     let mut backoff = Duration::from_millis(50);
     while !*shutdown.borrow() {
         let step = async {
-            let inputs = cursor.read(&*app.records, &*app.streams, 500).await?;
+            let inputs = cursor.read(&*app.commits, &*app.streams, 500).await?;
             if inputs.is_empty() {
                 return anyhow::Ok(false);
             }
@@ -53,7 +53,7 @@ pub async fn run(app: AppState, mut shutdown: watch::Receiver<bool>) {
                 });
             }
             if !checkpoints.is_empty() {
-                app.records
+                app.commits
                     .commit(&CommitBatch {
                         checkpoints: checkpoints.clone(),
                         ..CommitBatch::default()

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use store::StoreResult;
-use store::records::{Checkpoint, RecordStore};
+use store::records::{Checkpoint, CoreCommit};
 use store::stream::{SequenceNumber, Shard, ShardId, ShardOrder, StartAt, StreamLog};
 
 /// One record read.
@@ -58,18 +58,14 @@ impl StreamCursor {
         &self.stream
     }
 
-    async fn list(
-        &mut self,
-        records: &dyn RecordStore,
-        streams: &dyn StreamLog,
-    ) -> StoreResult<()> {
+    async fn list(&mut self, commits: &dyn CoreCommit, streams: &dyn StreamLog) -> StoreResult<()> {
         if self.listed.is_some_and(|t| t.elapsed() < LIST_EVERY) {
             return Ok(());
         }
         self.shards = streams.shards(&self.stream).await?;
         for shard in &self.shards {
             if !self.committed.contains_key(&shard.id) {
-                if let Some(seq) = records
+                if let Some(seq) = commits
                     .checkpoint(&self.consumer, &self.stream, &shard.id.0)
                     .await?
                 {
@@ -85,11 +81,11 @@ impl StreamCursor {
     /// Up to `limit` records per readable shard, oldest first within each shard.
     pub async fn read(
         &mut self,
-        records: &dyn RecordStore,
+        commits: &dyn CoreCommit,
         streams: &dyn StreamLog,
         limit: usize,
     ) -> StoreResult<Vec<Input>> {
-        self.list(records, streams).await?;
+        self.list(commits, streams).await?;
         let mut out = Vec::new();
         let readable: Vec<ShardId> = self
             .order

@@ -14,14 +14,14 @@ use std::time::{Duration, Instant};
 use api::views::Plain;
 use app::AppState;
 use domain::events::{Event, EventEnvelope};
-use domain::{AccountId, Money, OrderStatus, StrategyId, Timestamp};
+use domain::{AccountId, Money, OrderStatus, StrategyId, StrategyStatus, Timestamp};
 use engine::paper::CostModel;
 use engine::strategy::StrategyConfig;
 use serde::Serialize;
 use store::StoreResult;
 use store::connect::streams;
 use store::dead_letters::DeadLetter;
-use store::records::{CommitBatch, OrderQuery, OutboxEvent, Snapshot, StrategyStatus};
+use store::records::{CommitBatch, OrderQuery, OutboxEvent, Snapshot};
 use tokio::sync::watch;
 
 use crate::hub::{Hub, HubMessage};
@@ -175,7 +175,7 @@ impl Core {
     /// record (a fresh core if there is no snapshot yet).
     async fn load(&mut self) -> anyhow::Result<()> {
         let instruments = self.app.instruments.clone();
-        let mut state = match self.app.records.snapshot(SNAPSHOT_NAME).await? {
+        let mut state = match self.app.commits.snapshot(SNAPSHOT_NAME).await? {
             Some(snapshot) => {
                 let working = self.open_orders().await?;
                 CoreState::restore(&snapshot.state, working, instruments)?
@@ -184,7 +184,7 @@ impl Core {
         };
         state.recall_commands(
             self.app
-                .records
+                .commits
                 .recent_commands(crate::state::SEEN_COMMANDS)
                 .await?,
         );
@@ -200,7 +200,7 @@ impl Core {
         let mut out = Vec::new();
         let mut after = None;
         loop {
-            let page = self.app.records.all_accounts(after, 200).await?;
+            let page = self.app.accounts.all_accounts(after, 200).await?;
             let Some(last) = page.last() else { break };
             after = Some(last.id);
             for account in &page {
@@ -209,7 +209,7 @@ impl Core {
                     loop {
                         let orders = self
                             .app
-                            .records
+                            .orders
                             .orders(
                                 account.id,
                                 &OrderQuery {
@@ -286,7 +286,7 @@ impl Core {
         if self.state.is_none() {
             self.load().await?;
         }
-        let records = self.app.records.clone();
+        let commits = self.app.commits.clone();
         let streams = self.app.streams.clone();
         let mut out = Output::default();
         let mut dead = Vec::new();
@@ -297,14 +297,14 @@ impl Core {
             self.reconcile(&mut out).await?;
         }
         // Commands the functions committed but left to us to publish.
-        while app::outbox::relay(&*records, &*streams, 500).await? > 0 {}
+        while app::outbox::relay(&*self.app.outbox, &*streams, 500).await? > 0 {}
         let commands = self
             .commands
-            .read(&*records, &*streams, self.config.batch)
+            .read(&*commits, &*streams, self.config.batch)
             .await?;
         let ticks = self
             .ticks
-            .read(&*records, &*streams, self.config.batch)
+            .read(&*commits, &*streams, self.config.batch)
             .await?;
         let inputs = commands.len() + ticks.len();
         let now = self.app.clock.now();
@@ -336,7 +336,7 @@ impl Core {
         ordering.sort();
         ordering.dedup();
         for id in ordering {
-            if let Some(account) = self.app.records.account_by_id(id).await? {
+            if let Some(account) = self.app.accounts.account_by_id(id).await? {
                 self.cash.insert(account.id, account.cash);
                 if let Some(state) = self.state.as_mut() {
                     state.sync_cash(account.id, account.cash);
@@ -378,7 +378,7 @@ impl Core {
 
     async fn reconcile(&mut self, out: &mut Output) -> anyhow::Result<()> {
         self.last_reconcile = Some(Instant::now());
-        let records = self.app.records.strategies(None).await?;
+        let records = self.app.strategies.strategies(None).await?;
         let wanted: Vec<Deployment> = records
             .iter()
             .filter(|r| r.status != StrategyStatus::Stopped)
@@ -404,7 +404,7 @@ impl Core {
         accounts.dedup();
         let mut cash = BTreeMap::new();
         for id in accounts {
-            if let Some(a) = self.app.records.account_by_id(id).await? {
+            if let Some(a) = self.app.accounts.account_by_id(id).await? {
                 cash.insert(a.id, a.cash);
             }
         }
@@ -422,7 +422,7 @@ impl Core {
             if let Some(record) = records.iter().find(|r| r.id == id) {
                 let mut record = record.clone();
                 record.status = StrategyStatus::Stopped;
-                self.app.records.save_strategy(&record).await?;
+                self.app.strategies.save_strategy(&record).await?;
             }
         }
         Ok(())
@@ -474,7 +474,7 @@ impl Core {
             applied.extend(batch.applied_commands);
             batch.applied_commands = applied;
         }
-        self.app.records.commit(&batch).await?;
+        self.app.commits.commit(&batch).await?;
         self.commands.committed();
         self.ticks.committed();
         let h = &self.health;
@@ -505,7 +505,7 @@ impl Core {
             }
         }
         loop {
-            match app::outbox::relay(&*self.app.records, &*self.app.streams, 500).await {
+            match app::outbox::relay(&*self.app.outbox, &*self.app.streams, 500).await {
                 Ok(0) => break,
                 Ok(_) => continue,
                 Err(e) => {

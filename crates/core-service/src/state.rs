@@ -15,17 +15,16 @@ use std::sync::Arc;
 use domain::events::{
     AmendOrder, CancelOrder, Event, EventEnvelope, OrderOutcome, OrderRef, ReasonCode,
 };
-use domain::order::OrderRequest;
 use domain::{
-    AccountId, Candle, EventId, Fill, InstrumentCatalog, Money, Order, OrderId, OrderStatus,
-    Position, Side, StrategyId, Symbol, Tick, Timeframe, Timestamp,
+    AccountId, Candle, EventId, Fill, InstrumentCatalog, LedgerEntry, Money, Order, OrderId,
+    OrderStatus, Position, Side, StrategyId, Symbol, Tick, Timeframe, Timestamp,
+    order::OrderRequest,
 };
 use engine::candles::{AggregatorConfig, CandleAggregator};
 use engine::engine::{Engine, EngineEvent, EngineSnapshot};
 use engine::paper::{CostModel, PaperOrder};
 use engine::strategy::StrategyConfig;
 use serde::{Deserialize, Serialize};
-use store::records::LedgerEntry;
 
 /// The timeframes the core keeps candle history of (and publishes on `candles`).
 pub const HISTORY_TIMEFRAMES: [Timeframe; 6] = [
@@ -666,7 +665,7 @@ impl CoreState {
         out.ledger.push(LedgerEntry {
             id,
             account_id: fill.account_id,
-            kind: "trade".into(),
+            kind: domain::LedgerKind::Trade,
             amount,
             reference: format!(
                 "{} {} {} @ {} (order {})",

@@ -294,7 +294,7 @@ impl Owned {
         if let Some(known) = self.accounts.get(&account) {
             return *known;
         }
-        match app.records.account(principal.user_id, account).await {
+        match app.accounts.account(principal.user_id, account).await {
             Ok(found) => {
                 let mine = found.is_some();
                 self.accounts.insert(account, mine);

@@ -16,18 +16,14 @@ use app::{AppState, Clock};
 use async_trait::async_trait;
 use core_service::hub::{Hub, HubMessage};
 use core_service::runner::{Core, CoreConfig, CoreHealth};
-use domain::events::Event;
-use domain::order::OrderRequest;
 use domain::{
-    AccountId, ClientOrderId, Currency, EventId, InstrumentCatalog, Money, Order, OrderId,
-    OrderStatus, OrderType, Quantity, Side, StrategyId, Symbol, Tick, TimeInForce, Timeframe,
-    Timestamp, UserId,
+    Account, AccountId, AccountKind, ClientOrderId, Currency, EventId, InstrumentCatalog,
+    LedgerEntry, Money, Order, OrderId, OrderStatus, OrderType, Quantity, Side, StrategyId,
+    StrategyRecord, StrategyStatus, Symbol, Tick, TimeInForce, Timeframe, Timestamp, UserId,
+    events::Event, order::OrderRequest,
 };
-use store::Ports;
 use store::connect::streams;
-use store::records::{
-    Account, AccountKind, CommitBatch, LedgerEntry, RecordStore, StrategyRecord, StrategyStatus,
-};
+use store::records::{CommitBatch, CoreCommit};
 use store::stream::OutgoingRecord;
 use store::{ErrorKind, StoreError, StoreResult};
 
@@ -62,12 +58,13 @@ fn settings() -> Settings {
     }
 }
 
-async fn world_with(wrap: impl FnOnce(Ports) -> Ports) -> World {
+async fn world_with(wrap: impl FnOnce(&mut AppState)) -> World {
     let dir = std::env::temp_dir().join(format!("stratus-core-{}", unique()));
     let now = Arc::new(AtomicI64::new(START * 1_000_000_000));
     let clock = Clock::manual(now.clone());
-    let ports = wrap(store::connect::embedded(&dir, &clock).await.unwrap());
-    let app = AppState::new(settings(), ports, InstrumentCatalog::builtin(), clock).unwrap();
+    let ports = store::connect::embedded(&dir, &clock).await.unwrap();
+    let mut app = AppState::new(settings(), ports, InstrumentCatalog::builtin(), clock).unwrap();
+    wrap(&mut app);
     World {
         app,
         _dir: TempDir(dir),
@@ -76,7 +73,7 @@ async fn world_with(wrap: impl FnOnce(Ports) -> Ports) -> World {
 }
 
 async fn world() -> World {
-    world_with(|p| p).await
+    world_with(|_| ()).await
 }
 
 fn aapl() -> Symbol {
@@ -87,7 +84,7 @@ impl World {
     async fn account(&self, n: u128, cash: i64) -> AccountId {
         let id = AccountId::from_u128(n);
         self.app
-            .records
+            .accounts
             .create_account(&Account {
                 id,
                 user_id: UserId::from_u128(n),
@@ -100,11 +97,11 @@ impl World {
             .await
             .unwrap();
         self.app
-            .records
+            .accounts
             .post(&LedgerEntry {
                 id: EventId::derived(&format!("deposit-{n}")),
                 account_id: id,
-                kind: "deposit".into(),
+                kind: domain::LedgerKind::Deposit,
                 amount: Money::new(cash.into()),
                 reference: String::new(),
                 time: Timestamp::from_secs(START),
@@ -185,7 +182,7 @@ impl World {
 
     async fn order(&self, account: u128, id: u128) -> Order {
         self.app
-            .records
+            .orders
             .order(UserId::from_u128(account), OrderId::from_u128(id))
             .await
             .unwrap()
@@ -194,7 +191,7 @@ impl World {
 
     async fn cash(&self, account: AccountId) -> Money {
         self.app
-            .records
+            .accounts
             .account_by_id(account)
             .await
             .unwrap()
@@ -253,9 +250,9 @@ async fn orders_fill_against_ticks_and_commit_with_their_checkpoints() {
         w.cash(account).await,
         Money::new("8527.50".parse().unwrap())
     );
-    let positions = w.app.records.positions(account).await.unwrap();
+    let positions = w.app.orders.positions(account).await.unwrap();
     assert_eq!(positions[0].quantity().to_string(), "15");
-    assert_eq!(w.app.records.fills(account, 10).await.unwrap().len(), 2);
+    assert_eq!(w.app.orders.fills(account, 10).await.unwrap().len(), 2);
     // The executions went out on their stream, the last price to the read model.
     let events = {
         let mut out = Vec::new();
@@ -294,7 +291,7 @@ async fn orders_fill_against_ticks_and_commit_with_their_checkpoints() {
         !again.step().await.unwrap(),
         "a new core finds nothing new to do"
     );
-    assert_eq!(w.app.records.fills(account, 10).await.unwrap().len(), 2);
+    assert_eq!(w.app.orders.fills(account, 10).await.unwrap().len(), 2);
 
     // Cancels and amends through the broker.
     let broker = CoreBroker::new(w.app.clone());
@@ -311,7 +308,7 @@ async fn a_restarted_core_continues_exactly_as_an_uninterrupted_one() {
         let w = world().await;
         let account = w.account(1, 1_000_000).await;
         w.app
-            .records
+            .strategies
             .save_strategy(&StrategyRecord {
                 id: StrategyId::from_u128(9),
                 account_id: account,
@@ -346,10 +343,10 @@ async fn a_restarted_core_continues_exactly_as_an_uninterrupted_one() {
                 break;
             }
         }
-        let positions = w.app.records.positions(account).await.unwrap();
+        let positions = w.app.orders.positions(account).await.unwrap();
         let fills: Vec<String> = w
             .app
-            .records
+            .orders
             .fills(account, 1000)
             .await
             .unwrap()
@@ -391,7 +388,7 @@ async fn a_strategy_recorded_by_the_api_runs_and_stops() {
         status: StrategyStatus::Running,
         created_at: Timestamp::from_secs(START),
     };
-    w.app.records.save_strategy(&record).await.unwrap();
+    w.app.strategies.save_strategy(&record).await.unwrap();
     let (mut core, _, _) = w.core();
     let prices: Vec<String> = (0..600)
         .map(|i| format!("{:.2}", 100.0 + 5.0 * (f64::from(i) / 40.0).sin()))
@@ -399,12 +396,12 @@ async fn a_strategy_recorded_by_the_api_runs_and_stops() {
     let refs: Vec<&str> = prices.iter().map(String::as_str).collect();
     w.ticks(0, &refs).await;
     drain(&mut core).await;
-    let fills = w.app.records.fills(account, 100).await.unwrap();
+    let fills = w.app.orders.fills(account, 100).await.unwrap();
     assert!(fills.len() >= 2, "{fills:?}");
     // Its orders are recorded like any other, with the strategy's deterministic ids.
     let page = w
         .app
-        .records
+        .orders
         .orders(
             account,
             &store::records::OrderQuery {
@@ -419,15 +416,15 @@ async fn a_strategy_recorded_by_the_api_runs_and_stops() {
     assert!(page.orders.len() >= fills.len());
     // Stopped: no more orders.
     record.status = StrategyStatus::Stopped;
-    w.app.records.save_strategy(&record).await.unwrap();
+    w.app.strategies.save_strategy(&record).await.unwrap();
     w.now.fetch_add(5_000_000_000, Ordering::SeqCst);
     std::thread::sleep(std::time::Duration::from_millis(600));
     core.step().await.unwrap();
-    let before = w.app.records.fills(account, 100).await.unwrap().len();
+    let before = w.app.orders.fills(account, 100).await.unwrap().len();
     w.ticks(10_000, &refs).await;
     drain(&mut core).await;
     assert_eq!(
-        w.app.records.fills(account, 100).await.unwrap().len(),
+        w.app.orders.fills(account, 100).await.unwrap().len(),
         before
     );
 }
@@ -458,14 +455,15 @@ async fn malformed_records_are_set_aside_and_the_core_goes_on() {
     assert_eq!(health.view().malformed_records, 2);
 }
 
-/// A system of record whose commits fail while `down` is set (the connection refused).
+/// The core's commit failing while `down` is set (the connection refused); the other
+/// ports stay up.
 struct Flaky {
-    inner: Arc<dyn RecordStore>,
+    inner: Arc<dyn CoreCommit>,
     down: Arc<AtomicBool>,
 }
 
 #[async_trait]
-impl RecordStore for Flaky {
+impl CoreCommit for Flaky {
     async fn commit(&self, batch: &CommitBatch) -> StoreResult<()> {
         if self.down.load(Ordering::SeqCst) {
             return Err(StoreError::new(
@@ -474,49 +472,6 @@ impl RecordStore for Flaky {
             ));
         }
         self.inner.commit(batch).await
-    }
-    async fn create_account(&self, account: &Account) -> StoreResult<()> {
-        self.inner.create_account(account).await
-    }
-
-    async fn accounts(&self, user: UserId) -> StoreResult<Vec<Account>> {
-        self.inner.accounts(user).await
-    }
-
-    async fn all_accounts(
-        &self,
-        after: Option<AccountId>,
-        limit: usize,
-    ) -> StoreResult<Vec<Account>> {
-        self.inner.all_accounts(after, limit).await
-    }
-
-    async fn account_by_id(&self, id: AccountId) -> StoreResult<Option<Account>> {
-        self.inner.account_by_id(id).await
-    }
-
-    async fn account(&self, user: UserId, id: AccountId) -> StoreResult<Option<Account>> {
-        self.inner.account(user, id).await
-    }
-
-    async fn post(&self, entry: &LedgerEntry) -> StoreResult<store::records::PostedEntry> {
-        self.inner.post(entry).await
-    }
-
-    async fn ledger_entry(
-        &self,
-        account: AccountId,
-        id: EventId,
-    ) -> StoreResult<Option<store::records::PostedEntry>> {
-        self.inner.ledger_entry(account, id).await
-    }
-
-    async fn ledger(
-        &self,
-        account: AccountId,
-        limit: usize,
-    ) -> StoreResult<Vec<store::records::PostedEntry>> {
-        self.inner.ledger(account, limit).await
     }
 
     async fn checkpoint(
@@ -528,14 +483,6 @@ impl RecordStore for Flaky {
         self.inner.checkpoint(consumer, stream, shard).await
     }
 
-    async fn unpublished(&self, limit: usize) -> StoreResult<Vec<store::records::OutboxRecord>> {
-        self.inner.unpublished(limit).await
-    }
-
-    async fn mark_published(&self, ids: &[i64]) -> StoreResult<()> {
-        self.inner.mark_published(ids).await
-    }
-
     async fn snapshot(&self, name: &str) -> StoreResult<Option<store::records::Snapshot>> {
         self.inner.snapshot(name).await
     }
@@ -543,106 +490,17 @@ impl RecordStore for Flaky {
     async fn recent_commands(&self, limit: usize) -> StoreResult<Vec<domain::EventId>> {
         self.inner.recent_commands(limit).await
     }
-
-    async fn insert_order(
-        &self,
-        new: &store::records::NewOrder<'_>,
-    ) -> StoreResult<store::records::Reserved> {
-        self.inner.insert_order(new).await
-    }
-
-    async fn hold_amend(
-        &self,
-        hold: &store::records::AmendHold<'_>,
-    ) -> StoreResult<store::records::Reserved> {
-        self.inner.hold_amend(hold).await
-    }
-
-    async fn withdraw(&self, entry: &LedgerEntry) -> StoreResult<store::records::PostedEntry> {
-        self.inner.withdraw(entry).await
-    }
-
-    async fn order(&self, user: UserId, id: OrderId) -> StoreResult<Option<Order>> {
-        self.inner.order(user, id).await
-    }
-
-    async fn order_by_client_id(
-        &self,
-        account: AccountId,
-        client_order_id: &ClientOrderId,
-    ) -> StoreResult<Option<Order>> {
-        self.inner
-            .order_by_client_id(account, client_order_id)
-            .await
-    }
-
-    async fn orders(
-        &self,
-        account: AccountId,
-        query: &store::records::OrderQuery,
-    ) -> StoreResult<store::records::OrderPage> {
-        self.inner.orders(account, query).await
-    }
-
-    async fn fills(&self, account: AccountId, limit: usize) -> StoreResult<Vec<domain::Fill>> {
-        self.inner.fills(account, limit).await
-    }
-
-    async fn exposure(&self, account: AccountId) -> StoreResult<Vec<store::records::ExposureRow>> {
-        self.inner.exposure(account).await
-    }
-
-    async fn positions(&self, account: AccountId) -> StoreResult<Vec<domain::Position>> {
-        self.inner.positions(account).await
-    }
-
-    async fn save_strategy(&self, strategy: &StrategyRecord) -> StoreResult<()> {
-        self.inner.save_strategy(strategy).await
-    }
-
-    async fn strategy(&self, user: UserId, id: StrategyId) -> StoreResult<Option<StrategyRecord>> {
-        self.inner.strategy(user, id).await
-    }
-
-    async fn strategies(&self, account: Option<AccountId>) -> StoreResult<Vec<StrategyRecord>> {
-        self.inner.strategies(account).await
-    }
-
-    async fn candles(
-        &self,
-        symbol: Symbol,
-        timeframe: Timeframe,
-        from: Timestamp,
-        to: Timestamp,
-        limit: usize,
-    ) -> StoreResult<Vec<domain::Candle>> {
-        self.inner.candles(symbol, timeframe, from, to, limit).await
-    }
-
-    async fn save_report(&self, row: &store::records::ReportRow) -> StoreResult<()> {
-        self.inner.save_report(row).await
-    }
-
-    async fn reports(
-        &self,
-        account: AccountId,
-        from: &str,
-        to: &str,
-    ) -> StoreResult<Vec<store::records::ReportRow>> {
-        self.inner.reports(account, from, to).await
-    }
 }
 
 #[tokio::test]
 async fn a_store_outage_pauses_the_core_and_loses_nothing() {
     let down = Arc::new(AtomicBool::new(false));
     let flag = down.clone();
-    let w = world_with(move |mut ports| {
-        ports.records = Arc::new(Flaky {
-            inner: ports.records,
+    let w = world_with(move |app| {
+        app.commits = Arc::new(Flaky {
+            inner: app.commits.clone(),
             down: flag,
         });
-        ports
     })
     .await;
     let account = w.account(1, 10_000).await;
@@ -682,7 +540,7 @@ async fn a_store_outage_pauses_the_core_and_loses_nothing() {
         "the first tick, as without the outage"
     );
     assert_eq!(
-        w.app.records.fills(account, 10).await.unwrap().len(),
+        w.app.orders.fills(account, 10).await.unwrap().len(),
         1,
         "applied once"
     );

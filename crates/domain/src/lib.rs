@@ -5,9 +5,11 @@
 //! [`DomainError`], and money arithmetic is checked so that an overflow is an error
 //! rather than a wrong number.
 
+pub mod account;
 pub mod calendar;
 pub mod catalog;
 pub mod clock;
+pub mod deployment;
 pub mod error;
 pub mod events;
 pub mod fill;
@@ -20,8 +22,10 @@ pub mod position;
 pub mod symbol;
 pub mod time;
 
+pub use account::{Account, AccountKind, LedgerEntry, LedgerKind, PostedEntry, ReportRow};
 pub use catalog::InstrumentCatalog;
 pub use clock::Clock;
+pub use deployment::{StrategyRecord, StrategyStatus};
 pub use error::DomainError;
 pub use fill::{Fill, Liquidity, Trade, TradeId};
 pub use ids::{AccountId, ClientOrderId, EventId, OrderId, StrategyId, UserId};
@@ -33,4 +37,6 @@ pub use position::Position;
 pub use symbol::{Currency, Symbol};
 pub use time::{Timeframe, Timestamp};
 
+/// The calendar day type of the public API (report rows, sessions).
+pub use chrono::NaiveDate;
 pub use rust_decimal::{Decimal, RoundingStrategy};

@@ -5,7 +5,17 @@
 //! |---|---|---|---|
 //! | [`kv::KvTable`] | DynamoDB | SQLite | memory |
 //! | [`stream::StreamLog`] | Kinesis | SQLite log | memory |
-//! | [`records::RecordStore`] | Postgres | SQLite | memory |
+//! | [`records::AccountLedger`] | Postgres | SQLite | memory |
+//! | [`records::OrderRecords`] | Postgres | SQLite | memory |
+//! | [`records::StrategyRecords`] | Postgres | SQLite | memory |
+//! | [`records::MarketHistory`] | Postgres | SQLite | memory |
+//! | [`records::ReportRecords`] | Postgres | SQLite | memory |
+//! | [`records::CoreCommit`] | Postgres | SQLite | memory |
+//! | [`records::OutboxQueue`] | Postgres | SQLite | memory |
+//!
+//! The system-of-record ports are implemented by one adapter per database (one
+//! transaction can span them: an order's insert reserves cash the ledger holds), and
+//! [`records::RecordStore`] names them together.
 //!
 //! Only this crate knows sqlx and the AWS SDK.
 

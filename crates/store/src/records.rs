@@ -1,74 +1,21 @@
-//! The system-of-record port (Postgres in the cloud, the SQLite file embedded): accounts
-//! and their cash ledger, and the core's commit — ledger entries, outbox events, stream
-//! checkpoints and an engine snapshot in one transaction, so a crash loses only
-//! uncommitted work and nothing half-applied is ever visible.
+//! The system of record (Postgres in the cloud, the SQLite file embedded), as narrow ports:
+//! [`AccountLedger`] (accounts and their cash), [`OrderRecords`] (orders, fills,
+//! positions), [`StrategyRecords`], [`MarketHistory`], [`ReportRecords`], [`CoreCommit`]
+//! (the core's batch — ledger entries, outbox events, stream checkpoints and an engine
+//! snapshot in one transaction, so a crash loses only uncommitted work and nothing
+//! half-applied is ever visible) and [`OutboxQueue`]. [`RecordStore`] is all of them, as
+//! one adapter implements them over one database.
 
 use async_trait::async_trait;
 use domain::{
-    AccountId, ClientOrderId, Currency, Decimal, EventId, Fill, Money, Order, OrderId, OrderStatus,
-    Position, Price, Quantity, Side, Symbol, Timestamp, UserId,
+    Account, AccountId, ClientOrderId, Decimal, EventId, Fill, LedgerEntry, LedgerKind, Money,
+    NaiveDate, Order, OrderId, OrderStatus, Position, PostedEntry, Price, Quantity, ReportRow,
+    Side, StrategyRecord, Symbol, Timestamp, UserId,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::error::StoreResult;
 use crate::stream::SequenceNumber;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AccountKind {
-    Paper,
-    Broker,
-}
-
-impl AccountKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AccountKind::Paper => "paper",
-            AccountKind::Broker => "broker",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "paper" => Some(AccountKind::Paper),
-            "broker" => Some(AccountKind::Broker),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Account {
-    pub id: AccountId,
-    pub user_id: UserId,
-    pub name: String,
-    pub kind: AccountKind,
-    pub base_currency: Currency,
-    /// Cash as the ledger has it (the sum of its entries).
-    pub cash: Money,
-    pub created_at: Timestamp,
-}
-
-/// One movement of cash. Its id is deterministic (derived from what caused it), so posting
-/// the same entry twice applies it once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LedgerEntry {
-    pub id: EventId,
-    pub account_id: AccountId,
-    /// `deposit`, `withdrawal`, `trade`, `fee`, …
-    pub kind: String,
-    /// Signed: deposits and sale proceeds positive, withdrawals, purchases, fees negative.
-    pub amount: Money,
-    pub reference: String,
-    pub time: Timestamp,
-}
-
-/// A ledger entry as stored, with the balance it left.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PostedEntry {
-    pub entry: LedgerEntry,
-    pub balance_after: Money,
-}
 
 /// An event to relay to a stream after the transaction that produced it commits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,47 +114,6 @@ pub struct ExposureRow {
     pub side: domain::Side,
     pub quantity: domain::Decimal,
     pub notional: domain::Decimal,
-}
-
-/// A strategy deployment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StrategyRecord {
-    pub id: domain::StrategyId,
-    pub account_id: AccountId,
-    /// The built-in strategy's name (`sma_cross`, …).
-    pub strategy: String,
-    pub symbols: Vec<Symbol>,
-    pub timeframes: Vec<domain::Timeframe>,
-    pub params: serde_json::Value,
-    pub status: StrategyStatus,
-    pub created_at: Timestamp,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StrategyStatus {
-    Running,
-    Paused,
-    Stopped,
-}
-
-impl StrategyStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StrategyStatus::Running => "running",
-            StrategyStatus::Paused => "paused",
-            StrategyStatus::Stopped => "stopped",
-        }
-    }
-}
-
-/// One day's report row of an account (metrics as the reports function computed them).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReportRow {
-    pub account_id: AccountId,
-    /// `YYYY-MM-DD` (UTC).
-    pub day: String,
-    pub body: serde_json::Value,
 }
 
 /// The per-account rules that the store checks in the same transaction that records an
@@ -371,9 +277,10 @@ pub struct CommitBatch {
 /// new ones arrive).
 pub const COMMANDS_REMEMBERED: usize = 100_000;
 
-/// See the module docs.
+/// Accounts and their cash ledger: every user-facing read is scoped to its user; every
+/// posting is idempotent and never overdraws.
 #[async_trait]
-pub trait RecordStore: Send + Sync {
+pub trait AccountLedger: Send + Sync {
     /// Creates an account with zero cash; `ConditionFailed` if the id exists.
     async fn create_account(&self, account: &Account) -> StoreResult<()>;
 
@@ -400,6 +307,11 @@ pub trait RecordStore: Send + Sync {
     /// for an unknown account.
     async fn post(&self, entry: &LedgerEntry) -> StoreResult<PostedEntry>;
 
+    /// Posts a withdrawal as [`AccountLedger::post`] does, except that the cash left must
+    /// still cover what working buys reserve (`ConditionFailed` otherwise), checked in
+    /// the same transaction.
+    async fn withdraw(&self, entry: &LedgerEntry) -> StoreResult<PostedEntry>;
+
     /// One posting of an account by entry id (how an idempotent request finds its
     /// earlier self).
     async fn ledger_entry(
@@ -410,29 +322,13 @@ pub trait RecordStore: Send + Sync {
 
     /// The latest `limit` entries of an account, newest first.
     async fn ledger(&self, account: AccountId, limit: usize) -> StoreResult<Vec<PostedEntry>>;
+}
 
-    /// Everything in `batch` or nothing: ledger entries (idempotent, no overdraft),
-    /// outbox events (idempotent by event id), checkpoints (upserted) and the snapshot.
-    async fn commit(&self, batch: &CommitBatch) -> StoreResult<()>;
-
-    async fn checkpoint(
-        &self,
-        consumer: &str,
-        stream: &str,
-        shard: &str,
-    ) -> StoreResult<Option<SequenceNumber>>;
-
-    /// Unpublished outbox events, oldest first.
-    async fn unpublished(&self, limit: usize) -> StoreResult<Vec<OutboxRecord>>;
-
-    async fn mark_published(&self, ids: &[i64]) -> StoreResult<()>;
-
-    async fn snapshot(&self, name: &str) -> StoreResult<Option<Snapshot>>;
-
-    /// The newest `limit` applied command ids (see [`CommitBatch::applied_commands`]),
-    /// oldest first.
-    async fn recent_commands(&self, limit: usize) -> StoreResult<Vec<EventId>>;
-
+/// Orders, fills and positions: new orders and amends reserve what they need in the same
+/// transaction that records them (see [`OrderLimits`]); fills and positions arrive with the
+/// core's commit.
+#[async_trait]
+pub trait OrderRecords: Send + Sync {
     /// Records a new order and the outbox events that submit it, in one transaction,
     /// and reserves what it needs: refused (`Ok(Err(_))`) unless the account can carry
     /// it after every working order's reservation (see [`OrderLimits`]).
@@ -448,11 +344,6 @@ pub trait RecordStore: Send + Sync {
     /// `NotFound` if the account has no such order; `ConditionFailed` if the order no
     /// longer works or the terms no longer fit it (it filled past the new quantity).
     async fn hold_amend(&self, hold: &AmendHold<'_>) -> StoreResult<Reserved>;
-
-    /// Posts a withdrawal as [`RecordStore::post`] does, except that the cash left must
-    /// still cover what working buys reserve (`ConditionFailed` otherwise), checked in
-    /// the same transaction.
-    async fn withdraw(&self, entry: &LedgerEntry) -> StoreResult<PostedEntry>;
 
     /// The order if its account is the user's.
     async fn order(&self, user: UserId, id: OrderId) -> StoreResult<Option<Order>>;
@@ -475,7 +366,11 @@ pub trait RecordStore: Send + Sync {
     async fn fills(&self, account: AccountId, limit: usize) -> StoreResult<Vec<Fill>>;
 
     async fn positions(&self, account: AccountId) -> StoreResult<Vec<Position>>;
+}
 
+/// Strategy deployments.
+#[async_trait]
+pub trait StrategyRecords: Send + Sync {
     /// Creates or replaces a deployment (status changes go through here too).
     async fn save_strategy(&self, strategy: &StrategyRecord) -> StoreResult<()>;
 
@@ -488,7 +383,11 @@ pub trait RecordStore: Send + Sync {
 
     /// An account's deployments, oldest first; `None` for every account (the core at start-up).
     async fn strategies(&self, account: Option<AccountId>) -> StoreResult<Vec<StrategyRecord>>;
+}
 
+/// The closed candles the core commits, for charts and research.
+#[async_trait]
+pub trait MarketHistory: Send + Sync {
     /// Candle history of `[from, to)`, oldest first, at most `limit`.
     async fn candles(
         &self,
@@ -498,17 +397,99 @@ pub trait RecordStore: Send + Sync {
         to: Timestamp,
         limit: usize,
     ) -> StoreResult<Vec<domain::Candle>>;
+}
 
+/// The daily report rows of accounts.
+#[async_trait]
+pub trait ReportRecords: Send + Sync {
     /// Creates or replaces an account's report row for a day.
     async fn save_report(&self, row: &ReportRow) -> StoreResult<()>;
 
-    /// An account's report rows with `from <= day <= to` (`YYYY-MM-DD`), oldest first.
+    /// An account's report rows with `from <= day <= to`, oldest first.
     async fn reports(
         &self,
         account: AccountId,
-        from: &str,
-        to: &str,
+        from: NaiveDate,
+        to: NaiveDate,
     ) -> StoreResult<Vec<ReportRow>>;
+}
+
+/// The core's commit: a batch of its work (orders, fills, positions, candles, ledger
+/// entries, outbox events, checkpoints, a snapshot, the commands it applied) in one
+/// transaction, and what it reads back when it starts.
+#[async_trait]
+pub trait CoreCommit: Send + Sync {
+    /// Everything in `batch` or nothing: ledger entries (idempotent, no overdraft),
+    /// outbox events (idempotent by event id), checkpoints (upserted) and the snapshot.
+    async fn commit(&self, batch: &CommitBatch) -> StoreResult<()>;
+
+    async fn checkpoint(
+        &self,
+        consumer: &str,
+        stream: &str,
+        shard: &str,
+    ) -> StoreResult<Option<SequenceNumber>>;
+
+    async fn snapshot(&self, name: &str) -> StoreResult<Option<Snapshot>>;
+
+    /// The newest `limit` applied command ids (see [`CommitBatch::applied_commands`]),
+    /// oldest first.
+    async fn recent_commands(&self, limit: usize) -> StoreResult<Vec<EventId>>;
+}
+
+/// The outbox: events that committed transactions produced, waiting for the relay to
+/// publish them to their streams.
+#[async_trait]
+pub trait OutboxQueue: Send + Sync {
+    /// Queues `events` for the relay in one transaction (idempotent by event id): how a
+    /// request hands a command to the core without a write of its own to carry it.
+    async fn enqueue(&self, events: &[OutboxEvent]) -> StoreResult<()>;
+
+    /// Unpublished outbox events, oldest first.
+    async fn unpublished(&self, limit: usize) -> StoreResult<Vec<OutboxRecord>>;
+
+    async fn mark_published(&self, ids: &[i64]) -> StoreResult<()>;
+}
+
+/// The whole system of record: every port above, as one adapter (a Postgres database,
+/// the SQLite file, the in-memory fake) implements them over one store. Consumers hold the
+/// narrow port they use (`Arc<dyn AccountLedger>`, …), upcast from this one.
+pub trait RecordStore:
+    AccountLedger
+    + OrderRecords
+    + StrategyRecords
+    + MarketHistory
+    + ReportRecords
+    + CoreCommit
+    + OutboxQueue
+{
+}
+
+impl<T> RecordStore for T where
+    T: AccountLedger
+        + OrderRecords
+        + StrategyRecords
+        + MarketHistory
+        + ReportRecords
+        + CoreCommit
+        + OutboxQueue
+        + ?Sized
+{
+}
+
+/// How the stores key a report day: `YYYY-MM-DD`, which sorts as the days do for the
+/// years 1 to 9999 that it is clamped to (a query reaching past them asks for every row
+/// on that side).
+pub fn day_key(day: NaiveDate) -> String {
+    let first = NaiveDate::from_ymd_opt(1, 1, 1).unwrap_or(NaiveDate::MIN);
+    let last = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(NaiveDate::MAX);
+    day.clamp(first, last).format("%Y-%m-%d").to_string()
+}
+
+/// The ledger kind of a stored row (a row no build wrote is a broken store).
+pub fn ledger_kind(text: &str) -> StoreResult<LedgerKind> {
+    LedgerKind::parse(text)
+        .ok_or_else(|| crate::StoreError::internal(format!("ledger kind {text:?}")))
 }
 
 /// Builds a page from up to `limit + 1` rows.

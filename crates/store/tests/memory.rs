@@ -36,12 +36,13 @@ mod record_store {
 mod records_like_sqlite {
     use std::sync::Arc;
 
-    use domain::{AccountId, Currency, EventId, Money, Timestamp, UserId};
+    use domain::{
+        Account, AccountId, AccountKind, Currency, EventId, LedgerEntry, Money, ReportRow,
+        Timestamp, UserId,
+    };
     use store::ErrorKind;
     use store::memory::MemoryRecords;
-    use store::records::{
-        Account, AccountKind, CommitBatch, LedgerEntry, OrderQuery, RecordStore, ReportRow,
-    };
+    use store::records::{CommitBatch, OrderQuery, RecordStore};
     use store::sqlite::SqliteStore;
 
     /// A fresh SQLite file in the temporary directory.
@@ -80,7 +81,7 @@ mod records_like_sqlite {
         LedgerEntry {
             id: EventId::derived(id),
             account_id: AccountId::from_u128(account),
-            kind: "deposit".into(),
+            kind: domain::LedgerKind::Deposit,
             amount: Money::parse("amount", amount).expect("amount"),
             reference: id.to_owned(),
             time: Timestamp::from_secs(1_700_000_100),
@@ -228,17 +229,21 @@ mod records_like_sqlite {
             );
             let report = ReportRow {
                 account_id: AccountId::from_u128(42),
-                day: "2026-11-20".into(),
+                day: "2026-11-20".parse().expect("day"),
                 body: serde_json::json!({}),
             };
             let e = s.save_report(&report).await.expect_err(name);
             assert_eq!(e.kind(), ErrorKind::Invalid, "{name}: report");
             // Ranges that are empty either way round.
             assert!(
-                s.reports(AccountId::from_u128(1), "2026-12-01", "2026-01-01")
-                    .await
-                    .expect(name)
-                    .is_empty(),
+                s.reports(
+                    AccountId::from_u128(1),
+                    "2026-12-01".parse().expect("day"),
+                    "2026-01-01".parse().expect("day")
+                )
+                .await
+                .expect(name)
+                .is_empty(),
                 "{name}"
             );
             let es = domain::Symbol::parse("ES").expect("symbol");

@@ -60,10 +60,10 @@ async fn migrations_apply_once_and_an_unreachable_server_is_retryable() {
 #[tokio::test]
 async fn money_of_fills_positions_and_orders_is_numeric_in_sql() {
     use domain::{
-        AccountId, Currency, Fill, Liquidity, Money, Position, Side, Symbol, Timestamp, TradeId,
-        UserId,
+        Account, AccountId, AccountKind, Currency, Fill, Liquidity, Money, Position, Side, Symbol,
+        Timestamp, TradeId, UserId,
     };
-    use store::records::{Account, AccountKind, CommitBatch};
+    use store::records::{AccountLedger, CommitBatch, CoreCommit};
     let pg = fresh().await;
     let records = pg.records();
     let account = AccountId::from_u128(1);

@@ -89,20 +89,32 @@ async fn tables_in_one_file_are_separate_and_data_survives_reopening() {
 }
 
 mod record_store_publishing_to_the_log {
-    async fn records() -> std::sync::Arc<dyn store::records::RecordStore> {
+    async fn records_under_test() -> std::sync::Arc<dyn store::records::RecordStore> {
         std::sync::Arc::new(super::database().await.records_publishing_to(4))
     }
-    // Every rule of the port holds except the outbox's (its events are published at once,
-    // so the cases that look for them in the outbox are left out).
-    store::records_conformance!(@cases records,
+    // Every rule of the ports holds except the outbox's (its events are published at
+    // once, so the cases that look for them in the outbox are left out).
+    store::records_conformance!(@port account_ledger, ledger,
         accounts_are_scoped_to_their_user,
         ledger_posts_are_idempotent_and_refuse_overdrafts,
         concurrent_withdrawals_never_overdraw,
-        applied_commands_are_remembered_newest_last,
+    );
+    store::records_conformance!(@port order_records, orders,
         order_pages_follow_the_cursor_and_the_filters,
-        commits_carry_orders_fills_and_positions_together,
-        strategies_candles_and_reports_are_kept,
         exposure_follows_working_orders,
+    );
+    store::records_conformance!(@port strategy_records, strategies,
+        deployments_are_kept_and_scoped_to_their_user,
+    );
+    store::records_conformance!(@port market_history, history,
+        committed_candles_are_the_history,
+    );
+    store::records_conformance!(@port report_records, reports,
+        report_rows_are_kept_per_account_and_day,
+    );
+    store::records_conformance!(@port core_commit, commit,
+        applied_commands_are_remembered_newest_last,
+        commits_carry_orders_fills_and_positions_together,
     );
 }
 
@@ -122,7 +134,7 @@ async fn log_of(stream: &dyn StreamLog, name: &str) -> Vec<(String, Vec<u8>)> {
 #[tokio::test]
 async fn outbox_events_reach_the_log_in_the_transaction_that_writes_them() {
     use domain::EventId;
-    use store::records::{CommitBatch, OutboxEvent, RecordStore};
+    use store::records::{CommitBatch, CoreCommit, OutboxEvent, OutboxQueue};
     let db = database().await;
     let records = db.records_publishing_to(1);
     let stream = db.stream(1);
@@ -155,10 +167,10 @@ async fn outbox_events_reach_the_log_in_the_transaction_that_writes_them() {
     // A write that fails leaves nothing on the log either.
     let failing = CommitBatch {
         outbox: vec![event(4, "executions")],
-        ledger: vec![store::records::LedgerEntry {
+        ledger: vec![domain::LedgerEntry {
             id: EventId::derived("no-such-account"),
             account_id: domain::AccountId::from_u128(99),
-            kind: "deposit".into(),
+            kind: domain::LedgerKind::Deposit,
             amount: domain::Money::new(domain::Decimal::ONE),
             reference: String::new(),
             time: domain::Timestamp::from_secs(1),
@@ -212,7 +224,7 @@ async fn writes_committed_together_each_hear_their_own_outcome() {
 #[tokio::test]
 async fn an_outbox_an_earlier_build_left_is_relayed_then_no_longer_read() {
     use domain::EventId;
-    use store::records::{CommitBatch, OutboxEvent, RecordStore};
+    use store::records::{CommitBatch, CoreCommit, OutboxEvent, OutboxQueue};
     let db = database().await;
     // Written as an earlier build wrote it: into the outbox table, for a relay.
     let event = OutboxEvent {

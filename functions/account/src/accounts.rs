@@ -11,9 +11,8 @@ use app::portfolio;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use domain::{AccountId, Currency, Money};
+use domain::{Account, AccountId, AccountKind, Currency, Money};
 use serde::{Deserialize, Serialize};
-use store::records::{Account, AccountKind};
 use utoipa::ToSchema;
 
 /// Accounts a user may open.
@@ -60,7 +59,7 @@ pub async fn create(
             .map_err(|e| ApiError::invalid_field("base_currency", e.to_string()))?,
     };
     let _paper = body.kind.unwrap_or(AccountKindName::Paper);
-    if state.records.accounts(principal.user_id).await?.len() >= MAX_ACCOUNTS {
+    if state.accounts.accounts(principal.user_id).await?.len() >= MAX_ACCOUNTS {
         return Err(ApiError::rejected(
             "too-many-accounts",
             format!("at most {MAX_ACCOUNTS} accounts per user"),
@@ -75,7 +74,7 @@ pub async fn create(
         cash: Money::ZERO,
         created_at: state.clock.now(),
     };
-    state.records.create_account(&account).await?;
+    state.accounts.create_account(&account).await?;
     tracing::info!(account_id = %account.id, user_id = %principal.user_id, "account opened");
     let mut headers = HeaderMap::new();
     if let Ok(location) = HeaderValue::from_str(&format!("/accounts/{}", account.id)) {
@@ -101,7 +100,7 @@ pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
 ) -> ApiResult<Json<AccountList>> {
-    let accounts = state.records.accounts(principal.user_id).await?;
+    let accounts = state.accounts.accounts(principal.user_id).await?;
     Ok(Json(AccountList {
         accounts: accounts.iter().map(AccountView::from).collect(),
     }))

@@ -14,9 +14,8 @@ use app::portfolio;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use domain::{Decimal, EventId, Money};
+use domain::{Account, Decimal, EventId, LedgerEntry, LedgerKind, Money};
 use serde::{Deserialize, Serialize};
-use store::records::{Account, LedgerEntry};
 use utoipa::{IntoParams, ToSchema};
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -54,10 +53,10 @@ enum Movement {
 }
 
 impl Movement {
-    fn kind(self) -> &'static str {
+    fn kind(self) -> LedgerKind {
         match self {
-            Movement::Deposit => "deposit",
-            Movement::Withdrawal => "withdrawal",
+            Movement::Deposit => LedgerKind::Deposit,
+            Movement::Withdrawal => LedgerKind::Withdrawal,
         }
     }
 }
@@ -82,14 +81,14 @@ async fn post(
     let entry = LedgerEntry {
         id,
         account_id: account.id,
-        kind: kind.into(),
+        kind,
         amount: Money::new(signed),
         reference,
         time: state.clock.now(),
     };
     let posted = match movement {
-        Movement::Deposit => state.records.post(&entry).await,
-        Movement::Withdrawal => state.records.withdraw(&entry).await,
+        Movement::Deposit => state.accounts.post(&entry).await,
+        Movement::Withdrawal => state.accounts.withdraw(&entry).await,
     };
     let posted = match posted {
         Ok(p) => p,
@@ -110,7 +109,7 @@ async fn post(
             "this Idempotency-Key was used for a different request",
         ));
     }
-    tracing::info!(account_id = %account.id, kind, amount = %entry.amount, "cash posted");
+    tracing::info!(account_id = %account.id, kind = %kind, amount = %entry.amount, "cash posted");
     // A replay answers as the original did.
     Ok((StatusCode::CREATED, Json(LedgerEntryView::from(&posted))))
 }
@@ -217,7 +216,7 @@ pub async fn ledger(
 ) -> ApiResult<Json<LedgerPage>> {
     let account = owned(&state, &principal, &id).await?;
     let limit = api::extract::page_limit(query.limit, 100, 1000)?;
-    let entries = state.records.ledger(account.id, limit).await?;
+    let entries = state.accounts.ledger(account.id, limit).await?;
     Ok(Json(LedgerPage {
         entries: entries.iter().map(LedgerEntryView::from).collect(),
     }))

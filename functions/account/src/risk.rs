@@ -102,7 +102,7 @@ fn parse(state: &AppState, body: LimitsBody) -> ApiResult<RiskLimits> {
 
 async fn view(
     state: &AppState,
-    account: &store::records::Account,
+    account: &domain::Account,
     limits: &RiskLimits,
 ) -> ApiResult<LimitsView> {
     let valuation = portfolio::value(state, account).await?;

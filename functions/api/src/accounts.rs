@@ -1,8 +1,7 @@
 //! Resolving a path's account id to the caller's account: an unknown id, a malformed
 //! one and another user's all answer the same 404, so ids cannot be probed.
 
-use domain::AccountId;
-use store::records::Account;
+use domain::{Account, AccountId};
 
 use crate::error::{ApiError, ApiResult};
 use crate::principal::Principal;
@@ -13,7 +12,7 @@ pub async fn owned(state: &AppState, principal: &Principal, id: &str) -> ApiResu
     let not_found = || ApiError::not_found(format!("no account {id:?}"));
     let id = AccountId::parse(id).map_err(|_| not_found())?;
     state
-        .records
+        .accounts
         .account(principal.user_id, id)
         .await?
         .ok_or_else(not_found)

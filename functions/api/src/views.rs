@@ -2,9 +2,10 @@
 //! the stored forms, so a storage change never changes the wire silently. Decimals are
 //! strings (exact), times RFC 3339 UTC.
 
-use domain::{Decimal, Fill, Order, OrderStatus, OrderType, Position};
+use domain::{
+    Account, Decimal, Fill, LedgerEntry, Order, OrderStatus, OrderType, Position, PostedEntry,
+};
 use serde::Serialize;
-use store::records::{Account, LedgerEntry, PostedEntry};
 
 pub use app::display::{Plain, derived_money, derived_price};
 
@@ -57,7 +58,7 @@ impl From<&PostedEntry> for LedgerEntryView {
         } = &p.entry;
         LedgerEntryView {
             id: id.to_string(),
-            kind: kind.clone(),
+            kind: kind.to_string(),
             amount: amount.plain(),
             balance_after: p.balance_after.plain(),
             reference: reference.clone(),

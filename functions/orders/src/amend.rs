@@ -14,8 +14,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use domain::events::{AmendOrder, OrderRef};
-use domain::order::amended_type;
-use domain::{Order, Price, Quantity};
+use domain::{Order, Price, Quantity, order::amended_type};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -156,7 +155,7 @@ pub async fn amend(
         .checked_sub(order.filled_quantity())
         .map_err(ApiError::from)?;
     let account = state
-        .records
+        .accounts
         .account(principal.user_id, order.account_id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no order {id:?}")))?;

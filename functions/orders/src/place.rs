@@ -11,13 +11,11 @@ use app::{AppState, crypto};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use domain::order::OrderRequest;
 use domain::{
-    ClientOrderId, Instrument, InstrumentCatalog, Order, OrderId, OrderType, Price, Quantity, Side,
-    TimeInForce,
+    Account, ClientOrderId, Instrument, InstrumentCatalog, Order, OrderId, OrderType, Price,
+    Quantity, Side, TimeInForce, order::OrderRequest,
 };
 use serde::Deserialize;
-use store::records::Account;
 use utoipa::ToSchema;
 
 use crate::pretrade::{self, Exposure};
@@ -279,7 +277,7 @@ pub async fn place(
     // answered with it, or with a 409 if the body differs) before any check runs.
     if let Some(client_id) = &parsed.client_order_id {
         if let Some(existing) = state
-            .records
+            .orders
             .order_by_client_id(account.id, client_id)
             .await?
         {
@@ -315,7 +313,7 @@ pub async fn place(
         Submitted::Duplicate => {
             // A concurrent copy of this request won the insert.
             let existing = match &parsed.client_order_id {
-                Some(c) => state.records.order_by_client_id(account.id, c).await?,
+                Some(c) => state.orders.order_by_client_id(account.id, c).await?,
                 None => None,
             };
             match existing {

@@ -9,8 +9,8 @@
 use api::{ApiError, ApiResult};
 use app::AppState;
 use app::portfolio;
-use domain::{Money, OrderType, Price, Quantity, Symbol};
-use store::records::{Account, OrderLimits, Refusal};
+use domain::{Account, Money, OrderType, Price, Quantity, Symbol};
+use store::records::{OrderLimits, Refusal};
 
 /// Why pre-trade checks refused an order (see the module docs).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,7 +19,7 @@ pub async fn owned_order(state: &AppState, principal: &Principal, id: &str) -> A
     let not_found = || ApiError::not_found(format!("no order {id:?}"));
     let id = OrderId::parse(id).map_err(|_| not_found())?;
     state
-        .records
+        .orders
         .order(principal.user_id, id)
         .await?
         .ok_or_else(not_found)
@@ -120,7 +120,7 @@ pub async fn list(
         ),
     };
     let page = state
-        .records
+        .orders
         .orders(
             account.id,
             &OrderQuery {
@@ -172,7 +172,7 @@ pub async fn fills(
 ) -> ApiResult<Json<FillList>> {
     let account = owned(&state, &principal, &id).await?;
     let limit = api::extract::page_limit(query.limit, 100, 1000)?;
-    let fills = state.records.fills(account.id, limit).await?;
+    let fills = state.orders.fills(account.id, limit).await?;
     Ok(Json(FillList {
         fills: fills.iter().map(FillView::from).collect(),
     }))

@@ -14,10 +14,9 @@ use app::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use domain::StrategyId;
+use domain::{StrategyId, StrategyRecord, StrategyStatus};
 use engine::strategy::{StrategyConfig, StrategyError};
 use serde::{Deserialize, Serialize};
-use store::records::{StrategyRecord, StrategyStatus};
 use utoipa::ToSchema;
 
 /// Deployments an account may have running or paused.
@@ -197,7 +196,7 @@ pub async fn deploy(
     let config = StrategyConfig::new(symbols.clone(), timeframes.clone(), params.clone());
     engine::strategy::create(body.strategy.as_str(), &config).map_err(strategy_error)?;
     let active = state
-        .records
+        .strategies
         .strategies(Some(account.id))
         .await?
         .iter()
@@ -219,7 +218,7 @@ pub async fn deploy(
         status: StrategyStatus::Running,
         created_at: state.clock.now(),
     };
-    state.records.save_strategy(&record).await?;
+    state.strategies.save_strategy(&record).await?;
     tracing::info!(strategy_id = %record.id, account_id = %account.id, strategy = %record.strategy, "strategy deployed");
     Ok((StatusCode::CREATED, Json(StrategyView::from(&record))))
 }
@@ -233,7 +232,7 @@ pub async fn list(
     Path(id): Path<String>,
 ) -> ApiResult<Json<StrategyList>> {
     let account = owned(&state, &principal, &id).await?;
-    let all = state.records.strategies(Some(account.id)).await?;
+    let all = state.strategies.strategies(Some(account.id)).await?;
     Ok(Json(StrategyList {
         strategies: all.iter().map(StrategyView::from).collect(),
     }))
@@ -247,7 +246,7 @@ async fn owned_strategy(
     let not_found = || ApiError::not_found(format!("no strategy {id:?}"));
     let id = StrategyId::parse(id).map_err(|_| not_found())?;
     state
-        .records
+        .strategies
         .strategy(principal.user_id, id)
         .await?
         .ok_or_else(not_found)
@@ -278,7 +277,7 @@ async fn set_status(
         ));
     }
     record.status = to;
-    state.records.save_strategy(&record).await?;
+    state.strategies.save_strategy(&record).await?;
     tracing::info!(strategy_id = %record.id, status = to.as_str(), "strategy status set");
     Ok(Json(StrategyView::from(&record)))
 }

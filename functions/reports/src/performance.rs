@@ -12,10 +12,9 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
-use domain::{Decimal, Fill, Symbol, Timestamp};
+use domain::{Account, Decimal, Fill, Symbol, Timestamp};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use store::records::Account;
 use utoipa::{IntoParams, ToSchema};
 
 use app::reports::running::RunningMetrics;
@@ -141,19 +140,13 @@ async fn curve(
     from: NaiveDate,
     to: NaiveDate,
 ) -> ApiResult<Vec<EquityPoint>> {
-    let rows = state
-        .records
-        .reports(account.id, &from.to_string(), &to.to_string())
-        .await?;
+    let rows = state.reports.reports(account.id, from, to).await?;
     let mut points: Vec<EquityPoint> = Vec::new();
     for row in rows {
         let Some(equity) = decimal(&row.body["equity"]) else {
             continue;
         };
-        let Ok(day) = NaiveDate::parse_from_str(&row.day, "%Y-%m-%d") else {
-            continue;
-        };
-        let time = end_of(day);
+        let time = end_of(row.day);
         if points.last().is_some_and(|p| p.time >= time) {
             continue;
         }
@@ -182,7 +175,7 @@ async fn trips(
     from: Timestamp,
     to: Timestamp,
 ) -> ApiResult<Vec<RoundTrip>> {
-    let mut fills: Vec<Fill> = state.records.fills(account.id, MAX_FILLS).await?;
+    let mut fills: Vec<Fill> = state.orders.fills(account.id, MAX_FILLS).await?;
     fills.reverse();
     let mut books: BTreeMap<Symbol, RoundTripBook> = BTreeMap::new();
     let mut out = Vec::new();

@@ -8,9 +8,8 @@ use crate::AppResult;
 use crate::display::{Plain, derived_money};
 use crate::portfolio;
 use crate::state::AppState;
-use domain::Timestamp;
+use domain::{NaiveDate, ReportRow, Timestamp};
 use serde::Serialize;
-use store::records::ReportRow;
 
 /// Accounts read per page.
 const PAGE: usize = 200;
@@ -18,39 +17,28 @@ const PAGE: usize = 200;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DailyOutcome {
     /// The day the rows are for.
-    pub day: String,
+    pub day: NaiveDate,
     pub accounts: usize,
     /// Accounts whose valuation failed (logged; the others are still reported).
     pub failed: usize,
 }
 
-/// The UTC date of `t`.
-pub fn day_of(t: Timestamp) -> String {
-    t.to_datetime().format("%Y-%m-%d").to_string()
-}
-
 /// Writes the rows of the day that ended last before `now` (run shortly after midnight
 /// UTC, that is yesterday) and today's baselines.
 pub async fn run(state: &AppState, now: Timestamp) -> AppResult<DailyOutcome> {
-    let today = day_of(now);
-    let ended = day_of(Timestamp::from_nanos(
-        now.to_datetime()
-            .date_naive()
-            .and_hms_opt(0, 0, 0)
-            .map(|midnight| midnight.and_utc().timestamp_nanos_opt().unwrap_or(0) - 1)
-            .unwrap_or(now.nanos()),
-    ));
+    let today = now.to_datetime().date_naive();
+    let ended = today.pred_opt().unwrap_or(today);
     let mut outcome = DailyOutcome {
-        day: ended.clone(),
+        day: ended,
         ..DailyOutcome::default()
     };
     let mut after = None;
     loop {
-        let page = state.records.all_accounts(after, PAGE).await?;
+        let page = state.accounts.all_accounts(after, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = Some(last.id);
         for account in &page {
-            match report(state, account, &ended, &today, now).await {
+            match report(state, account, ended, today, now).await {
                 Ok(()) => outcome.accounts += 1,
                 Err(e) => {
                     tracing::error!(account_id = %account.id, error = %e, "daily report failed");
@@ -65,9 +53,9 @@ pub async fn run(state: &AppState, now: Timestamp) -> AppResult<DailyOutcome> {
 
 async fn report(
     state: &AppState,
-    account: &store::records::Account,
-    day: &str,
-    today: &str,
+    account: &domain::Account,
+    day: NaiveDate,
+    today: NaiveDate,
     now: Timestamp,
 ) -> AppResult<()> {
     let v = portfolio::value(state, account).await?;
@@ -76,7 +64,7 @@ async fn report(
     // The day that ended had its baseline recorded at its start (or first use).
     let baseline = state
         .risk
-        .day_baseline(account.id, day, v.total_pnl, unix)
+        .day_baseline(account.id, &day.to_string(), v.total_pnl, unix)
         .await?;
     let day_pnl = v
         .total_pnl
@@ -84,7 +72,7 @@ async fn report(
         .map_err(crate::AppError::from)?;
     let row = ReportRow {
         account_id: account.id,
-        day: day.to_owned(),
+        day,
         body: serde_json::json!({
             "as_of": now,
             "equity": derived_money(v.equity, currency),
@@ -98,10 +86,10 @@ async fn report(
             "exposed": !v.positions.is_empty(),
         }),
     };
-    state.records.save_report(&row).await?;
+    state.reports.save_report(&row).await?;
     state
         .risk
-        .day_baseline(account.id, today, v.total_pnl, unix)
+        .day_baseline(account.id, &today.to_string(), v.total_pnl, unix)
         .await?;
     Ok(())
 }

@@ -92,36 +92,55 @@ macro_rules! stream_conformance {
     };
 }
 
-/// Expands the system-of-record suite into tests for one adapter:
+/// Expands the system-of-record suites into tests for one adapter, a module per port:
 /// `records_conformance!(factory)` where
 /// `factory: fn() -> impl Future<Output = Arc<dyn RecordStore>>`.
 #[macro_export]
 macro_rules! records_conformance {
     ($factory:path) => {
-        $crate::records_conformance!(@cases $factory,
+        async fn records_under_test() -> std::sync::Arc<dyn $crate::records::RecordStore> {
+            $factory().await
+        }
+        $crate::records_conformance!(@port account_ledger, ledger,
             accounts_are_scoped_to_their_user,
             ledger_posts_are_idempotent_and_refuse_overdrafts,
             concurrent_withdrawals_never_overdraw,
-            commits_are_all_or_nothing_and_idempotent,
-            applied_commands_are_remembered_newest_last,
-            the_outbox_relays_in_order,
+            withdrawals_keep_what_working_buys_reserve,
+        );
+        $crate::records_conformance!(@port order_records, orders,
             orders_are_unique_per_client_id_and_scoped_to_their_user,
             order_pages_follow_the_cursor_and_the_filters,
-            commits_carry_orders_fills_and_positions_together,
-            strategies_candles_and_reports_are_kept,
             exposure_follows_working_orders,
             orders_reserve_cash_and_shares_in_the_insert,
             racing_orders_never_reserve_more_than_the_account_has,
             amend_holds_last_until_the_core_applies_the_amend,
-            withdrawals_keep_what_working_buys_reserve,
+        );
+        $crate::records_conformance!(@port strategy_records, strategies,
+            deployments_are_kept_and_scoped_to_their_user,
+        );
+        $crate::records_conformance!(@port market_history, history,
+            committed_candles_are_the_history,
+        );
+        $crate::records_conformance!(@port report_records, reports,
+            report_rows_are_kept_per_account_and_day,
+        );
+        $crate::records_conformance!(@port core_commit, commit,
+            commits_are_all_or_nothing_and_idempotent,
+            applied_commands_are_remembered_newest_last,
+            commits_carry_orders_fills_and_positions_together,
+        );
+        $crate::records_conformance!(@port outbox_queue, outbox,
+            the_outbox_relays_in_order,
         );
     };
-    (@cases $factory:path, $($case:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                $crate::conformance::records::$case(|| $factory()).await;
-            }
-        )*
+    (@port $port:ident, $suite:ident, $($case:ident),* $(,)?) => {
+        mod $port {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    $crate::conformance::records::$suite::$case(super::records_under_test).await;
+                }
+            )*
+        }
     };
 }

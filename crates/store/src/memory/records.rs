@@ -1,5 +1,6 @@
-//! [`RecordStore`] in memory: the tables of the SQL adapters as ordered maps behind one
-//! mutex, with the same keys, uniqueness and foreign-key rules.
+//! The system-of-record ports ([`crate::records::RecordStore`]) in memory: the tables of
+//! the SQL adapters as ordered maps behind one mutex, with the same keys, uniqueness and
+//! foreign-key rules.
 //!
 //! The SQL adapters get all-or-nothing from a transaction. Here every write first checks
 //! everything that can refuse it (a taken id or client order id, an unknown account, an
@@ -11,16 +12,17 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use async_trait::async_trait;
 use domain::{
-    AccountId, Candle, ClientOrderId, Decimal, EventId, Fill, Order, OrderId, Position, Price,
-    Side, StrategyId, Symbol, Timeframe, Timestamp, UserId,
+    Account, AccountId, Candle, ClientOrderId, Decimal, EventId, Fill, LedgerEntry, NaiveDate,
+    Order, OrderId, Position, PostedEntry, Price, ReportRow, Side, StrategyId, StrategyRecord,
+    Symbol, Timeframe, Timestamp, UserId,
 };
 use tokio::sync::Mutex;
 
 use crate::error::{StoreError, StoreResult};
 use crate::records::{
-    Account, AccountBook, AmendHold, CommitBatch, ExposureRow, LedgerEntry, NewOrder, OrderPage,
-    OrderQuery, OutboxEvent, OutboxRecord, PostedEntry, RecordStore, ReportRow, Reserved, Snapshot,
-    StrategyRecord, check_reservation, page,
+    AccountBook, AccountLedger, AmendHold, CommitBatch, CoreCommit, ExposureRow, MarketHistory,
+    NewOrder, OrderPage, OrderQuery, OrderRecords, OutboxEvent, OutboxQueue, OutboxRecord,
+    ReportRecords, Reserved, Snapshot, StrategyRecords, check_reservation, page,
 };
 use crate::stream::SequenceNumber;
 
@@ -101,7 +103,7 @@ struct Tables {
     strategies: BTreeMap<StrategyId, StrategyRow>,
     /// By symbol, timeframe (as text) and start.
     candles: BTreeMap<(String, String, i64), Candle>,
-    reports: BTreeMap<(AccountId, String), ReportRow>,
+    reports: BTreeMap<(AccountId, NaiveDate), ReportRow>,
 }
 
 /// What posting one entry does: nothing (its id was posted before; the first posting
@@ -466,7 +468,7 @@ impl Tables {
 }
 
 #[async_trait]
-impl RecordStore for MemoryRecords {
+impl AccountLedger for MemoryRecords {
     async fn create_account(&self, account: &Account) -> StoreResult<()> {
         let mut t = self.tables.lock().await;
         if t.accounts.contains_key(&account.id) {
@@ -553,50 +555,10 @@ impl RecordStore for MemoryRecords {
             .filter_map(|(_, seq)| t.ledger.get(seq).cloned());
         Ok(limited(entries, limit))
     }
+}
 
-    async fn commit(&self, batch: &CommitBatch) -> StoreResult<()> {
-        self.tables.lock().await.commit(batch)
-    }
-
-    async fn checkpoint(
-        &self,
-        consumer: &str,
-        stream: &str,
-        shard: &str,
-    ) -> StoreResult<Option<SequenceNumber>> {
-        let t = self.tables.lock().await;
-        Ok(t.checkpoints
-            .get(&(consumer.to_owned(), stream.to_owned(), shard.to_owned()))
-            .cloned())
-    }
-
-    async fn recent_commands(&self, limit: usize) -> StoreResult<Vec<EventId>> {
-        let t = self.tables.lock().await;
-        let skip = t.commands.len().saturating_sub(limit);
-        Ok(t.commands.iter().skip(skip).copied().collect())
-    }
-
-    async fn unpublished(&self, limit: usize) -> StoreResult<Vec<OutboxRecord>> {
-        let t = self.tables.lock().await;
-        let records = t.outbox.iter().map(|(id, event)| OutboxRecord {
-            id: *id,
-            event: event.clone(),
-        });
-        Ok(limited(records, limit))
-    }
-
-    async fn mark_published(&self, ids: &[i64]) -> StoreResult<()> {
-        let mut t = self.tables.lock().await;
-        for id in ids {
-            t.outbox.remove(id);
-        }
-        Ok(())
-    }
-
-    async fn snapshot(&self, name: &str) -> StoreResult<Option<Snapshot>> {
-        Ok(self.tables.lock().await.snapshots.get(name).cloned())
-    }
-
+#[async_trait]
+impl OrderRecords for MemoryRecords {
     async fn insert_order(&self, new: &NewOrder<'_>) -> StoreResult<Reserved> {
         let order = new.order;
         let mut t = self.tables.lock().await;
@@ -732,7 +694,10 @@ impl RecordStore for MemoryRecords {
             .map(|(_, p)| p.clone())
             .collect())
     }
+}
 
+#[async_trait]
+impl StrategyRecords for MemoryRecords {
     async fn save_strategy(&self, strategy: &StrategyRecord) -> StoreResult<()> {
         let mut t = self.tables.lock().await;
         if let Some(row) = t.strategies.get_mut(&strategy.id) {
@@ -770,7 +735,10 @@ impl RecordStore for MemoryRecords {
         rows.sort_by_key(|(created, id, _)| (*created, *id));
         Ok(rows.into_iter().map(|(_, _, r)| r.clone()).collect())
     }
+}
 
+#[async_trait]
+impl MarketHistory for MemoryRecords {
     async fn candles(
         &self,
         symbol: Symbol,
@@ -795,28 +763,87 @@ impl RecordStore for MemoryRecords {
             limit,
         ))
     }
+}
 
+#[async_trait]
+impl ReportRecords for MemoryRecords {
     async fn save_report(&self, row: &ReportRow) -> StoreResult<()> {
         let mut t = self.tables.lock().await;
         t.require_account(row.account_id)?;
-        t.reports
-            .insert((row.account_id, row.day.clone()), row.clone());
+        t.reports.insert((row.account_id, row.day), row.clone());
         Ok(())
     }
 
     async fn reports(
         &self,
         account: AccountId,
-        from: &str,
-        to: &str,
+        from: NaiveDate,
+        to: NaiveDate,
     ) -> StoreResult<Vec<ReportRow>> {
         if from > to {
             return Ok(Vec::new());
         }
         let t = self.tables.lock().await;
         Ok(t.reports
-            .range((account, from.to_owned())..=(account, to.to_owned()))
+            .range((account, from)..=(account, to))
             .map(|(_, r)| r.clone())
             .collect())
+    }
+}
+
+#[async_trait]
+impl CoreCommit for MemoryRecords {
+    async fn commit(&self, batch: &CommitBatch) -> StoreResult<()> {
+        self.tables.lock().await.commit(batch)
+    }
+
+    async fn checkpoint(
+        &self,
+        consumer: &str,
+        stream: &str,
+        shard: &str,
+    ) -> StoreResult<Option<SequenceNumber>> {
+        let t = self.tables.lock().await;
+        Ok(t.checkpoints
+            .get(&(consumer.to_owned(), stream.to_owned(), shard.to_owned()))
+            .cloned())
+    }
+
+    async fn snapshot(&self, name: &str) -> StoreResult<Option<Snapshot>> {
+        Ok(self.tables.lock().await.snapshots.get(name).cloned())
+    }
+
+    async fn recent_commands(&self, limit: usize) -> StoreResult<Vec<EventId>> {
+        let t = self.tables.lock().await;
+        let skip = t.commands.len().saturating_sub(limit);
+        Ok(t.commands.iter().skip(skip).copied().collect())
+    }
+}
+
+#[async_trait]
+impl OutboxQueue for MemoryRecords {
+    async fn enqueue(&self, events: &[OutboxEvent]) -> StoreResult<()> {
+        self.commit(&CommitBatch {
+            outbox: events.to_vec(),
+            ..CommitBatch::default()
+        })
+        .await
+    }
+
+    async fn unpublished(&self, limit: usize) -> StoreResult<Vec<OutboxRecord>> {
+        let t = self.tables.lock().await;
+        let records = t.outbox.iter().map(|(id, event)| OutboxRecord {
+            id: *id,
+            event: event.clone(),
+        });
+        Ok(limited(records, limit))
+    }
+
+    async fn mark_published(&self, ids: &[i64]) -> StoreResult<()> {
+        let mut t = self.tables.lock().await;
+        for id in ids {
+            t.outbox.remove(id);
+        }
+        Ok(())
     }
 }

@@ -1,9 +1,10 @@
-//! [`RecordStore`] on Postgres.
+//! The system-of-record ports ([`crate::records::RecordStore`]) on Postgres.
 
 use async_trait::async_trait;
 use domain::{
-    AccountId, Candle, ClientOrderId, Currency, Decimal, EventId, Fill, Money, Order, OrderId,
-    Position, Price, Side, StrategyId, Symbol, Timeframe, Timestamp, UserId,
+    Account, AccountId, AccountKind, Candle, ClientOrderId, Currency, Decimal, EventId, Fill,
+    LedgerEntry, Money, NaiveDate, Order, OrderId, Position, PostedEntry, Price, ReportRow, Side,
+    StrategyId, StrategyRecord, Symbol, Timeframe, Timestamp, UserId,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
@@ -11,9 +12,10 @@ use uuid::Uuid;
 
 use crate::error::{StoreError, StoreResult};
 use crate::records::{
-    Account, AccountBook, AccountKind, AmendHold, CommitBatch, ExposureRow, LedgerEntry, NewOrder,
-    OrderPage, OrderQuery, OutboxEvent, OutboxRecord, PostedEntry, RecordStore, ReportRow,
-    Reserved, Snapshot, StrategyRecord, check_reservation, page,
+    AccountBook, AccountLedger, AmendHold, CommitBatch, CoreCommit, ExposureRow, MarketHistory,
+    NewOrder, OrderPage, OrderQuery, OrderRecords, OutboxEvent, OutboxQueue, OutboxRecord,
+    ReportRecords, Reserved, Snapshot, StrategyRecords, check_reservation, day_key, ledger_kind,
+    page,
 };
 use crate::stream::SequenceNumber;
 
@@ -49,7 +51,7 @@ fn posted_from(row: &PgRow) -> StoreResult<PostedEntry> {
         entry: LedgerEntry {
             id: EventId::from_uuid(row.try_get("id")?),
             account_id: AccountId::from_uuid(row.try_get("account_id")?),
-            kind: row.try_get("kind")?,
+            kind: ledger_kind(row.try_get("kind")?)?,
             amount: Money::new(row.try_get("amount")?),
             reference: row.try_get("reference")?,
             time: Timestamp::from_nanos(row.try_get("time_ns")?),
@@ -164,7 +166,7 @@ async fn post_in(
     )
     .bind(entry.id.as_uuid())
     .bind(entry.account_id.as_uuid())
-    .bind(&entry.kind)
+    .bind(entry.kind.as_str())
     .bind(entry.amount.value())
     .bind(after.value())
     .bind(&entry.reference)
@@ -299,7 +301,7 @@ fn bodies<T: serde::de::DeserializeOwned>(rows: &[PgRow]) -> StoreResult<Vec<T>>
 }
 
 #[async_trait]
-impl RecordStore for PgRecords {
+impl AccountLedger for PgRecords {
     async fn create_account(&self, account: &Account) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO accounts (id, user_id, name, kind, base_currency, cash, created_ns) VALUES ($1, $2, $3, $4, $5, 0, $6)",
@@ -398,217 +400,10 @@ impl RecordStore for PgRecords {
         .await?;
         rows.iter().map(posted_from).collect()
     }
+}
 
-    async fn commit(&self, batch: &CommitBatch) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        let commands: Vec<Uuid> = batch
-            .applied_commands
-            .iter()
-            .map(EventId::as_uuid)
-            .collect();
-        // Every account this batch touches is locked first, in one order (by id), as
-        // every other write that reserves or spends cash does: so none of them can
-        // deadlock with the batch, and none sees it half-applied.
-        let mut accounts: Vec<Uuid> = batch
-            .orders
-            .iter()
-            .map(|o| o.account_id.as_uuid())
-            .chain(batch.ledger.iter().map(|e| e.account_id.as_uuid()))
-            .chain(batch.positions.iter().map(|(a, _)| a.as_uuid()))
-            .collect();
-        if !commands.is_empty() {
-            let held: Vec<Uuid> = sqlx::query_scalar(
-                "SELECT DISTINCT account_id FROM order_holds WHERE command_id = ANY($1)",
-            )
-            .bind(&commands)
-            .fetch_all(&mut *tx)
-            .await?;
-            accounts.extend(held);
-        }
-        accounts.sort_unstable();
-        accounts.dedup();
-        if !accounts.is_empty() {
-            sqlx::query("SELECT id FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE")
-                .bind(&accounts)
-                .fetch_all(&mut *tx)
-                .await?;
-        }
-        for order in &batch.orders {
-            upsert_order(&mut tx, order).await?;
-        }
-        if !commands.is_empty() {
-            release_holds(&mut tx, &commands).await?;
-        }
-        for fill in &batch.fills {
-            sqlx::query(
-                "INSERT INTO fills (order_id, trade_id, account_id, time_ns, body) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (order_id, trade_id) DO NOTHING",
-            )
-            .bind(fill.order_id.as_uuid())
-            .bind(i64::try_from(fill.trade_id.0).map_err(|_| StoreError::invalid("trade id out of range"))?)
-            .bind(fill.account_id.as_uuid())
-            .bind(fill.time.nanos())
-            .bind(serde_json::to_value(fill)?)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for (account, position) in &batch.positions {
-            sqlx::query(
-                "INSERT INTO positions (account_id, symbol, body) VALUES ($1, $2, $3)
-                 ON CONFLICT (account_id, symbol) DO UPDATE SET body = EXCLUDED.body",
-            )
-            .bind(account.as_uuid())
-            .bind(position.symbol.as_str())
-            .bind(serde_json::to_value(position)?)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for candle in &batch.candles {
-            sqlx::query(
-                "INSERT INTO candles (symbol, timeframe, start_ns, body) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (symbol, timeframe, start_ns) DO UPDATE SET body = EXCLUDED.body",
-            )
-            .bind(candle.symbol.as_str())
-            .bind(candle.timeframe.to_string())
-            .bind(candle.start.nanos())
-            .bind(serde_json::to_value(candle)?)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for entry in &batch.ledger {
-            post_in(&mut tx, entry, false).await?;
-        }
-        for event in &batch.outbox {
-            outbox_in(&mut tx, event).await?;
-        }
-        for c in &batch.checkpoints {
-            sqlx::query(
-                "INSERT INTO checkpoints (consumer, stream, shard, sequence) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (consumer, stream, shard) DO UPDATE SET sequence = EXCLUDED.sequence",
-            )
-            .bind(&c.consumer)
-            .bind(&c.stream)
-            .bind(&c.shard)
-            .bind(&c.sequence.0)
-            .execute(&mut *tx)
-            .await?;
-        }
-        if !commands.is_empty() {
-            let ids = &commands;
-            let newest: Option<i64> = sqlx::query_scalar(
-                "WITH added AS (
-                     INSERT INTO applied_commands (event_id)
-                     SELECT id FROM UNNEST($1::uuid[]) WITH ORDINALITY AS t(id, n) ORDER BY n
-                     RETURNING seq
-                 ) SELECT max(seq) FROM added",
-            )
-            .bind(ids)
-            .fetch_one(&mut *tx)
-            .await?;
-            if newest.is_some() {
-                // By count, not by `seq` arithmetic: rolled-back batches leave gaps in
-                // the sequence.
-                sqlx::query(
-                    "DELETE FROM applied_commands WHERE seq < (
-                         SELECT seq FROM applied_commands ORDER BY seq DESC OFFSET $1 LIMIT 1)",
-                )
-                .bind(crate::records::COMMANDS_REMEMBERED as i64 - 1)
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        if let Some(s) = &batch.snapshot {
-            sqlx::query(
-                "INSERT INTO engine_snapshots (name, version, taken_ns, state) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version, taken_ns = EXCLUDED.taken_ns, state = EXCLUDED.state",
-            )
-            .bind(&s.name)
-            .bind(i32::try_from(s.version).map_err(|_| StoreError::invalid("snapshot version too large"))?)
-            .bind(s.taken_at.nanos())
-            .bind(&s.state)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn checkpoint(
-        &self,
-        consumer: &str,
-        stream: &str,
-        shard: &str,
-    ) -> StoreResult<Option<SequenceNumber>> {
-        let seq: Option<String> = sqlx::query_scalar(
-            "SELECT sequence FROM checkpoints WHERE consumer = $1 AND stream = $2 AND shard = $3",
-        )
-        .bind(consumer)
-        .bind(stream)
-        .bind(shard)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(seq.map(SequenceNumber))
-    }
-
-    async fn unpublished(&self, limit: usize) -> StoreResult<Vec<OutboxRecord>> {
-        let rows = sqlx::query(
-            "SELECT id, event_id, stream, partition_key, payload FROM outbox WHERE NOT published ORDER BY id LIMIT $1",
-        )
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(OutboxRecord {
-                    id: row.try_get("id")?,
-                    event: OutboxEvent {
-                        event_id: EventId::from_uuid(row.try_get::<Uuid, _>("event_id")?),
-                        stream: row.try_get("stream")?,
-                        partition_key: row.try_get("partition_key")?,
-                        payload: row.try_get("payload")?,
-                    },
-                })
-            })
-            .collect()
-    }
-
-    async fn mark_published(&self, ids: &[i64]) -> StoreResult<()> {
-        sqlx::query("UPDATE outbox SET published = TRUE WHERE id = ANY($1)")
-            .bind(ids)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn snapshot(&self, name: &str) -> StoreResult<Option<Snapshot>> {
-        let row = sqlx::query(
-            "SELECT name, version, taken_ns, state FROM engine_snapshots WHERE name = $1",
-        )
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|row| {
-            Ok(Snapshot {
-                name: row.try_get("name")?,
-                version: u32::try_from(row.try_get::<i32, _>("version")?)
-                    .map_err(|_| StoreError::internal("snapshot version out of range"))?,
-                taken_at: Timestamp::from_nanos(row.try_get("taken_ns")?),
-                state: row.try_get("state")?,
-            })
-        })
-        .transpose()
-    }
-
-    async fn recent_commands(&self, limit: usize) -> StoreResult<Vec<EventId>> {
-        let mut ids: Vec<uuid::Uuid> =
-            sqlx::query_scalar("SELECT event_id FROM applied_commands ORDER BY seq DESC LIMIT $1")
-                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-                .fetch_all(&self.pool)
-                .await?;
-        ids.reverse();
-        Ok(ids.into_iter().map(EventId::from_uuid).collect())
-    }
-
+#[async_trait]
+impl OrderRecords for PgRecords {
     async fn insert_order(&self, new: &NewOrder<'_>) -> StoreResult<Reserved> {
         let order = new.order;
         let mut tx = self.pool.begin().await?;
@@ -770,7 +565,10 @@ impl RecordStore for PgRecords {
             .await?;
         bodies(&rows)
     }
+}
 
+#[async_trait]
+impl StrategyRecords for PgRecords {
     async fn save_strategy(&self, strategy: &StrategyRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO strategies (id, account_id, status, created_ns, body) VALUES ($1, $2, $3, $4, $5)
@@ -805,7 +603,10 @@ impl RecordStore for PgRecords {
                 .await?;
         bodies(&rows)
     }
+}
 
+#[async_trait]
+impl MarketHistory for PgRecords {
     async fn candles(
         &self,
         symbol: Symbol,
@@ -827,14 +628,17 @@ impl RecordStore for PgRecords {
         .await?;
         bodies(&rows)
     }
+}
 
+#[async_trait]
+impl ReportRecords for PgRecords {
     async fn save_report(&self, row: &ReportRow) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO reports (account_id, day, body) VALUES ($1, $2, $3)
              ON CONFLICT (account_id, day) DO UPDATE SET body = EXCLUDED.body",
         )
         .bind(row.account_id.as_uuid())
-        .bind(&row.day)
+        .bind(day_key(row.day))
         .bind(serde_json::to_value(row)?)
         .execute(&self.pool)
         .await?;
@@ -844,15 +648,239 @@ impl RecordStore for PgRecords {
     async fn reports(
         &self,
         account: AccountId,
-        from: &str,
-        to: &str,
+        from: NaiveDate,
+        to: NaiveDate,
     ) -> StoreResult<Vec<ReportRow>> {
         let rows = sqlx::query("SELECT body FROM reports WHERE account_id = $1 AND day >= $2 AND day <= $3 ORDER BY day")
             .bind(account.as_uuid())
-            .bind(from)
-            .bind(to)
+            .bind(day_key(from))
+            .bind(day_key(to))
             .fetch_all(&self.pool)
             .await?;
         bodies(&rows)
+    }
+}
+
+#[async_trait]
+impl CoreCommit for PgRecords {
+    async fn commit(&self, batch: &CommitBatch) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let commands: Vec<Uuid> = batch
+            .applied_commands
+            .iter()
+            .map(EventId::as_uuid)
+            .collect();
+        // Every account this batch touches is locked first, in one order (by id), as
+        // every other write that reserves or spends cash does: so none of them can
+        // deadlock with the batch, and none sees it half-applied.
+        let mut accounts: Vec<Uuid> = batch
+            .orders
+            .iter()
+            .map(|o| o.account_id.as_uuid())
+            .chain(batch.ledger.iter().map(|e| e.account_id.as_uuid()))
+            .chain(batch.positions.iter().map(|(a, _)| a.as_uuid()))
+            .collect();
+        if !commands.is_empty() {
+            let held: Vec<Uuid> = sqlx::query_scalar(
+                "SELECT DISTINCT account_id FROM order_holds WHERE command_id = ANY($1)",
+            )
+            .bind(&commands)
+            .fetch_all(&mut *tx)
+            .await?;
+            accounts.extend(held);
+        }
+        accounts.sort_unstable();
+        accounts.dedup();
+        if !accounts.is_empty() {
+            sqlx::query("SELECT id FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+                .bind(&accounts)
+                .fetch_all(&mut *tx)
+                .await?;
+        }
+        for order in &batch.orders {
+            upsert_order(&mut tx, order).await?;
+        }
+        if !commands.is_empty() {
+            release_holds(&mut tx, &commands).await?;
+        }
+        for fill in &batch.fills {
+            sqlx::query(
+                "INSERT INTO fills (order_id, trade_id, account_id, time_ns, body) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (order_id, trade_id) DO NOTHING",
+            )
+            .bind(fill.order_id.as_uuid())
+            .bind(i64::try_from(fill.trade_id.0).map_err(|_| StoreError::invalid("trade id out of range"))?)
+            .bind(fill.account_id.as_uuid())
+            .bind(fill.time.nanos())
+            .bind(serde_json::to_value(fill)?)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (account, position) in &batch.positions {
+            sqlx::query(
+                "INSERT INTO positions (account_id, symbol, body) VALUES ($1, $2, $3)
+                 ON CONFLICT (account_id, symbol) DO UPDATE SET body = EXCLUDED.body",
+            )
+            .bind(account.as_uuid())
+            .bind(position.symbol.as_str())
+            .bind(serde_json::to_value(position)?)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for candle in &batch.candles {
+            sqlx::query(
+                "INSERT INTO candles (symbol, timeframe, start_ns, body) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (symbol, timeframe, start_ns) DO UPDATE SET body = EXCLUDED.body",
+            )
+            .bind(candle.symbol.as_str())
+            .bind(candle.timeframe.to_string())
+            .bind(candle.start.nanos())
+            .bind(serde_json::to_value(candle)?)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for entry in &batch.ledger {
+            post_in(&mut tx, entry, false).await?;
+        }
+        for event in &batch.outbox {
+            outbox_in(&mut tx, event).await?;
+        }
+        for c in &batch.checkpoints {
+            sqlx::query(
+                "INSERT INTO checkpoints (consumer, stream, shard, sequence) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (consumer, stream, shard) DO UPDATE SET sequence = EXCLUDED.sequence",
+            )
+            .bind(&c.consumer)
+            .bind(&c.stream)
+            .bind(&c.shard)
+            .bind(&c.sequence.0)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !commands.is_empty() {
+            let ids = &commands;
+            let newest: Option<i64> = sqlx::query_scalar(
+                "WITH added AS (
+                     INSERT INTO applied_commands (event_id)
+                     SELECT id FROM UNNEST($1::uuid[]) WITH ORDINALITY AS t(id, n) ORDER BY n
+                     RETURNING seq
+                 ) SELECT max(seq) FROM added",
+            )
+            .bind(ids)
+            .fetch_one(&mut *tx)
+            .await?;
+            if newest.is_some() {
+                // By count, not by `seq` arithmetic: rolled-back batches leave gaps in
+                // the sequence.
+                sqlx::query(
+                    "DELETE FROM applied_commands WHERE seq < (
+                         SELECT seq FROM applied_commands ORDER BY seq DESC OFFSET $1 LIMIT 1)",
+                )
+                .bind(crate::records::COMMANDS_REMEMBERED as i64 - 1)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        if let Some(s) = &batch.snapshot {
+            sqlx::query(
+                "INSERT INTO engine_snapshots (name, version, taken_ns, state) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version, taken_ns = EXCLUDED.taken_ns, state = EXCLUDED.state",
+            )
+            .bind(&s.name)
+            .bind(i32::try_from(s.version).map_err(|_| StoreError::invalid("snapshot version too large"))?)
+            .bind(s.taken_at.nanos())
+            .bind(&s.state)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn checkpoint(
+        &self,
+        consumer: &str,
+        stream: &str,
+        shard: &str,
+    ) -> StoreResult<Option<SequenceNumber>> {
+        let seq: Option<String> = sqlx::query_scalar(
+            "SELECT sequence FROM checkpoints WHERE consumer = $1 AND stream = $2 AND shard = $3",
+        )
+        .bind(consumer)
+        .bind(stream)
+        .bind(shard)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(seq.map(SequenceNumber))
+    }
+
+    async fn snapshot(&self, name: &str) -> StoreResult<Option<Snapshot>> {
+        let row = sqlx::query(
+            "SELECT name, version, taken_ns, state FROM engine_snapshots WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(Snapshot {
+                name: row.try_get("name")?,
+                version: u32::try_from(row.try_get::<i32, _>("version")?)
+                    .map_err(|_| StoreError::internal("snapshot version out of range"))?,
+                taken_at: Timestamp::from_nanos(row.try_get("taken_ns")?),
+                state: row.try_get("state")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn recent_commands(&self, limit: usize) -> StoreResult<Vec<EventId>> {
+        let mut ids: Vec<uuid::Uuid> =
+            sqlx::query_scalar("SELECT event_id FROM applied_commands ORDER BY seq DESC LIMIT $1")
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await?;
+        ids.reverse();
+        Ok(ids.into_iter().map(EventId::from_uuid).collect())
+    }
+}
+
+#[async_trait]
+impl OutboxQueue for PgRecords {
+    async fn enqueue(&self, events: &[OutboxEvent]) -> StoreResult<()> {
+        self.commit(&CommitBatch {
+            outbox: events.to_vec(),
+            ..CommitBatch::default()
+        })
+        .await
+    }
+
+    async fn unpublished(&self, limit: usize) -> StoreResult<Vec<OutboxRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, event_id, stream, partition_key, payload FROM outbox WHERE NOT published ORDER BY id LIMIT $1",
+        )
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(OutboxRecord {
+                    id: row.try_get("id")?,
+                    event: OutboxEvent {
+                        event_id: EventId::from_uuid(row.try_get::<Uuid, _>("event_id")?),
+                        stream: row.try_get("stream")?,
+                        partition_key: row.try_get("partition_key")?,
+                        payload: row.try_get("payload")?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    async fn mark_published(&self, ids: &[i64]) -> StoreResult<()> {
+        sqlx::query("UPDATE outbox SET published = TRUE WHERE id = ANY($1)")
+            .bind(ids)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }

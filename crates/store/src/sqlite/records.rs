@@ -1,23 +1,25 @@
-//! [`RecordStore`] in the SQLite file. Every write is one `BEGIN IMMEDIATE` transaction
-//! on the file's one writer, so concurrent postings to one account are serialized and the
-//! overdraft check cannot race.
+//! The system-of-record ports ([`crate::records::RecordStore`]) in the SQLite file. Every
+//! write is one `BEGIN IMMEDIATE` transaction on the file's one writer, so concurrent
+//! postings to one account are serialized and the overdraft check cannot race.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use domain::{
-    AccountId, Candle, ClientOrderId, Currency, Decimal, EventId, Fill, Money, Order, OrderId,
-    Position, Price, Side, StrategyId, Symbol, Timeframe, Timestamp, UserId,
+    Account, AccountId, AccountKind, Candle, ClientOrderId, Currency, Decimal, EventId, Fill,
+    LedgerEntry, Money, NaiveDate, Order, OrderId, Position, PostedEntry, Price, ReportRow, Side,
+    StrategyId, StrategyRecord, Symbol, Timeframe, Timestamp, UserId,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Db;
 use crate::error::{StoreError, StoreResult};
 use crate::records::{
-    Account, AccountBook, AccountKind, AmendHold, CommitBatch, ExposureRow, LedgerEntry, NewOrder,
-    OrderPage, OrderQuery, OutboxEvent, OutboxRecord, PostedEntry, RecordStore, ReportRow,
-    Reserved, Snapshot, StrategyRecord, check_reservation, page,
+    AccountBook, AccountLedger, AmendHold, CommitBatch, CoreCommit, ExposureRow, MarketHistory,
+    NewOrder, OrderPage, OrderQuery, OrderRecords, OutboxEvent, OutboxQueue, OutboxRecord,
+    ReportRecords, Reserved, Snapshot, StrategyRecords, check_reservation, day_key, ledger_kind,
+    page,
 };
 use crate::stream::SequenceNumber;
 
@@ -149,7 +151,7 @@ fn posted_from(row: TextRow) -> StoreResult<PostedEntry> {
         entry: LedgerEntry {
             id: uuid_of::<EventId>(&id)?,
             account_id: uuid_of(&account_id)?,
-            kind,
+            kind: ledger_kind(&kind)?,
             amount: money(&amount)?,
             reference,
             time: Timestamp::from_nanos(time_ns),
@@ -276,7 +278,7 @@ fn post_in(
     .execute(params![
         entry.id.to_string(),
         account,
-        entry.kind,
+        entry.kind.as_str(),
         entry.amount.to_string(),
         after.to_string(),
         entry.reference,
@@ -462,7 +464,7 @@ fn bodies<T: serde::de::DeserializeOwned>(
 }
 
 #[async_trait]
-impl RecordStore for SqliteRecords {
+impl AccountLedger for SqliteRecords {
     async fn create_account(&self, account: &Account) -> StoreResult<()> {
         let account = account.clone();
         self.db.write(move |tx| {
@@ -583,182 +585,10 @@ impl RecordStore for SqliteRecords {
             rows.map(|r| posted_from(r?)).collect()
         })
     }
+}
 
-    async fn commit(&self, batch: &CommitBatch) -> StoreResult<()> {
-        let mut batch = batch.clone();
-        let orders = std::mem::take(&mut batch.orders)
-            .into_iter()
-            .map(OrderRow::new)
-            .collect::<StoreResult<Vec<_>>>()?;
-        let publish_to = self.publish_to;
-        self.db.write(move |tx| {
-            for order in &orders {
-                upsert_order(tx, order)?;
-            }
-            if !batch.fills.is_empty() {
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO fills (order_id, trade_id, account_id, time_ns, body) VALUES (?, ?, ?, ?, ?)
-                     ON CONFLICT (order_id, trade_id) DO NOTHING",
-                )?;
-                for fill in &batch.fills {
-                    let trade_id = i64::try_from(fill.trade_id.0)
-                        .map_err(|_| StoreError::invalid("trade id out of range"))?;
-                    insert.execute(params![
-                        fill.order_id.to_string(),
-                        trade_id,
-                        fill.account_id.to_string(),
-                        fill.time.nanos(),
-                        serde_json::to_string(fill)?,
-                    ])?;
-                }
-            }
-            if !batch.positions.is_empty() {
-                let mut upsert = tx.prepare_cached(
-                    "INSERT INTO positions (account_id, symbol, body) VALUES (?, ?, ?)
-                     ON CONFLICT (account_id, symbol) DO UPDATE SET body = excluded.body",
-                )?;
-                for (account, position) in &batch.positions {
-                    upsert.execute(params![
-                        account.to_string(),
-                        position.symbol.as_str(),
-                        serde_json::to_string(position)?,
-                    ])?;
-                }
-            }
-            if !batch.candles.is_empty() {
-                let mut upsert = tx.prepare_cached(
-                    "INSERT INTO candles (symbol, timeframe, start_ns, body) VALUES (?, ?, ?, ?)
-                     ON CONFLICT (symbol, timeframe, start_ns) DO UPDATE SET body = excluded.body",
-                )?;
-                for candle in &batch.candles {
-                    upsert.execute(params![
-                        candle.symbol.as_str(),
-                        candle.timeframe.to_string(),
-                        candle.start.nanos(),
-                        serde_json::to_string(candle)?,
-                    ])?;
-                }
-            }
-            for entry in &batch.ledger {
-                post_in(tx, entry, false)?;
-            }
-            outbox_events_in(tx, publish_to, &batch.outbox)?;
-            if !batch.checkpoints.is_empty() {
-                let mut upsert = tx.prepare_cached(
-                    "INSERT INTO checkpoints (consumer, stream, shard, sequence) VALUES (?, ?, ?, ?)
-                     ON CONFLICT (consumer, stream, shard) DO UPDATE SET sequence = excluded.sequence",
-                )?;
-                for c in &batch.checkpoints {
-                    upsert.execute(params![c.consumer, c.stream, c.shard, c.sequence.0])?;
-                }
-            }
-            release_holds(tx, &batch.applied_commands)?;
-            remember_commands(tx, &batch.applied_commands)?;
-            if let Some(s) = &batch.snapshot {
-                tx.prepare_cached(
-                    "INSERT INTO engine_snapshots (name, version, taken_ns, state) VALUES (?, ?, ?, ?)
-                     ON CONFLICT (name) DO UPDATE SET version = excluded.version, taken_ns = excluded.taken_ns, state = excluded.state",
-                )?
-                .execute(params![s.name, i64::from(s.version), s.taken_at.nanos(), s.state])?;
-            }
-            Ok(())
-        }).await
-    }
-
-    async fn checkpoint(
-        &self,
-        consumer: &str,
-        stream: &str,
-        shard: &str,
-    ) -> StoreResult<Option<SequenceNumber>> {
-        let seq: Option<String> = self.db.read(|conn| {
-            Ok(conn
-                .prepare_cached(
-                    "SELECT sequence FROM checkpoints WHERE consumer = ? AND stream = ? AND shard = ?",
-                )?
-                .query_row([consumer, stream, shard], |r| r.get(0))
-                .optional()?)
-        })?;
-        Ok(seq.map(SequenceNumber))
-    }
-
-    async fn unpublished(&self, limit: usize) -> StoreResult<Vec<OutboxRecord>> {
-        if self.outbox_drained.load(Ordering::Relaxed) {
-            return Ok(Vec::new());
-        }
-        let rows: Vec<(i64, String, String, String, Vec<u8>)> = self.db.read(|conn| {
-            let mut statement = conn.prepare_cached(
-                "SELECT id, event_id, stream, partition_key, payload FROM outbox WHERE published = 0 ORDER BY id LIMIT ?",
-            )?;
-            let rows = statement.query_map([limit_of(limit)], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })?;
-        if rows.is_empty() && self.publish_to.is_some() {
-            self.outbox_drained.store(true, Ordering::Relaxed);
-        }
-        rows.into_iter()
-            .map(|(id, event_id, stream, partition_key, payload)| {
-                Ok(OutboxRecord {
-                    id,
-                    event: OutboxEvent {
-                        event_id: uuid_of(&event_id)?,
-                        stream,
-                        partition_key,
-                        payload,
-                    },
-                })
-            })
-            .collect()
-    }
-
-    async fn mark_published(&self, ids: &[i64]) -> StoreResult<()> {
-        let ids = ids.to_vec();
-        self.db
-            .write(move |tx| {
-                let mut update =
-                    tx.prepare_cached("UPDATE outbox SET published = 1 WHERE id = ?")?;
-                for id in &ids {
-                    update.execute([id])?;
-                }
-                Ok(())
-            })
-            .await
-    }
-
-    async fn snapshot(&self, name: &str) -> StoreResult<Option<Snapshot>> {
-        let row: Option<(String, i64, i64, Vec<u8>)> = self.db.read(|conn| {
-            Ok(conn
-                .prepare_cached(
-                    "SELECT name, version, taken_ns, state FROM engine_snapshots WHERE name = ?",
-                )?
-                .query_row([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-                .optional()?)
-        })?;
-        row.map(|(name, version, taken_ns, state)| {
-            Ok(Snapshot {
-                name,
-                version: u32::try_from(version)
-                    .map_err(|_| StoreError::internal("snapshot version out of range"))?,
-                taken_at: Timestamp::from_nanos(taken_ns),
-                state,
-            })
-        })
-        .transpose()
-    }
-
-    async fn recent_commands(&self, limit: usize) -> StoreResult<Vec<EventId>> {
-        let ids: Vec<String> = self.db.read(|conn| {
-            let mut statement = conn.prepare_cached(
-                "SELECT event_id FROM applied_commands ORDER BY seq DESC LIMIT ?",
-            )?;
-            let rows = statement.query_map([limit_of(limit)], |r| r.get(0))?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })?;
-        ids.iter().rev().map(|id| uuid_of(id)).collect()
-    }
-
+#[async_trait]
+impl OrderRecords for SqliteRecords {
     async fn insert_order(&self, new: &NewOrder<'_>) -> StoreResult<Reserved> {
         let (row, outbox, publish_to) = (
             OrderRow::new(new.order.clone())?,
@@ -945,7 +775,10 @@ impl RecordStore for SqliteRecords {
             )
         })
     }
+}
 
+#[async_trait]
+impl StrategyRecords for SqliteRecords {
     async fn save_strategy(&self, strategy: &StrategyRecord) -> StoreResult<()> {
         let (strategy, body) = (strategy.clone(), serde_json::to_string(strategy)?);
         self.db.write(move |tx| {
@@ -984,7 +817,10 @@ impl RecordStore for SqliteRecords {
             )
         })
     }
+}
 
+#[async_trait]
+impl MarketHistory for SqliteRecords {
     async fn candles(
         &self,
         symbol: Symbol,
@@ -1008,9 +844,16 @@ impl RecordStore for SqliteRecords {
             )
         })
     }
+}
 
+#[async_trait]
+impl ReportRecords for SqliteRecords {
     async fn save_report(&self, row: &ReportRow) -> StoreResult<()> {
-        let (account, day, body) = (row.account_id, row.day.clone(), serde_json::to_string(row)?);
+        let (account, day, body) = (
+            row.account_id,
+            day_key(row.day),
+            serde_json::to_string(row)?,
+        );
         self.db
             .write(move |tx| {
                 tx.prepare_cached(
@@ -1026,15 +869,204 @@ impl RecordStore for SqliteRecords {
     async fn reports(
         &self,
         account: AccountId,
-        from: &str,
-        to: &str,
+        from: NaiveDate,
+        to: NaiveDate,
     ) -> StoreResult<Vec<ReportRow>> {
         self.db.read(|conn| {
             bodies(
                 conn,
                 "SELECT body FROM reports WHERE account_id = ? AND day >= ? AND day <= ? ORDER BY day",
-                params![account.to_string(), from, to],
+                params![account.to_string(), day_key(from), day_key(to)],
             )
         })
+    }
+}
+
+#[async_trait]
+impl CoreCommit for SqliteRecords {
+    async fn commit(&self, batch: &CommitBatch) -> StoreResult<()> {
+        let mut batch = batch.clone();
+        let orders = std::mem::take(&mut batch.orders)
+            .into_iter()
+            .map(OrderRow::new)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let publish_to = self.publish_to;
+        self.db.write(move |tx| {
+            for order in &orders {
+                upsert_order(tx, order)?;
+            }
+            if !batch.fills.is_empty() {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO fills (order_id, trade_id, account_id, time_ns, body) VALUES (?, ?, ?, ?, ?)
+                     ON CONFLICT (order_id, trade_id) DO NOTHING",
+                )?;
+                for fill in &batch.fills {
+                    let trade_id = i64::try_from(fill.trade_id.0)
+                        .map_err(|_| StoreError::invalid("trade id out of range"))?;
+                    insert.execute(params![
+                        fill.order_id.to_string(),
+                        trade_id,
+                        fill.account_id.to_string(),
+                        fill.time.nanos(),
+                        serde_json::to_string(fill)?,
+                    ])?;
+                }
+            }
+            if !batch.positions.is_empty() {
+                let mut upsert = tx.prepare_cached(
+                    "INSERT INTO positions (account_id, symbol, body) VALUES (?, ?, ?)
+                     ON CONFLICT (account_id, symbol) DO UPDATE SET body = excluded.body",
+                )?;
+                for (account, position) in &batch.positions {
+                    upsert.execute(params![
+                        account.to_string(),
+                        position.symbol.as_str(),
+                        serde_json::to_string(position)?,
+                    ])?;
+                }
+            }
+            if !batch.candles.is_empty() {
+                let mut upsert = tx.prepare_cached(
+                    "INSERT INTO candles (symbol, timeframe, start_ns, body) VALUES (?, ?, ?, ?)
+                     ON CONFLICT (symbol, timeframe, start_ns) DO UPDATE SET body = excluded.body",
+                )?;
+                for candle in &batch.candles {
+                    upsert.execute(params![
+                        candle.symbol.as_str(),
+                        candle.timeframe.to_string(),
+                        candle.start.nanos(),
+                        serde_json::to_string(candle)?,
+                    ])?;
+                }
+            }
+            for entry in &batch.ledger {
+                post_in(tx, entry, false)?;
+            }
+            outbox_events_in(tx, publish_to, &batch.outbox)?;
+            if !batch.checkpoints.is_empty() {
+                let mut upsert = tx.prepare_cached(
+                    "INSERT INTO checkpoints (consumer, stream, shard, sequence) VALUES (?, ?, ?, ?)
+                     ON CONFLICT (consumer, stream, shard) DO UPDATE SET sequence = excluded.sequence",
+                )?;
+                for c in &batch.checkpoints {
+                    upsert.execute(params![c.consumer, c.stream, c.shard, c.sequence.0])?;
+                }
+            }
+            release_holds(tx, &batch.applied_commands)?;
+            remember_commands(tx, &batch.applied_commands)?;
+            if let Some(s) = &batch.snapshot {
+                tx.prepare_cached(
+                    "INSERT INTO engine_snapshots (name, version, taken_ns, state) VALUES (?, ?, ?, ?)
+                     ON CONFLICT (name) DO UPDATE SET version = excluded.version, taken_ns = excluded.taken_ns, state = excluded.state",
+                )?
+                .execute(params![s.name, i64::from(s.version), s.taken_at.nanos(), s.state])?;
+            }
+            Ok(())
+        }).await
+    }
+
+    async fn checkpoint(
+        &self,
+        consumer: &str,
+        stream: &str,
+        shard: &str,
+    ) -> StoreResult<Option<SequenceNumber>> {
+        let seq: Option<String> = self.db.read(|conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT sequence FROM checkpoints WHERE consumer = ? AND stream = ? AND shard = ?",
+                )?
+                .query_row([consumer, stream, shard], |r| r.get(0))
+                .optional()?)
+        })?;
+        Ok(seq.map(SequenceNumber))
+    }
+
+    async fn snapshot(&self, name: &str) -> StoreResult<Option<Snapshot>> {
+        let row: Option<(String, i64, i64, Vec<u8>)> = self.db.read(|conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT name, version, taken_ns, state FROM engine_snapshots WHERE name = ?",
+                )?
+                .query_row([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .optional()?)
+        })?;
+        row.map(|(name, version, taken_ns, state)| {
+            Ok(Snapshot {
+                name,
+                version: u32::try_from(version)
+                    .map_err(|_| StoreError::internal("snapshot version out of range"))?,
+                taken_at: Timestamp::from_nanos(taken_ns),
+                state,
+            })
+        })
+        .transpose()
+    }
+
+    async fn recent_commands(&self, limit: usize) -> StoreResult<Vec<EventId>> {
+        let ids: Vec<String> = self.db.read(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT event_id FROM applied_commands ORDER BY seq DESC LIMIT ?",
+            )?;
+            let rows = statement.query_map([limit_of(limit)], |r| r.get(0))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })?;
+        ids.iter().rev().map(|id| uuid_of(id)).collect()
+    }
+}
+
+#[async_trait]
+impl OutboxQueue for SqliteRecords {
+    async fn enqueue(&self, events: &[OutboxEvent]) -> StoreResult<()> {
+        self.commit(&CommitBatch {
+            outbox: events.to_vec(),
+            ..CommitBatch::default()
+        })
+        .await
+    }
+
+    async fn unpublished(&self, limit: usize) -> StoreResult<Vec<OutboxRecord>> {
+        if self.outbox_drained.load(Ordering::Relaxed) {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<(i64, String, String, String, Vec<u8>)> = self.db.read(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT id, event_id, stream, partition_key, payload FROM outbox WHERE published = 0 ORDER BY id LIMIT ?",
+            )?;
+            let rows = statement.query_map([limit_of(limit)], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })?;
+        if rows.is_empty() && self.publish_to.is_some() {
+            self.outbox_drained.store(true, Ordering::Relaxed);
+        }
+        rows.into_iter()
+            .map(|(id, event_id, stream, partition_key, payload)| {
+                Ok(OutboxRecord {
+                    id,
+                    event: OutboxEvent {
+                        event_id: uuid_of(&event_id)?,
+                        stream,
+                        partition_key,
+                        payload,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    async fn mark_published(&self, ids: &[i64]) -> StoreResult<()> {
+        let ids = ids.to_vec();
+        self.db
+            .write(move |tx| {
+                let mut update =
+                    tx.prepare_cached("UPDATE outbox SET published = 1 WHERE id = ?")?;
+                for id in &ids {
+                    update.execute([id])?;
+                }
+                Ok(())
+            })
+            .await
     }
 }
