@@ -12,7 +12,7 @@
 //! [`ws`]). A crash loses only the uncommitted batch, which is read again from the
 //! checkpoints.
 //!
-//! This is its own crate rather than `streaming-core`'s binary so that the engine library
+//! This is its own crate rather than a binary of `engine` so that the engine library
 //! stays free of I/O dependencies (only `store` knows sqlx and the AWS SDK).
 
 pub mod executions;

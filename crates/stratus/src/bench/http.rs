@@ -170,14 +170,10 @@ pub fn run(args: HttpArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A random 64-bit number from the standard library's hasher keys (no RNG crate needed).
+/// A random 64-bit number from the standard library's hasher keys, which are random per
+/// process (no RNG crate needed).
 fn random_u64() -> u64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
     h.write_u32(std::process::id());
     h.finish()
 }
