@@ -6,6 +6,31 @@ use serde::{Deserialize, Serialize};
 use crate::error::DomainError;
 use crate::num::{Price, Quantity};
 use crate::symbol::{Currency, Symbol};
+use crate::trading_calendar::CalendarCode;
+
+/// What kind of thing an instrument is (reference data for clients and reports).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssetClass {
+    Equity,
+    Etf,
+    Future,
+    Crypto,
+    #[default]
+    Other,
+}
+
+/// What happens to an order placed while the instrument's market is closed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClosedMarketPolicy {
+    /// Accepted; it works from the next session's open (a `DAY` order then lives until
+    /// that session's close).
+    #[default]
+    Queue,
+    /// Refused (409 `market_closed`).
+    Refuse,
+}
 
 /// A tradable instrument and its grid: prices are multiples of `tick_size`, quantities are
 /// multiples of `lot_size` and at least `min_quantity`.
@@ -20,6 +45,9 @@ pub struct Instrument {
     lot_size: Decimal,
     min_quantity: Quantity,
     currency: Currency,
+    asset_class: AssetClass,
+    calendar: CalendarCode,
+    closed_market: ClosedMarketPolicy,
 }
 
 /// The serialized form of an [`Instrument`], validated on the way in.
@@ -30,6 +58,17 @@ pub struct InstrumentSpec {
     pub lot_size: Decimal,
     pub min_quantity: Decimal,
     pub currency: Currency,
+    #[serde(default)]
+    pub asset_class: AssetClass,
+    /// Absent: open around the clock.
+    #[serde(default = "always_open")]
+    pub calendar: CalendarCode,
+    #[serde(default)]
+    pub closed_market: ClosedMarketPolicy,
+}
+
+fn always_open() -> CalendarCode {
+    CalendarCode::Always
 }
 
 impl Instrument {
@@ -53,6 +92,9 @@ impl Instrument {
             lot_size: lot_size.normalize(),
             min_quantity,
             currency,
+            asset_class: AssetClass::Other,
+            calendar: CalendarCode::Always,
+            closed_market: ClosedMarketPolicy::Queue,
         };
         instrument
             .quantity_to_lots(min_quantity)
@@ -78,6 +120,29 @@ impl Instrument {
     }
     pub fn currency(&self) -> Currency {
         self.currency
+    }
+    pub fn asset_class(&self) -> AssetClass {
+        self.asset_class
+    }
+    /// The trading calendar its market follows.
+    pub fn calendar(&self) -> CalendarCode {
+        self.calendar
+    }
+    pub fn closed_market(&self) -> ClosedMarketPolicy {
+        self.closed_market
+    }
+
+    /// The same grid with its market's reference data.
+    pub fn with_market(
+        mut self,
+        asset_class: AssetClass,
+        calendar: CalendarCode,
+        closed_market: ClosedMarketPolicy,
+    ) -> Self {
+        self.asset_class = asset_class;
+        self.calendar = calendar;
+        self.closed_market = closed_market;
+        self
     }
 
     /// Checks that `price` lies on the tick grid.
@@ -183,6 +248,7 @@ impl TryFrom<InstrumentSpec> for Instrument {
             s.min_quantity,
             s.currency,
         )
+        .map(|i| i.with_market(s.asset_class, s.calendar, s.closed_market))
     }
 }
 
@@ -194,6 +260,9 @@ impl From<Instrument> for InstrumentSpec {
             lot_size: i.lot_size,
             min_quantity: i.min_quantity.value(),
             currency: i.currency,
+            asset_class: i.asset_class,
+            calendar: i.calendar,
+            closed_market: i.closed_market,
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod order;
 pub mod position;
 pub mod symbol;
 pub mod time;
+pub mod trading_calendar;
 
 pub use account::{Account, AccountKind, LedgerEntry, LedgerKind, PostedEntry, ReportRow};
 pub use catalog::InstrumentCatalog;
@@ -29,13 +30,14 @@ pub use deployment::{StrategyRecord, StrategyStatus};
 pub use error::DomainError;
 pub use fill::{Fill, Liquidity, Trade, TradeId};
 pub use ids::{AccountId, ClientOrderId, EventId, OrderId, StrategyId, UserId};
-pub use instrument::Instrument;
+pub use instrument::{AssetClass, ClosedMarketPolicy, Instrument};
 pub use market::{Candle, Tick};
 pub use num::{Money, Price, Quantity};
 pub use order::{Order, OrderStatus, OrderType, Side, TimeInForce};
 pub use position::Position;
 pub use symbol::{Currency, Symbol};
 pub use time::{Timeframe, Timestamp};
+pub use trading_calendar::{CalendarCode, Session, TradingCalendar};
 
 /// The calendar day type of the public API (report rows, sessions).
 pub use chrono::NaiveDate;

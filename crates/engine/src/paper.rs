@@ -22,7 +22,8 @@
 //! per unit, a percentage of notional, or a fixed amount per fill. Both default to zero.
 //!
 //! Time in force: IOC and FOK orders get one chance (the next bar or tick) and are then
-//! cancelled; DAY orders expire when data of a later UTC day arrives; GTC orders wait.
+//! cancelled; DAY orders expire at their session's close on the instrument's calendar
+//! (the end of the UTC day for an always-open market); GTC orders wait.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -337,6 +338,15 @@ impl PaperBroker {
         self.count_triggered(triggered, gone_triggered);
     }
 
+    /// When a `DAY` order expires: its session's close on the instrument's calendar
+    /// (the end of the UTC day for an always-open market).
+    fn day_expiry(&self, order: &PaperOrder) -> Timestamp {
+        match self.instruments.get(&order.symbol) {
+            Some(i) => i.calendar().calendar().day_order_expiry(order.placed_at),
+            None => Timeframe::D1.period_end(Timeframe::D1.period_start(order.placed_at)),
+        }
+    }
+
     /// Whether `order` keeps waiting after `market` (else it filled, was cancelled or
     /// expired, and `out` says which).
     fn keeps(
@@ -351,9 +361,7 @@ impl PaperBroker {
         if order.symbol != symbol {
             return true;
         }
-        if order.time_in_force == TimeInForce::Day
-            && Timeframe::D1.period_start(market.time) > Timeframe::D1.period_start(order.placed_at)
-        {
+        if order.time_in_force == TimeInForce::Day && market.time >= self.day_expiry(order) {
             out.push(PaperEvent::Expired(order.clone()));
             return false;
         }

@@ -463,3 +463,36 @@ fn many_timeframes_at_once_equal_each_alone() {
         }
     }
 }
+
+/// The open candles a chart shows are, at every moment, the candles an aggregator of
+/// that timeframe alone would emit if the data ended there.
+#[test]
+fn open_candles_are_what_the_data_so_far_would_close() {
+    let tfs: Vec<Timeframe> = ["1m", "5m", "7m", "1h", "1d"]
+        .iter()
+        .map(|s| tf(s))
+        .collect();
+    let ticks = synthetic(5, 1.0 / 15.0, 4_000);
+    let mut agg = CandleAggregator::new(sym(), &tfs, AggregatorConfig::default()).unwrap();
+    let mut alone: Vec<CandleAggregator> = tfs
+        .iter()
+        .map(|&t| CandleAggregator::new(sym(), &[t], AggregatorConfig::default()).unwrap())
+        .collect();
+    let mut sink = Vec::new();
+    assert!(agg.open_candles().is_empty());
+    for (i, t) in ticks.iter().enumerate() {
+        agg.on_tick(t, &mut sink);
+        for a in &mut alone {
+            a.on_tick(t, &mut sink);
+        }
+        if i % 37 == 0 {
+            let open = agg.open_candles();
+            assert_eq!(open.len(), tfs.len());
+            for (a, candle) in alone.iter().zip(&open) {
+                let mut flushed = Vec::new();
+                a.clone().flush(&mut flushed);
+                assert_eq!(flushed.last(), Some(candle), "tick {i}, {}", candle.timeframe);
+            }
+        }
+    }
+}

@@ -31,6 +31,7 @@ pub mod error;
 pub mod kv;
 pub mod leases;
 pub mod market_prices;
+pub mod market_tape;
 pub mod memory;
 pub mod once;
 pub mod postgres;

@@ -385,10 +385,12 @@ pub trait StrategyRecords: Send + Sync {
     async fn strategies(&self, account: Option<AccountId>) -> StoreResult<Vec<StrategyRecord>>;
 }
 
-/// The closed candles the core commits, for charts and research.
+/// The closed candles the core commits and `stratus data import` loads, for charts and
+/// research.
 #[async_trait]
 pub trait MarketHistory: Send + Sync {
-    /// Candle history of `[from, to)`, oldest first, at most `limit`.
+    /// Candle history of `[from, to)`, oldest first, at most `limit`: the oldest `limit`
+    /// of the window.
     async fn candles(
         &self,
         symbol: Symbol,
@@ -397,6 +399,24 @@ pub trait MarketHistory: Send + Sync {
         to: Timestamp,
         limit: usize,
     ) -> StoreResult<Vec<domain::Candle>>;
+
+    /// The newest `limit` candles of `[from, to)`, oldest first (a chart's page).
+    async fn latest_candles(
+        &self,
+        symbol: Symbol,
+        timeframe: domain::Timeframe,
+        from: Timestamp,
+        to: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<domain::Candle>>;
+
+    /// The timeframes `symbol` has any candle of, finest first.
+    async fn candle_timeframes(&self, symbol: Symbol) -> StoreResult<Vec<domain::Timeframe>>;
+
+    /// Upserts candles by symbol, timeframe and start, all or none; returns how many
+    /// rows were added or changed (a candle stored as it is counts nothing, so loading
+    /// the same candles twice reports 0 the second time).
+    async fn save_candles(&self, candles: &[domain::Candle]) -> StoreResult<u64>;
 }
 
 /// The daily report rows of accounts.

@@ -108,6 +108,7 @@ mod record_store_publishing_to_the_log {
     );
     store::records_conformance!(@port market_history, history,
         committed_candles_are_the_history,
+            saved_candles_page_from_the_newest_and_load_idempotently,
     );
     store::records_conformance!(@port report_records, reports,
         report_rows_are_kept_per_account_and_day,

@@ -224,6 +224,54 @@ impl CandleAggregator {
         self.finish_batch(before, out);
     }
 
+    /// The candles still open, one per timeframe that has one, finest first: what a
+    /// chart shows as the newest, still moving, candle. A derived series' open candle
+    /// includes the finest series' open one (which it has not folded in yet).
+    pub fn open_candles(&self) -> Vec<Candle> {
+        let finest = self.series.first().and_then(|s| s.open);
+        let mut out = Vec::with_capacity(self.series.len());
+        for series in &self.series {
+            let mut open = series.open;
+            if series.derived {
+                if let Some(f) = finest {
+                    let start = series.timeframe.period_start(f.start);
+                    open = match open {
+                        Some(mut o) if o.start == start => {
+                            o.high = o.high.max(f.high);
+                            o.low = o.low.min(f.low);
+                            o.close = f.close;
+                            o.volume = o.volume.checked_add(f.volume).unwrap_or(o.volume);
+                            o.trades += f.trades;
+                            Some(o)
+                        }
+                        // The derived candle (if any) is of an earlier period, closed
+                        // at the next tick or heartbeat: the finest one starts the new.
+                        _ => Some(OpenCandle {
+                            start,
+                            end: series.timeframe.period_end(start),
+                            ..f
+                        }),
+                    };
+                }
+            }
+            if let Some(c) = open {
+                out.push(Candle {
+                    symbol: self.symbol,
+                    timeframe: series.timeframe,
+                    start: c.start,
+                    end: c.end,
+                    open: c.open,
+                    high: c.high,
+                    low: c.low,
+                    close: c.close,
+                    volume: c.volume,
+                    trades: c.trades,
+                });
+            }
+        }
+        out
+    }
+
     fn raise_watermark(&mut self, start: Timestamp) {
         if start > self.watermark {
             self.watermark = start;

@@ -13,6 +13,7 @@ use crate::dead_letters::{DeadLetter, DeadLetters};
 use crate::error::ErrorKind;
 use crate::kv::{Clock, KvTable};
 use crate::market_prices::{LastPrice, MarketPrices};
+use crate::market_tape::{MarketTape, RECENT_TRADES, TradePrint};
 use crate::once::{Applied, apply_once};
 use crate::risk::{Halt, RiskLimits, RiskStore};
 
@@ -166,6 +167,65 @@ where
         "a late update is ignored"
     );
     assert_eq!(prices.last(es).await.expect("last"), Some(at(20, "101")));
+}
+
+pub async fn tapes_keep_the_newest_trades_and_open_candles<F, Fut>(factory: F)
+where
+    F: Fn(Clock) -> Fut,
+    Fut: Future<Output = Arc<dyn KvTable>>,
+{
+    let tape = MarketTape::new(factory(Clock::system()).await);
+    let es = Symbol::parse("ES").expect("symbol");
+    assert_eq!(tape.tape(es).await.expect("empty"), Default::default());
+    let print = |secs: i64| TradePrint {
+        time: Timestamp::from_secs(secs),
+        price: format!("{}.25", 100 + secs).parse().expect("price"),
+        size: domain::Quantity::new(Decimal::from(secs)).expect("size"),
+    };
+    let candle = |tf: &str, start: i64, close: &str| {
+        let timeframe = domain::Timeframe::parse(tf).expect("tf");
+        let start = Timestamp::from_secs(start);
+        let price: domain::Price = close.parse().expect("price");
+        domain::Candle {
+            symbol: es,
+            timeframe,
+            start,
+            end: timeframe.period_end(start),
+            open: price,
+            high: price,
+            low: price,
+            close: price,
+            volume: domain::Quantity::ZERO,
+            trades: 1,
+        }
+    };
+    let first: Vec<TradePrint> = (1..=60).map(print).collect();
+    tape.record(es, &first, &[candle("1m", 0, "1"), candle("1h", 0, "1")])
+        .await
+        .expect("record");
+    // A batch replayed and one arriving out of order add nothing; newer trades push the
+    // oldest out.
+    tape.record(es, &first[50..], &[]).await.expect("replay");
+    let second: Vec<TradePrint> = (61..=150).map(print).collect();
+    tape.record(es, &second, &[candle("1m", 60, "2"), candle("1h", 0, "2")])
+        .await
+        .expect("newer");
+    tape.record(es, &[print(70)], &[candle("1m", 0, "9")])
+        .await
+        .expect("older");
+    let stored = tape.tape(es).await.expect("tape");
+    assert_eq!(stored.trades.len(), RECENT_TRADES);
+    assert_eq!(stored.trades.first(), Some(&print(51)));
+    assert_eq!(stored.trades.last(), Some(&print(150)));
+    let m1 = domain::Timeframe::M1;
+    assert_eq!(stored.open_candle(m1), Some(&candle("1m", 60, "2")));
+    assert_eq!(
+        stored.open_candle(domain::Timeframe::H1),
+        Some(&candle("1h", 0, "2"))
+    );
+    assert_eq!(stored.open_candles.len(), 2);
+    let other = Symbol::parse("NQ").expect("symbol");
+    assert!(tape.tape(other).await.expect("other").trades.is_empty());
 }
 
 pub async fn events_apply_exactly_once_even_when_racing<F, Fut>(factory: F)

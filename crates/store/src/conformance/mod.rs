@@ -39,6 +39,7 @@ macro_rules! kv_conformance {
             risk_limits_halts_and_day_baselines,
             broker_connections_are_listed_and_removed,
             last_prices_only_move_forward,
+            tapes_keep_the_newest_trades_and_open_candles,
             events_apply_exactly_once_even_when_racing,
             dead_letters_are_kept_per_consumer,
         );
@@ -120,6 +121,7 @@ macro_rules! records_conformance {
         );
         $crate::records_conformance!(@port market_history, history,
             committed_candles_are_the_history,
+            saved_candles_page_from_the_newest_and_load_idempotently,
         );
         $crate::records_conformance!(@port report_records, reports,
             report_rows_are_kept_per_account_and_day,

@@ -763,6 +763,62 @@ impl MarketHistory for MemoryRecords {
             limit,
         ))
     }
+
+    async fn latest_candles(
+        &self,
+        symbol: Symbol,
+        timeframe: Timeframe,
+        from: Timestamp,
+        to: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<Candle>> {
+        if from >= to {
+            return Ok(Vec::new());
+        }
+        let t = self.tables.lock().await;
+        let key = |at: Timestamp| {
+            (
+                symbol.as_str().to_owned(),
+                timeframe.to_string(),
+                at.nanos(),
+            )
+        };
+        let mut candles = limited(
+            t.candles.range(key(from)..key(to)).rev().map(|(_, c)| *c),
+            limit,
+        );
+        candles.reverse();
+        Ok(candles)
+    }
+
+    async fn candle_timeframes(&self, symbol: Symbol) -> StoreResult<Vec<Timeframe>> {
+        let t = self.tables.lock().await;
+        let mut found: Vec<Timeframe> = t
+            .candles
+            .values()
+            .filter(|c| c.symbol == symbol)
+            .map(|c| c.timeframe)
+            .collect();
+        found.sort();
+        found.dedup();
+        Ok(found)
+    }
+
+    async fn save_candles(&self, candles: &[Candle]) -> StoreResult<u64> {
+        let mut t = self.tables.lock().await;
+        let mut changed = 0;
+        for candle in candles {
+            let key = (
+                candle.symbol.as_str().to_owned(),
+                candle.timeframe.to_string(),
+                candle.start.nanos(),
+            );
+            if t.candles.insert(key, *candle) != Some(*candle) {
+                changed += 1;
+            }
+        }
+        Ok(changed)
+    }
 }
 
 #[async_trait]

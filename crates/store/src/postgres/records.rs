@@ -628,6 +628,72 @@ impl MarketHistory for PgRecords {
         .await?;
         bodies(&rows)
     }
+
+    async fn latest_candles(
+        &self,
+        symbol: Symbol,
+        timeframe: Timeframe,
+        from: Timestamp,
+        to: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<Candle>> {
+        let rows = sqlx::query(
+            "SELECT body FROM candles WHERE symbol = $1 AND timeframe = $2 AND start_ns >= $3 AND start_ns < $4
+             ORDER BY start_ns DESC LIMIT $5",
+        )
+        .bind(symbol.as_str())
+        .bind(timeframe.to_string())
+        .bind(from.nanos())
+        .bind(to.nanos())
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut candles: Vec<Candle> = bodies(&rows)?;
+        candles.reverse();
+        Ok(candles)
+    }
+
+    async fn candle_timeframes(&self, symbol: Symbol) -> StoreResult<Vec<Timeframe>> {
+        // One index probe per timeframe rather than a scan of the symbol's rows.
+        let mut found = Vec::new();
+        let mut after = String::new();
+        loop {
+            let next: Option<String> = sqlx::query_scalar(
+                "SELECT timeframe FROM candles WHERE symbol = $1 AND timeframe > $2
+                 ORDER BY timeframe LIMIT 1",
+            )
+            .bind(symbol.as_str())
+            .bind(&after)
+            .fetch_optional(&self.pool)
+            .await?;
+            let Some(text) = next else { break };
+            found.push(Timeframe::parse(&text).map_err(|e| StoreError::internal(e.to_string()))?);
+            after = text;
+        }
+        found.sort();
+        Ok(found)
+    }
+
+    async fn save_candles(&self, candles: &[Candle]) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await?;
+        let mut changed = 0;
+        for candle in candles {
+            changed += sqlx::query(
+                "INSERT INTO candles (symbol, timeframe, start_ns, body) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (symbol, timeframe, start_ns) DO UPDATE SET body = EXCLUDED.body
+                 WHERE candles.body IS DISTINCT FROM EXCLUDED.body",
+            )
+            .bind(candle.symbol.as_str())
+            .bind(candle.timeframe.to_string())
+            .bind(candle.start.nanos())
+            .bind(serde_json::to_value(candle)?)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
 }
 
 #[async_trait]

@@ -844,6 +844,86 @@ impl MarketHistory for SqliteRecords {
             )
         })
     }
+
+    async fn latest_candles(
+        &self,
+        symbol: Symbol,
+        timeframe: Timeframe,
+        from: Timestamp,
+        to: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<Candle>> {
+        let mut candles: Vec<Candle> = self.db.read(|conn| {
+            bodies(
+                conn,
+                "SELECT body FROM candles WHERE symbol = ? AND timeframe = ? AND start_ns >= ? AND start_ns < ?
+                 ORDER BY start_ns DESC LIMIT ?",
+                params![
+                    symbol.as_str(),
+                    timeframe.to_string(),
+                    from.nanos(),
+                    to.nanos(),
+                    limit_of(limit),
+                ],
+            )
+        })?;
+        candles.reverse();
+        Ok(candles)
+    }
+
+    async fn candle_timeframes(&self, symbol: Symbol) -> StoreResult<Vec<Timeframe>> {
+        let texts: Vec<String> = self.db.read(|conn| {
+            // One index probe per timeframe rather than a scan of the symbol's rows.
+            let mut next = conn.prepare_cached(
+                "SELECT timeframe FROM candles WHERE symbol = ? AND timeframe > ?
+                 ORDER BY timeframe LIMIT 1",
+            )?;
+            let mut found = Vec::new();
+            let mut after = String::new();
+            while let Some(text) = next
+                .query_row(params![symbol.as_str(), after], |r| r.get::<_, String>(0))
+                .optional()?
+            {
+                found.push(text.clone());
+                after = text;
+            }
+            Ok(found)
+        })?;
+        let mut found = texts
+            .iter()
+            .map(|t| Timeframe::parse(t).map_err(|e| StoreError::internal(e.to_string())))
+            .collect::<StoreResult<Vec<_>>>()?;
+        found.sort();
+        Ok(found)
+    }
+
+    async fn save_candles(&self, candles: &[Candle]) -> StoreResult<u64> {
+        let rows = candles
+            .iter()
+            .map(|c| {
+                Ok((
+                    c.symbol.as_str().to_owned(),
+                    c.timeframe.to_string(),
+                    c.start.nanos(),
+                    serde_json::to_string(c)?,
+                ))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.db
+            .write(move |tx| {
+                let mut upsert = tx.prepare_cached(
+                    "INSERT INTO candles (symbol, timeframe, start_ns, body) VALUES (?, ?, ?, ?)
+                     ON CONFLICT (symbol, timeframe, start_ns) DO UPDATE SET body = excluded.body
+                     WHERE body <> excluded.body",
+                )?;
+                let mut changed = 0u64;
+                for (symbol, timeframe, start, body) in &rows {
+                    changed += upsert.execute(params![symbol, timeframe, start, body])? as u64;
+                }
+                Ok(changed)
+            })
+            .await
+    }
 }
 
 #[async_trait]

@@ -79,3 +79,81 @@ where
         "another timeframe"
     );
 }
+
+pub async fn saved_candles_page_from_the_newest_and_load_idempotently<F, Fut>(factory: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn RecordStore>>,
+{
+    let s = factory().await;
+    let es = domain::Symbol::parse("ES").expect("symbol");
+    let nq = domain::Symbol::parse("NQ").expect("symbol");
+    let bar = |symbol, timeframe: domain::Timeframe, n: i64, close: &str| {
+        let start = Timestamp::from_secs(n * i64::from(timeframe.seconds()));
+        domain::Candle {
+            symbol,
+            timeframe,
+            start,
+            end: timeframe.period_end(start),
+            open: "100".parse().expect("price"),
+            high: "101".parse().expect("price"),
+            low: "99".parse().expect("price"),
+            close: close.parse().expect("price"),
+            volume: "5".parse().expect("qty"),
+            trades: 3,
+        }
+    };
+    let (m5, d1) = (domain::Timeframe::M5, domain::Timeframe::D1);
+    let mut bars: Vec<domain::Candle> = (0..10).map(|n| bar(es, m5, n, "100")).collect();
+    bars.extend((0..3).map(|n| bar(es, d1, n, "100")));
+    bars.push(bar(nq, domain::Timeframe::M1, 0, "1"));
+    assert_eq!(s.save_candles(&bars).await.expect("save"), 14);
+    assert_eq!(
+        s.save_candles(&bars).await.expect("again"),
+        0,
+        "the same candles again change nothing"
+    );
+    let changed = [bar(es, m5, 3, "100.5"), bar(es, m5, 10, "100")];
+    assert_eq!(s.save_candles(&changed).await.expect("changed"), 2);
+    assert_eq!(s.save_candles(&[]).await.expect("none"), 0);
+
+    assert_eq!(
+        s.candle_timeframes(es).await.expect("timeframes"),
+        [m5, d1],
+        "finest first"
+    );
+    assert_eq!(
+        s.candle_timeframes(domain::Symbol::parse("CL").expect("symbol"))
+            .await
+            .expect("none"),
+        []
+    );
+    let starts = |candles: &[domain::Candle]| {
+        candles
+            .iter()
+            .map(|c| c.start.nanos() / m5.nanos())
+            .collect::<Vec<_>>()
+    };
+    let newest = s
+        .latest_candles(es, m5, Timestamp::EPOCH, Timestamp::MAX, 4)
+        .await
+        .expect("newest");
+    assert_eq!(starts(&newest), [7, 8, 9, 10], "the newest, oldest first");
+    let before = s
+        .latest_candles(es, m5, Timestamp::EPOCH, newest[0].start, 4)
+        .await
+        .expect("page");
+    assert_eq!(starts(&before), [3, 4, 5, 6], "the page before");
+    assert_eq!(before[0].close, "100.5".parse().expect("price"));
+    let first = s
+        .latest_candles(es, m5, Timestamp::from_secs(300), before[0].start, 4)
+        .await
+        .expect("last page");
+    assert_eq!(starts(&first), [1, 2], "bounded by `from`");
+    assert!(
+        s.latest_candles(es, m5, Timestamp::MAX, Timestamp::EPOCH, 4)
+            .await
+            .expect("empty window")
+            .is_empty()
+    );
+}
