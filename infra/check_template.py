@@ -38,6 +38,7 @@ OWNERS = {
     "orders": "OrdersFunction",
     "strategies": "OrdersFunction",
     "reports": "ReportsFunction",
+    "market": "MarketFunction",
 }
 CORE_ROUTES = {"/health", "/ws"}  # served by the streaming core, not by API Gateway
 BINARIES = {
@@ -45,6 +46,7 @@ BINARIES = {
     "AccountFunction": "stratus-account",
     "OrdersFunction": "stratus-orders",
     "ReportsFunction": "stratus-reports",
+    "MarketFunction": "stratus-market",
     "ReportsEventsFunction": "stratus-reports-events",
 }
 

@@ -11,7 +11,7 @@ use app::{AppState, Clock};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
-use domain::{InstrumentCatalog, Timestamp};
+use domain::Timestamp;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -98,12 +98,13 @@ pub fn test_settings() -> Settings {
     }
 }
 
-/// All four functions' routes, as `stratus up` mounts them.
+/// All the functions' routes, as `stratus up` mounts them.
 pub fn all_routes() -> api::Routes {
     auth_fn::routes()
         .merge(account_fn::routes())
         .merge(orders_fn::routes())
         .merge(reports_fn::routes())
+        .merge(market_fn::routes())
 }
 
 impl TestApp {
@@ -145,7 +146,9 @@ impl TestApp {
                 (ports, None)
             }
         };
-        let state = AppState::new(settings, ports, InstrumentCatalog::builtin(), clock).unwrap();
+        // The built-in instruments unless a test names a file (`settings.instruments`).
+        let catalog = settings.catalog().unwrap();
+        let state = AppState::new(settings, ports, catalog, clock).unwrap();
         let router = all_routes().into_router(state.clone());
         TestApp {
             router,
@@ -180,6 +183,12 @@ impl TestApp {
     pub fn advance(&self, seconds: i64) {
         self.now
             .fetch_add(seconds * 1_000_000_000, Ordering::SeqCst);
+    }
+
+    /// Sets the clock.
+    pub fn set_time(&self, at: &str) {
+        self.now
+            .store(Timestamp::parse(at).unwrap().nanos(), Ordering::SeqCst);
     }
 
     pub fn now(&self) -> Timestamp {

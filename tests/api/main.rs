@@ -12,6 +12,7 @@ mod helpers;
 mod accounts;
 mod auth;
 mod lambda;
+mod market;
 mod openapi;
 mod orders;
 mod races;

@@ -505,23 +505,6 @@ async fn cancels_and_amends_are_requested_of_the_core(backend: Backend) {
     assert_eq!(fills.body["fills"][0]["price"], "100");
 }
 
-async fn instruments_are_listed_with_their_grid(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let ada = app.user("ada@example.com").await;
-    app.set_price("ES", "4000.25").await;
-    let r = app.get("/instruments", &ada.token).await;
-    assert_eq!(r.status, StatusCode::OK);
-    let es = r.body["instruments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["symbol"] == "ES")
-        .unwrap()
-        .clone();
-    assert_eq!(es["tick_size"], "0.25");
-    assert_eq!(es["last_price"], "4000.25");
-}
-
 api_tests!(
     an_order_is_recorded_and_its_command_published_together,
     a_client_order_id_makes_placing_idempotent,
@@ -529,7 +512,6 @@ api_tests!(
     pre_trade_checks_refuse_what_the_account_cannot_do,
     orders_are_listed_newest_first_in_cursor_pages_with_filters,
     cancels_and_amends_are_requested_of_the_core,
-    instruments_are_listed_with_their_grid,
 );
 
 mod strategies {

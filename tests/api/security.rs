@@ -401,7 +401,9 @@ async fn no_malformed_input_gets_a_5xx(backend: Backend) {
                 .replace("{connection_id}", id)
                 .replace("{strategy_id}", id)
                 .replace("{key_id}", id)
-                .replace("{user_id}", id);
+                .replace("{user_id}", id)
+                .replace("{symbol}", id)
+                .replace("{code}", id);
             let bodies: Vec<Option<&[u8]>> = if *method == Method::GET || *method == Method::DELETE
             {
                 vec![None]
@@ -495,7 +497,9 @@ async fn a_signed_token_of_a_user_that_does_not_exist_is_refused_everywhere(back
             .replace("{connection_id}", "c")
             .replace("{strategy_id}", &account)
             .replace("{key_id}", "k")
-            .replace("{user_id}", &ada.user_id);
+            .replace("{user_id}", &ada.user_id)
+            .replace("{symbol}", "ES")
+            .replace("{code}", "XNYS");
         let body = (*method != Method::GET && *method != Method::DELETE).then(|| json!({}));
         let r = app.call(method.clone(), &path, Some(&ghost), body).await;
         assert_eq!(

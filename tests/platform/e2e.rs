@@ -105,6 +105,43 @@ async fn the_platform_end_to_end(backend: Backend) {
     })
     .await;
 
+    // The market function sees what the core recorded and what it has open.
+    let tape = eventually(30, "recent SPY trades", || {
+        let addr = addr.clone();
+        let ada = ada.clone();
+        async move {
+            let r = call(
+                &addr,
+                "GET",
+                "/instruments/SPY/trades?limit=5",
+                Some(&ada),
+                None,
+            )
+            .await;
+            (r.body["trades"].as_array()?.len() == 5).then_some(r.body)
+        }
+    })
+    .await;
+    let candles = call(
+        &addr,
+        "GET",
+        "/instruments/SPY/candles?timeframe=1m",
+        Some(&ada),
+        None,
+    )
+    .await;
+    assert_eq!(candles.status, 200, "{}", candles.body);
+    let bars = candles.body["candles"].as_array().unwrap();
+    assert!(bars.len() >= 2, "{}", candles.body);
+    let forming = bars.last().unwrap();
+    assert_eq!(forming["closed"], false, "the newest is still forming");
+    assert_eq!(
+        forming["close"], tape["trades"][0]["price"],
+        "it closes at the last trade"
+    );
+    let ticker = call(&addr, "GET", "/instruments/SPY/ticker", Some(&ada), None).await;
+    assert_eq!(ticker.body["last"], tape["trades"][0], "{}", ticker.body);
+
     // Both users listen; only Ada trades.
     let (mut ws, _) =
         tokio_tungstenite::connect_async(format!("ws://{addr}/ws?access_token={ada}"))

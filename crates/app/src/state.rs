@@ -11,6 +11,7 @@ use store::connect::tables;
 use store::dead_letters::DeadLetters;
 use store::kv::KvTable;
 use store::market_prices::MarketPrices;
+use store::market_tape::MarketTape;
 use store::records::{
     AccountLedger, CoreCommit, MarketHistory, OrderRecords, OutboxQueue, ReportRecords,
     StrategyRecords,
@@ -58,6 +59,8 @@ pub struct AppState {
     pub risk: RiskStore,
     pub brokers: BrokerConnections,
     pub prices: MarketPrices,
+    /// Each symbol's recent trades and open candles (kept by the core).
+    pub tape: MarketTape,
     /// The read-models table itself, for consumers that keep their own views there.
     pub read_models: Arc<dyn KvTable>,
     pub dead_letters: DeadLetters,
@@ -113,6 +116,7 @@ impl AppState {
             risk: RiskStore::new(table(&ports, tables::ACCOUNTS)?),
             brokers: BrokerConnections::new(table(&ports, tables::ACCOUNTS)?),
             prices: MarketPrices::new(table(&ports, tables::READ_MODELS)?),
+            tape: MarketTape::new(table(&ports, tables::READ_MODELS)?),
             read_models: table(&ports, tables::READ_MODELS)?,
             dead_letters: DeadLetters::new(table(&ports, tables::DEAD_LETTERS)?),
             credentials: Arc::default(),

@@ -1,7 +1,8 @@
 //! The read models the core keeps in the `read-models` table after each commit: the last
 //! price of every symbol traded (`store::market_prices`, what the functions value
-//! positions and market orders with), each changed order's status, and the cash of each
-//! account that traded. Writes are idempotent (the same batch written twice leaves the
+//! positions and market orders with), each symbol's tape (`store::market_tape`: recent
+//! trades and open candles, for the market function), each changed order's status, and
+//! the cash of each account that traded. Writes are idempotent (the same batch written twice leaves the
 //! same items), so a failure here is retried with the next batch and never blocks it.
 //!
 //! Order statuses and balances are kept for the cloud shape only, where they let a
@@ -12,15 +13,17 @@
 use std::sync::Arc;
 
 use api::views::{OrderView, Plain};
-use domain::{AccountId, Money, Order, Symbol, Tick, Timestamp};
+use domain::{AccountId, Candle, Money, Order, Symbol, Tick, Timestamp};
 use store::StoreResult;
 use store::kv::{Condition, KvTable, KvWrite};
 use store::market_prices::{LastPrice, MarketPrices};
+use store::market_tape::{MarketTape, RECENT_TRADES, TradePrint};
 
 #[derive(Clone)]
 pub struct ReadModels {
     kv: Arc<dyn KvTable>,
     prices: MarketPrices,
+    tape: MarketTape,
     /// Whether order statuses and balances are kept (see the module docs).
     account_views: bool,
     /// For showing orders as the API does.
@@ -42,6 +45,7 @@ impl ReadModels {
     ) -> Self {
         ReadModels {
             prices: MarketPrices::new(kv.clone()),
+            tape: MarketTape::new(kv.clone()),
             kv,
             account_views,
             instruments,
@@ -62,6 +66,31 @@ impl ReadModels {
                     },
                 )
                 .await?;
+        }
+        Ok(())
+    }
+
+    /// Each symbol's newest trades of the batch (`ticks`, in arrival order) and its open
+    /// candles.
+    pub async fn tapes(
+        &self,
+        ticks: &[Tick],
+        open_candles: &[(Symbol, Vec<Candle>)],
+    ) -> StoreResult<()> {
+        for (symbol, candles) in open_candles {
+            let mut trades: Vec<TradePrint> = ticks
+                .iter()
+                .rev()
+                .filter(|t| t.symbol == *symbol)
+                .take(RECENT_TRADES)
+                .map(|t| TradePrint {
+                    time: t.time,
+                    price: t.price,
+                    size: t.size,
+                })
+                .collect();
+            trades.reverse();
+            self.tape.record(*symbol, &trades, candles).await?;
         }
         Ok(())
     }

@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 use api::views::Plain;
 use app::AppState;
 use domain::events::{Event, EventEnvelope};
-use domain::{AccountId, Money, OrderStatus, StrategyId, StrategyStatus, Timestamp};
+use domain::{
+    AccountId, Candle, Money, OrderStatus, StrategyId, StrategyStatus, Symbol, Timestamp,
+};
 use engine::paper::CostModel;
 use engine::strategy::StrategyConfig;
 use serde::Serialize;
@@ -429,7 +431,7 @@ impl Core {
     }
 
     async fn commit(&mut self, out: Output, inputs: usize) -> anyhow::Result<()> {
-        let (positions, snapshot, working, repeated) = match self.state.as_ref() {
+        let (positions, snapshot, working, repeated, tapes) = match self.state.as_ref() {
             Some(state) => (
                 out.positions
                     .iter()
@@ -438,6 +440,10 @@ impl Core {
                 state.snapshot(),
                 state.working_orders(),
                 state.repeated_ticks(),
+                out.last_ticks
+                    .keys()
+                    .map(|symbol| (*symbol, state.open_candles(*symbol)))
+                    .collect::<Vec<_>>(),
             ),
             None => return Ok(()),
         };
@@ -488,13 +494,18 @@ impl Core {
             Ordering::Relaxed,
         );
         h.healthy.store(true, Ordering::Relaxed);
-        self.after_commit(&out, &positions).await;
+        self.after_commit(&out, &positions, &tapes).await;
         Ok(())
     }
 
     /// Relay, read models, WebSocket: all after the commit, all retried later if they
     /// fail (the outbox keeps unpublished events; read-model writes are idempotent).
-    async fn after_commit(&mut self, out: &Output, positions: &[(AccountId, domain::Position)]) {
+    async fn after_commit(
+        &mut self,
+        out: &Output,
+        positions: &[(AccountId, domain::Position)],
+        open_candles: &[(Symbol, Vec<Candle>)],
+    ) {
         let mut balances = BTreeMap::new();
         let mut touched: Vec<AccountId> = out.ledger.iter().map(|l| l.account_id).collect();
         touched.sort();
@@ -516,6 +527,7 @@ impl Core {
         }
         let models = async {
             self.read_models.prices(out.last_ticks.iter()).await?;
+            self.read_models.tapes(&out.ticks, open_candles).await?;
             self.read_models.orders(out.orders.values()).await?;
             let mut touched: Vec<AccountId> = out.ledger.iter().map(|l| l.account_id).collect();
             touched.sort();

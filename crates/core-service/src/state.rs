@@ -272,6 +272,14 @@ impl CoreState {
     }
 
     /// Ticks dropped as repeats since start.
+    /// The candles still open of `symbol`, finest first (none before its first tick).
+    pub fn open_candles(&self, symbol: Symbol) -> Vec<Candle> {
+        self.history
+            .get(&symbol)
+            .map(CandleAggregator::open_candles)
+            .unwrap_or_default()
+    }
+
     pub fn repeated_ticks(&self) -> u64 {
         self.repeated_ticks
     }

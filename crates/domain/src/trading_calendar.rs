@@ -168,7 +168,12 @@ impl Exchange {
         let mut offsets = file
             .utc_offsets
             .iter()
-            .map(|(at, minutes)| Ok((Timestamp::parse(at).map_err(|e| e.to_string())?.nanos(), *minutes)))
+            .map(|(at, minutes)| {
+                Ok((
+                    Timestamp::parse(at).map_err(|e| e.to_string())?.nanos(),
+                    *minutes,
+                ))
+            })
             .collect::<Result<Vec<_>, String>>()?;
         offsets.sort_unstable();
         if offsets.is_empty() {
@@ -208,7 +213,8 @@ impl Exchange {
         if date < self.first || date > self.last {
             return SessionLookup::Uncovered;
         }
-        if matches!(date.weekday(), Weekday::Sat | Weekday::Sun) || self.holidays.contains_key(&date)
+        if matches!(date.weekday(), Weekday::Sat | Weekday::Sun)
+            || self.holidays.contains_key(&date)
         {
             return SessionLookup::Closed;
         }
@@ -444,7 +450,11 @@ mod tests {
         assert_eq!(sessions.len(), 4);
         assert_eq!(holidays.len(), 1);
         assert_eq!(holidays[0].date, date("2024-12-25"));
-        assert!(sessions.iter().any(|s| s.date == date("2024-12-24") && s.early_close));
+        assert!(
+            sessions
+                .iter()
+                .any(|s| s.date == date("2024-12-24") && s.early_close)
+        );
     }
 
     #[test]

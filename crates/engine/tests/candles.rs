@@ -491,7 +491,12 @@ fn open_candles_are_what_the_data_so_far_would_close() {
             for (a, candle) in alone.iter().zip(&open) {
                 let mut flushed = Vec::new();
                 a.clone().flush(&mut flushed);
-                assert_eq!(flushed.last(), Some(candle), "tick {i}, {}", candle.timeframe);
+                assert_eq!(
+                    flushed.last(),
+                    Some(candle),
+                    "tick {i}, {}",
+                    candle.timeframe
+                );
             }
         }
     }

@@ -38,12 +38,13 @@ pub struct Platform {
     stop_server: watch::Sender<bool>,
 }
 
-/// All four functions' routes, as one table.
+/// All the functions' routes, as one table.
 pub fn function_routes() -> api::Routes {
     auth_fn::routes()
         .merge(account_fn::routes())
         .merge(orders_fn::routes())
         .merge(reports_fn::routes())
+        .merge(market_fn::routes())
 }
 
 /// The JWT secret of an embedded deployment: the configured one, else one generated on

@@ -1,5 +1,5 @@
 //! The orders function: placing, listing, reading, cancelling and amending orders, the
-//! account's fills, the tradable instruments, and strategy deployments.
+//! account's fills, and strategy deployments (the instruments are the market function's).
 //!
 //! | route | what |
 //! |---|---|
@@ -7,7 +7,6 @@
 //! | `GET /accounts/{account_id}/orders` | filters `status`, `symbol`; cursor pages (`limit`, `cursor`) |
 //! | `GET /accounts/{account_id}/fills` | the latest fills |
 //! | `GET /orders/{order_id}`, `DELETE …` (cancel), `PATCH …` (amend) | one order |
-//! | `GET /instruments` | symbols, tick and lot sizes |
 //! | `POST/GET /accounts/{account_id}/strategies`, `GET /strategies/{strategy_id}` | strategy deployments |
 //! | `POST /strategies/{strategy_id}/pause`, `…/resume`, `…/stop` | what the core runs |
 //!
@@ -40,7 +39,6 @@ pub use pretrade::Rejection;
         read::get,
         amend::cancel,
         amend::amend,
-        read::instruments,
         strategies::deploy,
         strategies::list,
         strategies::get,
@@ -64,7 +62,6 @@ pub fn routes() -> Routes {
         .add(Method::GET, "/orders/{order_id}", read::get)
         .add(Method::DELETE, "/orders/{order_id}", amend::cancel)
         .add(Method::PATCH, "/orders/{order_id}", amend::amend)
-        .add(Method::GET, "/instruments", read::instruments)
         .add(
             Method::POST,
             "/accounts/{account_id}/strategies",

@@ -12,8 +12,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use domain::{
-    Account, ClientOrderId, Instrument, InstrumentCatalog, Order, OrderId, OrderType, Price,
-    Quantity, Side, TimeInForce, order::OrderRequest,
+    Account, ClientOrderId, ClosedMarketPolicy, Instrument, InstrumentCatalog, Order, OrderId,
+    OrderType, Price, Quantity, Side, TimeInForce, order::OrderRequest,
 };
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -283,6 +283,22 @@ pub async fn place(
         {
             return replay(&existing, &order, &state.instruments);
         }
+    }
+    // The market's hours: an instrument whose policy is to refuse orders while its
+    // market is closed does so (a date its calendar does not cover counts as open).
+    let now = state.clock.now();
+    let calendar = parsed.instrument.calendar().calendar();
+    if parsed.instrument.closed_market() == ClosedMarketPolicy::Refuse
+        && calendar.is_open(now) == Some(false)
+    {
+        let next = calendar
+            .next_session(now)
+            .map(|s| format!("; it opens at {}", s.open))
+            .unwrap_or_default();
+        return Err(ApiError::rejected(
+            "market-closed",
+            format!("the {symbol} market ({}) is closed{next}", calendar.code()),
+        ));
     }
     let admitted = pretrade::check(
         &state,

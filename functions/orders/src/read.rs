@@ -1,10 +1,10 @@
-//! Reading orders, fills and instruments.
+//! Reading orders and fills.
 
 use api::accounts::owned;
 use api::extract::ApiQuery;
 use api::input::SymbolInput;
 use api::principal::Principal;
-use api::views::{FillView, OrderView, Plain};
+use api::views::{FillView, OrderView};
 use api::{ApiError, ApiResult};
 use app::AppState;
 use axum::Json;
@@ -176,47 +176,4 @@ pub async fn fills(
     Ok(Json(FillList {
         fills: fills.iter().map(FillView::from).collect(),
     }))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = Instrument)]
-pub struct InstrumentView {
-    symbol: String,
-    tick_size: String,
-    lot_size: String,
-    min_quantity: String,
-    currency: String,
-    last_price: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct InstrumentList {
-    instruments: Vec<InstrumentView>,
-}
-
-#[utoipa::path(get, path = "/instruments", tag = "orders", operation_id = "listInstruments",
-    summary = "Tradable instruments: symbols, tick and lot sizes, last prices",
-    responses((status = 200, description = "The instruments", body = InstrumentList)))]
-pub async fn instruments(
-    State(state): State<AppState>,
-    _principal: Principal,
-) -> ApiResult<Json<InstrumentList>> {
-    let mut out = Vec::new();
-    for i in state.instruments.iter() {
-        out.push(InstrumentView {
-            symbol: i.symbol().to_string(),
-            tick_size: i.tick_size().plain(),
-            lot_size: i.lot_size().plain(),
-            min_quantity: i.min_quantity().plain(),
-            currency: i.currency().to_string(),
-            last_price: state
-                .prices
-                .last(i.symbol())
-                .await?
-                .map(|p| p.price.plain()),
-        });
-    }
-    Ok(Json(InstrumentList { instruments: out }))
 }
