@@ -446,7 +446,107 @@ async fn closed_markets_refuse_or_queue_orders_by_policy(backend: Backend) {
     let _ = std::fs::remove_file(&file);
 }
 
+async fn admins_import_history_idempotently_and_bad_rows_write_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.user("admin@example.com").await;
+    let ada = app.user("ada@example.com").await;
+    let five_minute = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../data/2006-min-005.txt"
+    ))
+    .unwrap();
+    assert!(
+        five_minute.len() > 64 * 1024,
+        "larger than an ordinary body"
+    );
+    let body = json!({ "csv": five_minute });
+    let r = app
+        .post("/instruments/ES/candles", &ada.token, body.clone())
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    let r = app
+        .post("/instruments/ES/candles", &admin.token, body.clone())
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        r.body,
+        json!({"symbol": "ES", "kind": "bars", "rows": 2142, "timeframes": ["5m"], "candles": 2142, "changed": 2142})
+    );
+    let again = app
+        .post("/instruments/es/candles", &admin.token, body)
+        .await;
+    assert_eq!(again.body["changed"], 0, "{}", again.text);
+    let page = app
+        .get(
+            "/instruments/ES/candles?timeframe=5m&limit=2&to=2006-01-03T00:00:00Z",
+            &ada.token,
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    // The file stamps bars at their close: the last bar of 2006-01-02 closes 17:30.
+    assert_eq!(page.body["candles"][1]["start"], "2006-01-02T17:25:00Z");
+
+    let ticks = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../data/ticksample.csv"
+    ))
+    .unwrap();
+    let r = app
+        .post(
+            "/instruments/NQ/candles",
+            &admin.token,
+            json!({ "csv": ticks }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        r.body["timeframes"],
+        json!(["1m", "5m", "15m", "1h", "4h", "1d"])
+    );
+
+    for (csv, line) in [
+        (
+            "Date,Open,High,Low,Close,Volume\n2020-01-01,1,2,0.5,1.5,10\n2020-01-02,1,0.5,2,1.5,10\n",
+            "line 3",
+        ),
+        (
+            "Date,Open,High,Low,Close,Volume,Colour\n2020-01-01,1,2,0.5,1.5,10,red\n",
+            "line 1",
+        ),
+        ("Date,Open,High,Low,Close,Volume\n", "no bars"),
+    ] {
+        let r = app
+            .post(
+                "/instruments/BAD/candles",
+                &admin.token,
+                json!({ "csv": csv }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert_eq!(field_of(&r), "csv");
+        assert!(r.text.contains(line), "{line}: {}", r.text);
+    }
+    let r = app
+        .post(
+            "/instruments/BAD/candles",
+            &admin.token,
+            json!({ "csv": 5 }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    let none = app
+        .get("/instruments/BAD/candles?timeframe=1d", &ada.token)
+        .await;
+    assert_eq!(
+        none.status,
+        StatusCode::NOT_FOUND,
+        "nothing was written: {}",
+        none.text
+    );
+}
+
 api_tests!(
+    admins_import_history_idempotently_and_bad_rows_write_nothing,
     instruments_carry_their_market_reference_data,
     calendars_list_sessions_and_holidays,
     candles_page_back_from_the_candle_still_forming,

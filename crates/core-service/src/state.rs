@@ -17,8 +17,7 @@ use domain::events::{
 };
 use domain::{
     AccountId, Candle, EventId, Fill, InstrumentCatalog, LedgerEntry, Money, Order, OrderId,
-    OrderStatus, Position, Side, StrategyId, Symbol, Tick, Timeframe, Timestamp,
-    order::OrderRequest,
+    OrderStatus, Position, Side, StrategyId, Symbol, Tick, Timestamp, order::OrderRequest,
 };
 use engine::candles::{AggregatorConfig, CandleAggregator};
 use engine::engine::{Engine, EngineEvent, EngineSnapshot};
@@ -27,14 +26,7 @@ use engine::strategy::StrategyConfig;
 use serde::{Deserialize, Serialize};
 
 /// The timeframes the core keeps candle history of (and publishes on `candles`).
-pub const HISTORY_TIMEFRAMES: [Timeframe; 6] = [
-    Timeframe::M1,
-    Timeframe::M5,
-    Timeframe::M15,
-    Timeframe::H1,
-    Timeframe::H4,
-    Timeframe::D1,
-];
+pub use engine::candles::HISTORY_TIMEFRAMES;
 
 /// Command ids remembered to drop a command delivered twice (two relays of one outbox
 /// row publish it twice, seconds apart). They are committed with the batch that applied

@@ -1032,6 +1032,50 @@ mod tests {
     }
 
     #[test]
+    fn day_orders_on_an_exchange_calendar_expire_at_their_sessions_close() {
+        use domain::{AssetClass, CalendarCode, ClosedMarketPolicy};
+        let mut b = PaperBroker::new(CostModel::default());
+        b.add_instrument(es().with_market(
+            AssetClass::Future,
+            CalendarCode::Xnys,
+            ClosedMarketPolicy::Queue,
+        ));
+        let at = |text: &str| Timestamp::parse(text).unwrap().nanos() / 1_000_000_000;
+        let limit = OrderType::Limit {
+            limit_price: p("90"),
+        };
+        // Placed on Monday 2026-12-07 during the session (New York closes 21:00 UTC in
+        // winter), and on Saturday: that one lives until Monday's close too.
+        let mut monday = order(1, Side::Buy, limit, TimeInForce::Day);
+        monday.placed_at = Timestamp::from_secs(at("2026-12-07T15:00:00Z"));
+        let mut saturday = order(2, Side::Buy, limit, TimeInForce::Day);
+        saturday.placed_at = Timestamp::from_secs(at("2026-12-05T15:00:00Z"));
+        let mut christmas_eve = order(3, Side::Buy, limit, TimeInForce::Day);
+        christmas_eve.placed_at = Timestamp::from_secs(at("2026-12-24T15:00:00Z"));
+        for o in [monday, saturday, christmas_eve] {
+            b.submit(o).unwrap();
+        }
+        let mut out = Vec::new();
+        b.on_tick(&tick(at("2026-12-07T20:59:59Z"), "100"), &mut out);
+        assert!(out.is_empty(), "still in the session: {out:?}");
+        b.on_tick(&tick(at("2026-12-07T21:00:00Z"), "100"), &mut out);
+        let expired: Vec<OrderId> = out
+            .iter()
+            .filter_map(|e| match e {
+                PaperEvent::Expired(o) => Some(o.id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(expired, [OrderId::from_u128(1), OrderId::from_u128(2)]);
+        out.clear();
+        // The early close before Christmas: 13:00 in New York.
+        b.on_tick(&tick(at("2026-12-24T17:59:00Z"), "100"), &mut out);
+        assert!(out.is_empty());
+        b.on_tick(&tick(at("2026-12-24T18:00:00Z"), "100"), &mut out);
+        assert!(matches!(&out[..], [PaperEvent::Expired(o)] if o.id == OrderId::from_u128(3)));
+    }
+
+    #[test]
     fn bad_orders_and_settings_are_refused() {
         let mut b = broker(CostModel::default());
         let mut o = order(

@@ -28,6 +28,8 @@ enum Command {
     Candles(commands::candles::CandlesArgs),
     /// Print indicator series over a data file.
     Indicators(commands::indicators::IndicatorsArgs),
+    /// Load bars or ticks into the candle history, or write it out as CSV.
+    Data(commands::data::DataArgs),
     /// Run a benchmark and print one JSON line of results.
     Bench(bench::BenchArgs),
 }
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
         Command::Backtest(args) => commands::backtest::run(args),
         Command::Candles(args) => commands::candles::run(args),
         Command::Indicators(args) => commands::indicators::run(args),
+        Command::Data(args) => commands::data::run(args),
         Command::Bench(args) => bench::run(args),
     };
     match result {

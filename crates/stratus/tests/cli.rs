@@ -1624,3 +1624,168 @@ fn bench_pipeline_prints_exactly_one_json_line_of_figures() {
     // and an SMA(5) of a random walk is crossed many times in them.
     assert_positive(&doc, &["ticks_per_sec", "fills", "candles"]);
 }
+
+// ---------------------------------------------------------------------------------------
+// stratus data import / export
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn data_import_loads_every_sample_file_once_and_exports_it_back() {
+    let dir = TempPath::new("history");
+    for (file, symbol, summary) in [
+        (
+            ORCL,
+            "ORCL",
+            "5036 bars rows of ORCL → 5036 candles (1d), 5036 new or changed",
+        ),
+        (
+            FIVE_MINUTE,
+            "ES",
+            "2142 bars rows of ES → 2142 candles (5m), 2142 new or changed",
+        ),
+        (
+            DAILY,
+            "ES",
+            "255 bars rows of ES → 255 candles (1d), 255 new or changed",
+        ),
+        (
+            TICKS,
+            "NQ",
+            "135 ticks rows of NQ → 12 candles (1m, 5m, 15m, 1h, 4h, 1d), 12 new or changed",
+        ),
+    ] {
+        let out = succeeds(&[
+            "data",
+            "import",
+            file,
+            "--symbol",
+            symbol,
+            "--data-dir",
+            dir.as_str(),
+        ]);
+        assert!(out.contains(summary), "{out}");
+    }
+    // Again: nothing changes.
+    let again = succeeds(&[
+        "data",
+        "import",
+        ORCL,
+        "--symbol",
+        "orcl",
+        "--data-dir",
+        dir.as_str(),
+    ]);
+    assert!(
+        again.contains("5036 candles (1d), 0 new or changed"),
+        "{again}"
+    );
+
+    // Exported 1d bars are the file's bars, and read back as such.
+    let csv = TempPath::new("orcl.csv");
+    succeeds(&[
+        "data",
+        "export",
+        "--symbol",
+        "ORCL",
+        "--timeframe",
+        "1d",
+        "--data-dir",
+        dir.as_str(),
+        "-o",
+        csv.as_str(),
+    ]);
+    let exported = read_rows(csv.as_str());
+    let original = read_rows(ORCL);
+    assert_eq!(exported.len(), original.len());
+    for (e, o) in exported.iter().zip(&original) {
+        assert_eq!(e[0], format!("{}T00:00:00Z", o[0]));
+        // Open, high, low, close; volume (the file's 7th column, after Adj Close).
+        for (column, want) in [(1, 1), (2, 2), (3, 3), (4, 4), (5, 6)] {
+            assert_eq!(dec(&e[column]), dec(&o[want]), "{column}: {e:?} vs {o:?}");
+        }
+    }
+    let back = succeeds(&[
+        "data",
+        "import",
+        csv.as_str(),
+        "--symbol",
+        "ORCL",
+        "--data-dir",
+        dir.as_str(),
+    ]);
+    assert!(back.contains("0 new or changed"), "{back}");
+    // A window, to stdout.
+    let window = succeeds(&[
+        "data",
+        "export",
+        "--symbol",
+        "ES",
+        "--timeframe",
+        "5m",
+        "--from",
+        "2006-01-03",
+        "--to",
+        "2006-01-03",
+        "--data-dir",
+        dir.as_str(),
+    ]);
+    let rows = rows(&window);
+    assert!(!rows.is_empty());
+    assert!(
+        rows.iter().all(|r| r[0].starts_with("2006-01-03T")),
+        "{window}"
+    );
+}
+
+#[test]
+fn data_import_of_a_bad_file_names_the_line_and_writes_nothing() {
+    let dir = TempPath::new("history");
+    let bad = TempPath::file(
+        "bad.csv",
+        "Date,Open,High,Low,Close,Volume\n2020-01-01,1,2,0.5,1.5,10\n2020-01-02,1,0.5,2,1.5,10\n",
+    );
+    let err = fails(&[
+        "data",
+        "import",
+        bad.as_str(),
+        "--symbol",
+        "BAD",
+        "--data-dir",
+        dir.as_str(),
+    ]);
+    assert_mentions(
+        &err,
+        &[&format!("{}:3", bad.as_str()), "High 0.5 is below Low 2"],
+    );
+    let none = fails(&[
+        "data",
+        "export",
+        "--symbol",
+        "BAD",
+        "--timeframe",
+        "1d",
+        "--data-dir",
+        dir.as_str(),
+    ]);
+    assert_mentions(&none, &["no 1d candles of BAD", "recorded: none"]);
+    let err = fails(&[
+        "data",
+        "import",
+        "/nonexistent.csv",
+        "--symbol",
+        "BAD",
+        "--data-dir",
+        dir.as_str(),
+    ]);
+    assert_mentions(&err, &["/nonexistent.csv"]);
+    let err = fails(&[
+        "data",
+        "import",
+        ORCL,
+        "--symbol",
+        "not a symbol",
+        "--data-dir",
+        dir.as_str(),
+    ]);
+    assert_mentions(&err, &["--symbol"]);
+}

@@ -52,6 +52,28 @@ impl Routes {
         self
     }
 
+    /// Adds `method path` with its own body limit (above the settings' one: an upload).
+    pub fn add_with_body_limit<H, T>(
+        self,
+        method: Method,
+        path: &'static str,
+        handler: H,
+        limit: usize,
+    ) -> Self
+    where
+        H: axum::handler::Handler<T, AppState>,
+        T: 'static,
+    {
+        // The innermost limit wins over the one `http::finish` sets for every route.
+        let limited = axum::handler::Handler::layer(
+            handler,
+            tower::ServiceBuilder::new()
+                .layer(axum::extract::DefaultBodyLimit::max(limit))
+                .layer(axum::Extension(crate::http::BodyLimit(limit))),
+        );
+        self.add(method, path, limited)
+    }
+
     /// Adds every route of `other`.
     pub fn merge(mut self, other: Routes) -> Self {
         self.router = self.router.merge(other.router);

@@ -6,6 +6,7 @@
 //! | `GET /instruments` | every instrument: grid, asset class, calendar, closed-market policy, open now, last price |
 //! | `GET /instruments/{symbol}` | one instrument, with its current or next session |
 //! | `GET /instruments/{symbol}/candles?timeframe&from&to&limit&cursor` | candle history, newest page first |
+//! | `POST /instruments/{symbol}/candles` | load bars or ticks into the history (admin; idempotent) |
 //! | `GET /instruments/{symbol}/ticker` | last trade, the session's open/high/low/volume, change |
 //! | `GET /instruments/{symbol}/trades?limit` | the most recent trades |
 //! | `GET /calendars/{code}?from&to` | a trading calendar's sessions and holidays |
@@ -18,6 +19,7 @@
 
 mod calendars;
 mod candles;
+pub mod imports;
 mod instruments;
 mod tape;
 
@@ -36,6 +38,12 @@ pub fn routes() -> Routes {
             "/instruments/{symbol}/candles",
             candles::candles,
         )
+        .add_with_body_limit(
+            Method::POST,
+            "/instruments/{symbol}/candles",
+            imports::import,
+            imports::IMPORT_BODY_LIMIT,
+        )
         .add(Method::GET, "/instruments/{symbol}/ticker", tape::ticker)
         .add(Method::GET, "/instruments/{symbol}/trades", tape::trades)
         .add(Method::GET, "/calendars/{code}", calendars::calendar)
@@ -47,6 +55,7 @@ pub fn routes() -> Routes {
     instruments::list,
     instruments::one,
     candles::candles,
+    imports::import,
     tape::ticker,
     tape::trades,
     calendars::calendar

@@ -7,7 +7,46 @@ mod resample;
 pub use aggregator::{AggregatorConfig, AggregatorStats, CandleAggregator};
 pub use resample::Resampler;
 
-use domain::{Timeframe, Timestamp};
+use domain::{Candle, Symbol, Timeframe, Timestamp};
+
+use crate::market_data::MarketData;
+
+/// The timeframes of the candle history: what the live core aggregates ticks into, and
+/// what an import of ticks records.
+pub const HISTORY_TIMEFRAMES: [Timeframe; 6] = [
+    Timeframe::M1,
+    Timeframe::M5,
+    Timeframe::M15,
+    Timeframe::H1,
+    Timeframe::H4,
+    Timeframe::D1,
+];
+
+/// The candles a data file adds to the history of `symbol`: its bars as they are, or its
+/// ticks aggregated into the [`HISTORY_TIMEFRAMES`] (the last candles of each, which the
+/// file may end inside of, included). The same file always gives the same candles, so
+/// loading it twice changes nothing.
+pub fn history_candles(data: &MarketData, symbol: Symbol) -> Vec<Candle> {
+    match data {
+        MarketData::Bars { candles, .. } => {
+            candles.iter().map(|c| Candle { symbol, ..*c }).collect()
+        }
+        MarketData::Ticks(ticks) => {
+            // Six distinct timeframes: the aggregator cannot refuse them.
+            let Ok(mut aggregator) =
+                CandleAggregator::new(symbol, &HISTORY_TIMEFRAMES, AggregatorConfig::default())
+            else {
+                return Vec::new();
+            };
+            let mut out = Vec::new();
+            for tick in ticks {
+                aggregator.on_tick(&domain::Tick { symbol, ..*tick }, &mut out);
+            }
+            aggregator.flush(&mut out);
+            out
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CandleError {

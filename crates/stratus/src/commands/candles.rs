@@ -30,14 +30,7 @@ pub fn run(args: CandlesArgs) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     if args.csv {
-        writeln!(out, "time,open,high,low,close,volume")?;
-        for c in &candles {
-            writeln!(
-                out,
-                "{},{},{},{},{},{}",
-                c.start, c.open, c.high, c.low, c.close, c.volume
-            )?;
-        }
+        write_csv(&mut out, &candles)?;
     } else {
         writeln!(
             out,
@@ -60,5 +53,24 @@ pub fn run(args: CandlesArgs) -> anyhow::Result<()> {
         writeln!(out, "{} {} candles", candles.len(), timeframe)?;
     }
     out.flush()?;
+    Ok(())
+}
+
+/// Candles as CSV (`time,open,high,low,close,volume`, the time being the start): a
+/// format the data reader reads back as bars.
+pub fn write_csv(out: &mut impl Write, candles: &[domain::Candle]) -> std::io::Result<()> {
+    writeln!(out, "time,open,high,low,close,volume")?;
+    write_csv_rows(out, candles)
+}
+
+/// The rows of [`write_csv`] without its header.
+pub fn write_csv_rows(out: &mut impl Write, candles: &[domain::Candle]) -> std::io::Result<()> {
+    for c in candles {
+        writeln!(
+            out,
+            "{},{},{},{},{},{}",
+            c.start, c.open, c.high, c.low, c.close, c.volume
+        )?;
+    }
     Ok(())
 }

@@ -28,7 +28,7 @@ pub struct DataArgs {
 }
 
 /// A `--from`/`--to` value: a date covers its whole day.
-fn parse_bound(flag: &str, text: &str, end_of_day: bool) -> anyhow::Result<Timestamp> {
+pub fn parse_bound(flag: &str, text: &str, end_of_day: bool) -> anyhow::Result<Timestamp> {
     if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         let day = Timestamp::from_date(date)?;
         return Ok(if end_of_day {

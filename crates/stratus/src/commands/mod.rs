@@ -1,7 +1,8 @@
-//! The `stratus` subcommands: run the platform (`up`) and look at data.
+//! The `stratus` subcommands: run the platform (`up`), look at data, and load it.
 
 pub mod backtest;
 pub mod candles;
+pub mod data;
 pub mod indicators;
 pub mod input;
 pub mod up;
