@@ -39,6 +39,7 @@ OWNERS = {
     "strategies": "OrdersFunction",
     "reports": "ReportsFunction",
     "market": "MarketFunction",
+    "research": "ResearchFunction",
 }
 CORE_ROUTES = {"/health", "/ws"}  # served by the streaming core, not by API Gateway
 BINARIES = {
@@ -47,6 +48,7 @@ BINARIES = {
     "OrdersFunction": "stratus-orders",
     "ReportsFunction": "stratus-reports",
     "MarketFunction": "stratus-market",
+    "ResearchFunction": "stratus-research",
     "ReportsEventsFunction": "stratus-reports-events",
 }
 

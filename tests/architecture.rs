@@ -19,7 +19,8 @@ fn layer(package: &str) -> Option<u8> {
         "analytics" | "store" => 1,
         "engine" | "app" => 2,
         "api" => 3,
-        "auth-fn" | "account-fn" | "orders-fn" | "reports-fn" | "market-fn" | "core-service" => 4,
+        "auth-fn" | "account-fn" | "orders-fn" | "reports-fn" | "market-fn" | "research-fn"
+        | "core-service" => 4,
         "stratus" => 5,
         _ => return None,
     })

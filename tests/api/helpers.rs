@@ -105,6 +105,7 @@ pub fn all_routes() -> api::Routes {
         .merge(orders_fn::routes())
         .merge(reports_fn::routes())
         .merge(market_fn::routes())
+        .merge(research_fn::routes())
 }
 
 impl TestApp {

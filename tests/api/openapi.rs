@@ -15,6 +15,7 @@ fn generated() -> serde_json::Value {
         orders_fn::Api::openapi(),
         reports_fn::Api::openapi(),
         market_fn::Api::openapi(),
+        research_fn::Api::openapi(),
         core_service::Api::openapi(),
     ]);
     api::openapi::for_catalog(&mut doc, &domain::InstrumentCatalog::builtin());
@@ -106,6 +107,7 @@ async fn every_documented_route_is_served_and_the_document_too() {
             .replace("{key_id}", "k")
             .replace("{symbol}", "ES")
             .replace("{code}", "XNYS")
+            .replace("{name}", "sma_cross")
             .replace("{user_id}", "00000000-0000-4000-8000-000000000000")
             .replace("{strategy_id}", "00000000-0000-4000-8000-000000000000");
         let body = matches!(method, Method::POST | Method::PUT | Method::PATCH)

@@ -403,7 +403,8 @@ async fn no_malformed_input_gets_a_5xx(backend: Backend) {
                 .replace("{key_id}", id)
                 .replace("{user_id}", id)
                 .replace("{symbol}", id)
-                .replace("{code}", id);
+                .replace("{code}", id)
+                .replace("{name}", id);
             let bodies: Vec<Option<&[u8]>> = if *method == Method::GET || *method == Method::DELETE
             {
                 vec![None]
@@ -499,7 +500,8 @@ async fn a_signed_token_of_a_user_that_does_not_exist_is_refused_everywhere(back
             .replace("{key_id}", "k")
             .replace("{user_id}", &ada.user_id)
             .replace("{symbol}", "ES")
-            .replace("{code}", "XNYS");
+            .replace("{code}", "XNYS")
+            .replace("{name}", "sma_cross");
         let body = (*method != Method::GET && *method != Method::DELETE).then(|| json!({}));
         let r = app.call(method.clone(), &path, Some(&ghost), body).await;
         assert_eq!(

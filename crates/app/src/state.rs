@@ -14,7 +14,7 @@ use store::market_prices::MarketPrices;
 use store::market_tape::MarketTape;
 use store::records::{
     AccountLedger, CoreCommit, MarketHistory, OrderRecords, OutboxQueue, ReportRecords,
-    StrategyRecords,
+    ResearchJobs, StrategyRecords,
 };
 use store::risk::RiskStore;
 use store::stream::StreamLog;
@@ -46,6 +46,8 @@ pub struct AppState {
     pub strategies: Arc<dyn StrategyRecords>,
     pub history: Arc<dyn MarketHistory>,
     pub reports: Arc<dyn ReportRecords>,
+    /// Backtests and optimisations (the research function and its workers).
+    pub jobs: Arc<dyn ResearchJobs>,
     /// The core's commit, and the checkpoints and snapshot it reads back (the core and the
     /// consumers it runs).
     pub commits: Arc<dyn CoreCommit>,
@@ -105,6 +107,7 @@ impl AppState {
             orders: ports.records.clone(),
             strategies: ports.records.clone(),
             history: ports.records.clone(),
+            jobs: ports.records.clone(),
             reports: ports.records.clone(),
             commits: ports.records.clone(),
             outbox: ports.records.clone(),

@@ -95,6 +95,10 @@ uuid_id!(
     StrategyId, "strategy_id"
 );
 uuid_id!(
+    /// A research job (a backtest or an optimisation) of one user.
+    JobId, "job_id"
+);
+uuid_id!(
     /// An event's id: derived from what produced it, so a replay produces the same id and
     /// consumers can drop duplicates.
     EventId, "event_id"

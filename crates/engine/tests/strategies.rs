@@ -629,3 +629,73 @@ fn bollinger_breakout_buys_above_the_upper_band_and_sells_below_the_middle() {
         &signals,
     );
 }
+
+/// The catalog's schemas state what `create` accepts: every built-in is listed, its
+/// defaults and bounds are accepted, one step past a bound is refused, and nothing but
+/// the declared parameters is allowed.
+#[test]
+fn the_catalog_schemas_are_what_the_strategies_accept() {
+    use engine::strategy::builtin::{CATALOG, NAMES};
+    use engine::strategy::params::ParamKind;
+    let listed: Vec<&str> = CATALOG.iter().map(|s| s.name).collect();
+    assert_eq!(listed, NAMES);
+    let create = |name: &str, params: serde_json::Value| {
+        let config = StrategyConfig::new(
+            vec![Symbol::parse("ES").unwrap()],
+            vec![Timeframe::D1],
+            params,
+        );
+        engine::strategy::create(name, &config)
+    };
+    for info in CATALOG {
+        let schema = info.params_schema();
+        assert_eq!(schema["type"], "object");
+        assert_eq!(schema["additionalProperties"], false);
+        assert!(
+            create(info.name, serde_json::json!({})).is_ok(),
+            "{} defaults",
+            info.name
+        );
+        for doc in info.params {
+            let property = &schema["properties"][doc.name];
+            assert!(
+                property["description"].is_string(),
+                "{}.{}",
+                info.name,
+                doc.name
+            );
+            let default = property["default"].clone();
+            assert!(
+                create(info.name, serde_json::json!({ doc.name: default })).is_ok(),
+                "{}.{} default",
+                info.name,
+                doc.name
+            );
+            match doc.kind {
+                ParamKind::Integer { min, max } => {
+                    assert_eq!(
+                        (property["minimum"].as_i64(), property["maximum"].as_i64()),
+                        (Some(min), Some(max))
+                    );
+                    assert!(create(info.name, serde_json::json!({ doc.name: max + 1 })).is_err());
+                    assert!(create(info.name, serde_json::json!({ doc.name: min - 1 })).is_err());
+                }
+                ParamKind::Number { min, max } => {
+                    assert_eq!(
+                        (property["minimum"].as_f64(), property["maximum"].as_f64()),
+                        (Some(min), Some(max))
+                    );
+                    assert!(create(info.name, serde_json::json!({ doc.name: max + 0.5 })).is_err());
+                    assert!(create(info.name, serde_json::json!({ doc.name: min - 0.5 })).is_err());
+                }
+                ParamKind::PositiveDecimal => {
+                    assert_eq!(property["type"], "string");
+                    assert!(create(info.name, serde_json::json!({ doc.name: "0" })).is_err());
+                    assert!(create(info.name, serde_json::json!({ doc.name: "2.5" })).is_ok());
+                }
+            }
+        }
+        assert!(create(info.name, serde_json::json!({ "nope": 1 })).is_err());
+    }
+    assert!(engine::strategy::builtin::info("nope").is_none());
+}

@@ -8,9 +8,9 @@
 
 use async_trait::async_trait;
 use domain::{
-    Account, AccountId, ClientOrderId, Decimal, EventId, Fill, LedgerEntry, LedgerKind, Money,
-    NaiveDate, Order, OrderId, OrderStatus, Position, PostedEntry, Price, Quantity, ReportRow,
-    Side, StrategyRecord, Symbol, Timestamp, UserId,
+    Account, AccountId, ClientOrderId, Decimal, EventId, Fill, JobId, JobKind, JobStatus,
+    LedgerEntry, LedgerKind, Money, NaiveDate, Order, OrderId, OrderStatus, Position, PostedEntry,
+    Price, Quantity, ReportRow, ResearchJob, Side, StrategyRecord, Symbol, Timestamp, UserId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -471,6 +471,89 @@ pub trait OutboxQueue: Send + Sync {
     async fn mark_published(&self, ids: &[i64]) -> StoreResult<()>;
 }
 
+/// How a running job ended.
+#[derive(Debug, Clone, Copy)]
+pub enum JobOutcome<'a> {
+    Succeeded(&'a serde_json::Value),
+    Failed(&'a str),
+}
+
+/// Research jobs (backtests, optimisations): submitted by users, taken by workers.
+#[async_trait]
+pub trait ResearchJobs: Send + Sync {
+    /// Records a new job (queued).
+    async fn create_job(&self, job: &ResearchJob) -> StoreResult<()>;
+
+    /// A job of `user`, with its result (none for another user's job).
+    async fn job(&self, user: UserId, id: JobId) -> StoreResult<Option<ResearchJob>>;
+
+    /// The user's jobs of one kind, newest first, at most `limit`, without results.
+    async fn jobs(
+        &self,
+        user: UserId,
+        kind: JobKind,
+        limit: usize,
+    ) -> StoreResult<Vec<ResearchJob>>;
+
+    /// Deletes a job of `user`; false if there is none. A worker still running it finds
+    /// it gone and drops what it would have written.
+    async fn delete_job(&self, user: UserId, id: JobId) -> StoreResult<bool>;
+
+    /// Takes a queued job for a worker — `id`, or else the oldest — marking it running
+    /// (`started_at` = `now`) in the same transaction, so two workers never take one job.
+    async fn claim_job(
+        &self,
+        id: Option<JobId>,
+        now: Timestamp,
+    ) -> StoreResult<Option<ResearchJob>>;
+
+    /// How far a running job is (0 to 1).
+    async fn job_progress(&self, id: JobId, progress: f64) -> StoreResult<()>;
+
+    /// Ends a running job with its result or why it failed; a job no longer running
+    /// (deleted, or failed by [`ResearchJobs::fail_running_jobs`]) is left as it is.
+    async fn finish_job(
+        &self,
+        id: JobId,
+        outcome: JobOutcome<'_>,
+        now: Timestamp,
+    ) -> StoreResult<()>;
+
+    /// Fails every job running since before `started_before` with `reason`: what a
+    /// worker does when it starts (its process's jobs died with it). Returns how many.
+    async fn fail_running_jobs(
+        &self,
+        started_before: Timestamp,
+        reason: &str,
+        now: Timestamp,
+    ) -> StoreResult<u64>;
+}
+
+/// `job` taken by a worker at `now`.
+pub fn job_started(mut job: ResearchJob, now: Timestamp) -> ResearchJob {
+    job.status = JobStatus::Running;
+    job.started_at = Some(now);
+    job.progress = 0.0;
+    job
+}
+
+/// `job` ended with `outcome` at `now` (the result travels beside it, not inside).
+pub fn job_finished(mut job: ResearchJob, outcome: JobOutcome<'_>, now: Timestamp) -> ResearchJob {
+    match outcome {
+        JobOutcome::Succeeded(_) => {
+            job.status = JobStatus::Succeeded;
+            job.progress = 1.0;
+        }
+        JobOutcome::Failed(reason) => {
+            job.status = JobStatus::Failed;
+            job.error = Some(reason.to_owned());
+        }
+    }
+    job.finished_at = Some(now);
+    job.result = None;
+    job
+}
+
 /// The whole system of record: every port above, as one adapter (a Postgres database,
 /// the SQLite file, the in-memory fake) implements them over one store. Consumers hold the
 /// narrow port they use (`Arc<dyn AccountLedger>`, …), upcast from this one.
@@ -482,6 +565,7 @@ pub trait RecordStore:
     + ReportRecords
     + CoreCommit
     + OutboxQueue
+    + ResearchJobs
 {
 }
 
@@ -493,6 +577,7 @@ impl<T> RecordStore for T where
         + ReportRecords
         + CoreCommit
         + OutboxQueue
+        + ResearchJobs
         + ?Sized
 {
 }

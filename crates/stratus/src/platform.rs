@@ -45,6 +45,7 @@ pub fn function_routes() -> api::Routes {
         .merge(orders_fn::routes())
         .merge(reports_fn::routes())
         .merge(market_fn::routes())
+        .merge(research_fn::routes())
 }
 
 /// The JWT secret of an embedded deployment: the configured one, else one generated on

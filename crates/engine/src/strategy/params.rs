@@ -7,14 +7,87 @@ use serde_json::{Map, Value};
 
 use super::StrategyError;
 
-/// One declared parameter, for validation and for the error that lists them all.
+/// What values a parameter takes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ParamKind {
+    /// A whole number in `min..=max`.
+    Integer { min: i64, max: i64 },
+    /// A finite number in `min..=max`.
+    Number { min: f64, max: f64 },
+    /// A decimal above zero (an order size), as a JSON number or a string.
+    PositiveDecimal,
+}
+
+impl std::fmt::Display for ParamKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParamKind::Integer { min, max } => write!(f, "integer {min}..={max}"),
+            ParamKind::Number { min, max } => write!(f, "number {min}..={max}"),
+            ParamKind::PositiveDecimal => f.write_str("decimal > 0"),
+        }
+    }
+}
+
+/// One declared parameter: what validation reads its bounds from, what the error that
+/// lists them all says, and what a client draws a form field from
+/// ([`ParamDoc::json_schema`]).
 #[derive(Debug, Clone, Copy)]
 pub struct ParamDoc {
     pub name: &'static str,
-    /// `integer`, `number` or `decimal`.
-    pub kind: &'static str,
+    pub kind: ParamKind,
     pub default: &'static str,
     pub help: &'static str,
+}
+
+impl ParamDoc {
+    /// The parameter as a JSON Schema (2020-12): type, bounds, default, description.
+    pub fn json_schema(&self) -> Value {
+        let mut schema = Map::new();
+        match self.kind {
+            ParamKind::Integer { min, max } => {
+                schema.insert("type".into(), "integer".into());
+                schema.insert("minimum".into(), min.into());
+                schema.insert("maximum".into(), max.into());
+                if let Ok(d) = self.default.parse::<i64>() {
+                    schema.insert("default".into(), d.into());
+                }
+            }
+            ParamKind::Number { min, max } => {
+                schema.insert("type".into(), "number".into());
+                schema.insert("minimum".into(), min.into());
+                schema.insert("maximum".into(), max.into());
+                if let Ok(d) = self.default.parse::<f64>() {
+                    schema.insert("default".into(), d.into());
+                }
+            }
+            ParamKind::PositiveDecimal => {
+                // Exact decimals travel as strings; a JSON number is accepted as well.
+                schema.insert("type".into(), "string".into());
+                schema.insert(
+                    "pattern".into(),
+                    "^(0*[1-9][0-9]*(\\.[0-9]+)?|0+\\.[0-9]*[1-9][0-9]*)$".into(),
+                );
+                schema.insert("default".into(), self.default.into());
+            }
+        }
+        schema.insert("description".into(), self.help.into());
+        Value::Object(schema)
+    }
+}
+
+/// A strategy's parameters as one JSON Schema object: what `params` of a deployment or
+/// a backtest may hold (every parameter optional, nothing else allowed).
+pub fn params_schema(docs: &[ParamDoc]) -> Value {
+    let properties: Map<String, Value> = docs
+        .iter()
+        .map(|d| (d.name.to_owned(), d.json_schema()))
+        .collect();
+    serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": false,
+    })
 }
 
 /// A strategy's parameters, read one by one with defaults and range checks.
@@ -78,12 +151,12 @@ impl Params {
         }
     }
 
+    fn doc(&self, name: &str) -> Option<&'static ParamDoc> {
+        self.docs.iter().find(|d| d.name == name)
+    }
+
     fn default_of(&self, name: &str) -> &'static str {
-        self.docs
-            .iter()
-            .find(|d| d.name == name)
-            .map(|d| d.default)
-            .unwrap_or("0")
+        self.doc(name).map(|d| d.default).unwrap_or("0")
     }
 
     /// The raw text of a parameter: a JSON number, or a string holding one (as
@@ -97,8 +170,15 @@ impl Params {
         }
     }
 
-    /// A whole number in `min..=max`.
-    pub fn integer(&self, name: &str, min: usize, max: usize) -> Result<usize, StrategyError> {
+    /// A whole number within the parameter's declared bounds.
+    pub fn integer(&self, name: &str) -> Result<usize, StrategyError> {
+        let (min, max) = match self.doc(name).map(|d| d.kind) {
+            Some(ParamKind::Integer { min, max }) => (
+                usize::try_from(min).unwrap_or(0),
+                usize::try_from(max).unwrap_or(0),
+            ),
+            _ => return Err(self.invalid(name, "is not an integer parameter".into())),
+        };
         let text = self.text(name)?;
         let n: i64 = text
             .parse()
@@ -109,8 +189,12 @@ impl Params {
             .ok_or_else(|| self.invalid(name, format!("must be between {min} and {max}, got {n}")))
     }
 
-    /// A finite number in `min..=max`.
-    pub fn number(&self, name: &str, min: f64, max: f64) -> Result<f64, StrategyError> {
+    /// A finite number within the parameter's declared bounds.
+    pub fn number(&self, name: &str) -> Result<f64, StrategyError> {
+        let (min, max) = match self.doc(name).map(|d| d.kind) {
+            Some(ParamKind::Number { min, max }) => (min, max),
+            _ => return Err(self.invalid(name, "is not a number parameter".into())),
+        };
         let text = self.text(name)?;
         let x: f64 = text
             .parse()

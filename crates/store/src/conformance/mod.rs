@@ -134,6 +134,11 @@ macro_rules! records_conformance {
         $crate::records_conformance!(@port outbox_queue, outbox,
             the_outbox_relays_in_order,
         );
+        $crate::records_conformance!(@port research_jobs, research,
+            jobs_are_scoped_to_their_user_and_listed_newest_first,
+            workers_claim_each_job_once_and_finish_it,
+            jobs_of_a_stopped_process_are_failed_not_left_running,
+        );
     };
     (@port $port:ident, $suite:ident, $($case:ident),* $(,)?) => {
         mod $port {

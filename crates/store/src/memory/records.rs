@@ -12,17 +12,18 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use async_trait::async_trait;
 use domain::{
-    Account, AccountId, Candle, ClientOrderId, Decimal, EventId, Fill, LedgerEntry, NaiveDate,
-    Order, OrderId, Position, PostedEntry, Price, ReportRow, Side, StrategyId, StrategyRecord,
-    Symbol, Timeframe, Timestamp, UserId,
+    Account, AccountId, Candle, ClientOrderId, Decimal, EventId, Fill, JobId, JobKind, JobStatus,
+    LedgerEntry, NaiveDate, Order, OrderId, Position, PostedEntry, Price, ReportRow, ResearchJob,
+    Side, StrategyId, StrategyRecord, Symbol, Timeframe, Timestamp, UserId,
 };
 use tokio::sync::Mutex;
 
 use crate::error::{StoreError, StoreResult};
 use crate::records::{
-    AccountBook, AccountLedger, AmendHold, CommitBatch, CoreCommit, ExposureRow, MarketHistory,
-    NewOrder, OrderPage, OrderQuery, OrderRecords, OutboxEvent, OutboxQueue, OutboxRecord,
-    ReportRecords, Reserved, Snapshot, StrategyRecords, check_reservation, page,
+    AccountBook, AccountLedger, AmendHold, CommitBatch, CoreCommit, ExposureRow, JobOutcome,
+    MarketHistory, NewOrder, OrderPage, OrderQuery, OrderRecords, OutboxEvent, OutboxQueue,
+    OutboxRecord, ReportRecords, ResearchJobs, Reserved, Snapshot, StrategyRecords,
+    check_reservation, job_finished, job_started, page,
 };
 use crate::stream::SequenceNumber;
 
@@ -70,6 +71,8 @@ struct StrategyRow {
 /// The tables, and the indexes that give the SQL adapters' orders.
 #[derive(Debug, Default)]
 struct Tables {
+    /// Research jobs, each with its result.
+    jobs: BTreeMap<JobId, (ResearchJob, Option<serde_json::Value>)>,
     /// Working orders summed per (account, symbol, side): quantity and notional.
     exposure: BTreeMap<(AccountId, Symbol, &'static str), (domain::Decimal, domain::Decimal)>,
     holds: HashMap<EventId, Hold>,
@@ -901,5 +904,131 @@ impl OutboxQueue for MemoryRecords {
             t.outbox.remove(id);
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl ResearchJobs for MemoryRecords {
+    async fn create_job(&self, job: &ResearchJob) -> StoreResult<()> {
+        let mut t = self.tables.lock().await;
+        if t.jobs.contains_key(&job.id) {
+            return Err(StoreError::new(
+                crate::ErrorKind::ConditionFailed,
+                format!("job {} exists", job.id),
+            ));
+        }
+        let mut stored = job.clone();
+        stored.result = None;
+        t.jobs.insert(job.id, (stored, None));
+        Ok(())
+    }
+
+    async fn job(&self, user: UserId, id: JobId) -> StoreResult<Option<ResearchJob>> {
+        let t = self.tables.lock().await;
+        Ok(t.jobs
+            .get(&id)
+            .filter(|(j, _)| j.user_id == user)
+            .map(|(j, result)| ResearchJob {
+                result: result.clone(),
+                ..j.clone()
+            }))
+    }
+
+    async fn jobs(
+        &self,
+        user: UserId,
+        kind: JobKind,
+        limit: usize,
+    ) -> StoreResult<Vec<ResearchJob>> {
+        let t = self.tables.lock().await;
+        let mut jobs: Vec<ResearchJob> = t
+            .jobs
+            .values()
+            .filter(|(j, _)| j.user_id == user && j.kind == kind)
+            .map(|(j, _)| j.clone())
+            .collect();
+        jobs.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+        jobs.truncate(limit);
+        Ok(jobs)
+    }
+
+    async fn delete_job(&self, user: UserId, id: JobId) -> StoreResult<bool> {
+        let mut t = self.tables.lock().await;
+        if t.jobs.get(&id).is_some_and(|(j, _)| j.user_id == user) {
+            t.jobs.remove(&id);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    async fn claim_job(
+        &self,
+        id: Option<JobId>,
+        now: Timestamp,
+    ) -> StoreResult<Option<ResearchJob>> {
+        let mut t = self.tables.lock().await;
+        let next = t
+            .jobs
+            .values()
+            .filter(|(j, _)| j.status == JobStatus::Queued && id.is_none_or(|id| j.id == id))
+            .min_by_key(|(j, _)| (j.created_at, j.id))
+            .map(|(j, _)| j.id);
+        let Some(next) = next else { return Ok(None) };
+        let Some((job, _)) = t.jobs.get_mut(&next) else {
+            return Ok(None);
+        };
+        *job = job_started(job.clone(), now);
+        Ok(Some(job.clone()))
+    }
+
+    async fn job_progress(&self, id: JobId, progress: f64) -> StoreResult<()> {
+        let mut t = self.tables.lock().await;
+        if let Some((job, _)) = t
+            .jobs
+            .get_mut(&id)
+            .filter(|(j, _)| j.status == JobStatus::Running)
+        {
+            job.progress = progress.clamp(0.0, 1.0);
+        }
+        Ok(())
+    }
+
+    async fn finish_job(
+        &self,
+        id: JobId,
+        outcome: JobOutcome<'_>,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let mut t = self.tables.lock().await;
+        if let Some((job, result)) = t
+            .jobs
+            .get_mut(&id)
+            .filter(|(j, _)| j.status == JobStatus::Running)
+        {
+            *job = job_finished(job.clone(), outcome, now);
+            if let JobOutcome::Succeeded(value) = outcome {
+                *result = Some(value.clone());
+            }
+        }
+        Ok(())
+    }
+
+    async fn fail_running_jobs(
+        &self,
+        started_before: Timestamp,
+        reason: &str,
+        now: Timestamp,
+    ) -> StoreResult<u64> {
+        let mut t = self.tables.lock().await;
+        let mut failed = 0;
+        for (job, _) in t.jobs.values_mut() {
+            if job.status == JobStatus::Running
+                && job.started_at.is_some_and(|s| s < started_before)
+            {
+                *job = job_finished(job.clone(), JobOutcome::Failed(reason), now);
+                failed += 1;
+            }
+        }
+        Ok(failed)
     }
 }

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use domain::{
     Account, AccountId, AccountKind, Candle, ClientOrderId, Currency, Decimal, EventId, Fill,
-    LedgerEntry, Money, NaiveDate, Order, OrderId, Position, PostedEntry, Price, ReportRow, Side,
-    StrategyId, StrategyRecord, Symbol, Timeframe, Timestamp, UserId,
+    JobId, JobKind, LedgerEntry, Money, NaiveDate, Order, OrderId, Position, PostedEntry, Price,
+    ReportRow, ResearchJob, Side, StrategyId, StrategyRecord, Symbol, Timeframe, Timestamp, UserId,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
@@ -12,10 +12,10 @@ use uuid::Uuid;
 
 use crate::error::{StoreError, StoreResult};
 use crate::records::{
-    AccountBook, AccountLedger, AmendHold, CommitBatch, CoreCommit, ExposureRow, MarketHistory,
-    NewOrder, OrderPage, OrderQuery, OrderRecords, OutboxEvent, OutboxQueue, OutboxRecord,
-    ReportRecords, Reserved, Snapshot, StrategyRecords, check_reservation, day_key, ledger_kind,
-    page,
+    AccountBook, AccountLedger, AmendHold, CommitBatch, CoreCommit, ExposureRow, JobOutcome,
+    MarketHistory, NewOrder, OrderPage, OrderQuery, OrderRecords, OutboxEvent, OutboxQueue,
+    OutboxRecord, ReportRecords, ResearchJobs, Reserved, Snapshot, StrategyRecords,
+    check_reservation, day_key, job_finished, job_started, ledger_kind, page,
 };
 use crate::stream::SequenceNumber;
 
@@ -948,5 +948,175 @@ impl OutboxQueue for PgRecords {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+}
+
+/// A job row: its body, and its result if selected.
+fn job_of(row: &PgRow, with_result: bool) -> StoreResult<ResearchJob> {
+    let mut job: ResearchJob =
+        serde_json::from_value(row.try_get::<serde_json::Value, _>("body")?)?;
+    job.result = if with_result {
+        row.try_get::<Option<serde_json::Value>, _>("result")?
+    } else {
+        None
+    };
+    Ok(job)
+}
+
+/// Writes a job's state columns and body (its result when given).
+async fn update_job(
+    conn: &mut PgConnection,
+    job: &ResearchJob,
+    result: Option<&serde_json::Value>,
+) -> StoreResult<()> {
+    let mut body = job.clone();
+    body.result = None;
+    sqlx::query(
+        "UPDATE research_jobs SET status = $1, started_ns = $2, body = $3, result = COALESCE($4, result) WHERE id = $5",
+    )
+    .bind(job.status.as_str())
+    .bind(job.started_at.map(|t| t.nanos()))
+    .bind(serde_json::to_value(&body)?)
+    .bind(result)
+    .bind(job.id.as_uuid())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The job `id`, locked, if it is running.
+async fn running_job(conn: &mut PgConnection, id: JobId) -> StoreResult<Option<ResearchJob>> {
+    let row = sqlx::query(
+        "SELECT body FROM research_jobs WHERE id = $1 AND status = 'running' FOR UPDATE",
+    )
+    .bind(id.as_uuid())
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| job_of(&r, false)).transpose()
+}
+
+#[async_trait]
+impl ResearchJobs for PgRecords {
+    async fn create_job(&self, job: &ResearchJob) -> StoreResult<()> {
+        let mut body = job.clone();
+        body.result = None;
+        sqlx::query(
+            "INSERT INTO research_jobs (id, user_id, kind, status, created_ns, body) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(job.id.as_uuid())
+        .bind(job.user_id.as_uuid())
+        .bind(job.kind.as_str())
+        .bind(job.status.as_str())
+        .bind(job.created_at.nanos())
+        .bind(serde_json::to_value(&body)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn job(&self, user: UserId, id: JobId) -> StoreResult<Option<ResearchJob>> {
+        let row =
+            sqlx::query("SELECT body, result FROM research_jobs WHERE id = $1 AND user_id = $2")
+                .bind(id.as_uuid())
+                .bind(user.as_uuid())
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|r| job_of(&r, true)).transpose()
+    }
+
+    async fn jobs(
+        &self,
+        user: UserId,
+        kind: JobKind,
+        limit: usize,
+    ) -> StoreResult<Vec<ResearchJob>> {
+        let rows = sqlx::query(
+            "SELECT body FROM research_jobs WHERE user_id = $1 AND kind = $2 ORDER BY created_ns DESC, id DESC LIMIT $3",
+        )
+        .bind(user.as_uuid())
+        .bind(kind.as_str())
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| job_of(r, false)).collect()
+    }
+
+    async fn delete_job(&self, user: UserId, id: JobId) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM research_jobs WHERE id = $1 AND user_id = $2")
+            .bind(id.as_uuid())
+            .bind(user.as_uuid())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn claim_job(
+        &self,
+        id: Option<JobId>,
+        now: Timestamp,
+    ) -> StoreResult<Option<ResearchJob>> {
+        let mut tx = self.pool.begin().await?;
+        // SKIP LOCKED: a job another worker is claiming is passed over, not waited for.
+        let row = sqlx::query(
+            "SELECT body FROM research_jobs WHERE status = 'queued' AND ($1::uuid IS NULL OR id = $1)
+             ORDER BY created_ns, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(id.map(|i| i.as_uuid()))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let job = job_started(job_of(&row, false)?, now);
+        update_job(&mut tx, &job, None).await?;
+        tx.commit().await?;
+        Ok(Some(job))
+    }
+
+    async fn job_progress(&self, id: JobId, progress: f64) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        if let Some(mut job) = running_job(&mut tx, id).await? {
+            job.progress = progress.clamp(0.0, 1.0);
+            update_job(&mut tx, &job, None).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn finish_job(
+        &self,
+        id: JobId,
+        outcome: JobOutcome<'_>,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        if let Some(job) = running_job(&mut tx, id).await? {
+            let result = match outcome {
+                JobOutcome::Succeeded(v) => Some(v),
+                JobOutcome::Failed(_) => None,
+            };
+            update_job(&mut tx, &job_finished(job, outcome, now), result).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn fail_running_jobs(
+        &self,
+        started_before: Timestamp,
+        reason: &str,
+        now: Timestamp,
+    ) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(
+            "SELECT body FROM research_jobs WHERE status = 'running' AND started_ns < $1 FOR UPDATE",
+        )
+        .bind(started_before.nanos())
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in &rows {
+            let job = job_finished(job_of(row, false)?, JobOutcome::Failed(reason), now);
+            update_job(&mut tx, &job, None).await?;
+        }
+        tx.commit().await?;
+        Ok(rows.len() as u64)
     }
 }

@@ -36,6 +36,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(20261201000005, "account_exposure"),
     migration!(20261202000006, "applied_commands"),
     migration!(20261206000007, "reservations"),
+    migration!(20261207000008, "research_jobs"),
 ];
 
 /// FNV-1a, 64 bits: enough to notice an edited file (not a security boundary).

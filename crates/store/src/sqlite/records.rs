@@ -8,18 +8,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use async_trait::async_trait;
 use domain::{
     Account, AccountId, AccountKind, Candle, ClientOrderId, Currency, Decimal, EventId, Fill,
-    LedgerEntry, Money, NaiveDate, Order, OrderId, Position, PostedEntry, Price, ReportRow, Side,
-    StrategyId, StrategyRecord, Symbol, Timeframe, Timestamp, UserId,
+    JobId, JobKind, LedgerEntry, Money, NaiveDate, Order, OrderId, Position, PostedEntry, Price,
+    ReportRow, ResearchJob, Side, StrategyId, StrategyRecord, Symbol, Timeframe, Timestamp, UserId,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Db;
 use crate::error::{StoreError, StoreResult};
 use crate::records::{
-    AccountBook, AccountLedger, AmendHold, CommitBatch, CoreCommit, ExposureRow, MarketHistory,
-    NewOrder, OrderPage, OrderQuery, OrderRecords, OutboxEvent, OutboxQueue, OutboxRecord,
-    ReportRecords, Reserved, Snapshot, StrategyRecords, check_reservation, day_key, ledger_kind,
-    page,
+    AccountBook, AccountLedger, AmendHold, CommitBatch, CoreCommit, ExposureRow, JobOutcome,
+    MarketHistory, NewOrder, OrderPage, OrderQuery, OrderRecords, OutboxEvent, OutboxQueue,
+    OutboxRecord, ReportRecords, ResearchJobs, Reserved, Snapshot, StrategyRecords,
+    check_reservation, day_key, job_finished, job_started, ledger_kind, page,
 };
 use crate::stream::SequenceNumber;
 
@@ -1146,6 +1146,201 @@ impl OutboxQueue for SqliteRecords {
                     update.execute([id])?;
                 }
                 Ok(())
+            })
+            .await
+    }
+}
+
+/// A job row: its body, and its result if asked for.
+fn job_of(body: &str, result: Option<&str>) -> StoreResult<ResearchJob> {
+    let mut job: ResearchJob = serde_json::from_str(body)?;
+    job.result = match result {
+        Some(text) => Some(serde_json::from_str(text)?),
+        None => None,
+    };
+    Ok(job)
+}
+
+/// Writes a job's state columns and body (its result when given).
+fn update_job(
+    conn: &Connection,
+    job: &ResearchJob,
+    result: Option<&serde_json::Value>,
+) -> StoreResult<usize> {
+    let mut body = job.clone();
+    body.result = None;
+    let result = result.map(serde_json::to_string).transpose()?;
+    Ok(conn
+        .prepare_cached(
+            "UPDATE research_jobs SET status = ?, started_ns = ?, body = ?, result = COALESCE(?, result) WHERE id = ?",
+        )?
+        .execute(params![
+            job.status.as_str(),
+            job.started_at.map(|t| t.nanos()),
+            serde_json::to_string(&body)?,
+            result,
+            job.id.to_string(),
+        ])?)
+}
+
+/// The job `id` if it is running.
+fn running_job(conn: &Connection, id: JobId) -> StoreResult<Option<ResearchJob>> {
+    let body: Option<String> = conn
+        .prepare_cached("SELECT body FROM research_jobs WHERE id = ? AND status = 'running'")?
+        .query_row([id.to_string()], |r| r.get(0))
+        .optional()?;
+    body.map(|b| job_of(&b, None)).transpose()
+}
+
+#[async_trait]
+impl ResearchJobs for SqliteRecords {
+    async fn create_job(&self, job: &ResearchJob) -> StoreResult<()> {
+        let mut body = job.clone();
+        body.result = None;
+        let (id, user, kind, status, created, text) = (
+            job.id.to_string(),
+            job.user_id.to_string(),
+            job.kind.as_str(),
+            job.status.as_str(),
+            job.created_at.nanos(),
+            serde_json::to_string(&body)?,
+        );
+        self.db
+            .write(move |tx| {
+                tx.prepare_cached(
+                    "INSERT INTO research_jobs (id, user_id, kind, status, created_ns, body) VALUES (?, ?, ?, ?, ?, ?)",
+                )?
+                .execute(params![id, user, kind, status, created, text])?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn job(&self, user: UserId, id: JobId) -> StoreResult<Option<ResearchJob>> {
+        self.db.read(|conn| {
+            let row: Option<(String, Option<String>)> = conn
+                .prepare_cached(
+                    "SELECT body, result FROM research_jobs WHERE id = ? AND user_id = ?",
+                )?
+                .query_row([id.to_string(), user.to_string()], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            row.map(|(body, result)| job_of(&body, result.as_deref()))
+                .transpose()
+        })
+    }
+
+    async fn jobs(
+        &self,
+        user: UserId,
+        kind: JobKind,
+        limit: usize,
+    ) -> StoreResult<Vec<ResearchJob>> {
+        self.db.read(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT body FROM research_jobs WHERE user_id = ? AND kind = ? ORDER BY created_ns DESC, id DESC LIMIT ?",
+            )?;
+            let rows = statement.query_map(params![user.to_string(), kind.as_str(), limit_of(limit)], |r| {
+                r.get::<_, String>(0)
+            })?;
+            rows.map(|body| job_of(&body?, None)).collect()
+        })
+    }
+
+    async fn delete_job(&self, user: UserId, id: JobId) -> StoreResult<bool> {
+        let (id, user) = (id.to_string(), user.to_string());
+        self.db
+            .write(move |tx| {
+                Ok(tx
+                    .prepare_cached("DELETE FROM research_jobs WHERE id = ? AND user_id = ?")?
+                    .execute([id, user])?
+                    > 0)
+            })
+            .await
+    }
+
+    async fn claim_job(
+        &self,
+        id: Option<JobId>,
+        now: Timestamp,
+    ) -> StoreResult<Option<ResearchJob>> {
+        let id = id.map(|i| i.to_string());
+        self.db
+            .write(move |tx| {
+                // The file's one writer: nothing else claims between this read and write.
+                let body: Option<String> = tx
+                    .prepare_cached(
+                        "SELECT body FROM research_jobs WHERE status = 'queued' AND (?1 IS NULL OR id = ?1)
+                         ORDER BY created_ns, id LIMIT 1",
+                    )?
+                    .query_row([id], |r| r.get(0))
+                    .optional()?;
+                let Some(body) = body else { return Ok(None) };
+                let job = job_started(job_of(&body, None)?, now);
+                update_job(tx, &job, None)?;
+                Ok(Some(job))
+            })
+            .await
+    }
+
+    async fn job_progress(&self, id: JobId, progress: f64) -> StoreResult<()> {
+        self.db
+            .write(move |tx| {
+                if let Some(mut job) = running_job(tx, id)? {
+                    job.progress = progress.clamp(0.0, 1.0);
+                    update_job(tx, &job, None)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn finish_job(
+        &self,
+        id: JobId,
+        outcome: JobOutcome<'_>,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let (result, error) = match outcome {
+            JobOutcome::Succeeded(v) => (Some(v.clone()), None),
+            JobOutcome::Failed(reason) => (None, Some(reason.to_owned())),
+        };
+        self.db
+            .write(move |tx| {
+                if let Some(job) = running_job(tx, id)? {
+                    let outcome = match (&result, &error) {
+                        (Some(v), _) => JobOutcome::Succeeded(v),
+                        (None, reason) => JobOutcome::Failed(reason.as_deref().unwrap_or("failed")),
+                    };
+                    update_job(tx, &job_finished(job, outcome, now), result.as_ref())?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn fail_running_jobs(
+        &self,
+        started_before: Timestamp,
+        reason: &str,
+        now: Timestamp,
+    ) -> StoreResult<u64> {
+        let reason = reason.to_owned();
+        self.db
+            .write(move |tx| {
+                let bodies: Vec<String> = {
+                    let mut statement = tx.prepare_cached(
+                        "SELECT body FROM research_jobs WHERE status = 'running' AND started_ns < ?",
+                    )?;
+                    let rows = statement.query_map([started_before.nanos()], |r| r.get::<_, String>(0))?;
+                    rows.collect::<Result<_, _>>()?
+                };
+                for body in &bodies {
+                    let job = job_finished(job_of(body, None)?, JobOutcome::Failed(&reason), now);
+                    update_job(tx, &job, None)?;
+                }
+                Ok(bodies.len() as u64)
             })
             .await
     }

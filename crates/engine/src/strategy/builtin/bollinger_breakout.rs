@@ -6,25 +6,31 @@ use domain::{Candle, Decimal, Symbol, Timeframe};
 
 use super::{PerSymbol, act};
 use crate::indicators::IndicatorSpec;
-use crate::strategy::params::{ParamDoc, Params};
+use crate::strategy::params::{ParamDoc, ParamKind, Params};
 use crate::strategy::{Context, IndicatorId, Setup, Strategy, StrategyConfig, StrategyError};
 
 pub(super) const PARAMS: &[ParamDoc] = &[
     ParamDoc {
         name: "period",
-        kind: "integer 2..=10000",
+        kind: ParamKind::Integer {
+            min: 2,
+            max: 10_000,
+        },
         default: "20",
         help: "band length in bars",
     },
     ParamDoc {
         name: "k",
-        kind: "number 0.1..=10",
+        kind: ParamKind::Number {
+            min: 0.1,
+            max: 10.0,
+        },
         default: "2",
         help: "band width in standard deviations",
     },
     ParamDoc {
         name: "size",
-        kind: "decimal > 0",
+        kind: ParamKind::PositiveDecimal,
         default: "1",
         help: "units bought on entry",
     },
@@ -44,8 +50,8 @@ impl BollingerBreakout {
     pub fn new(config: &StrategyConfig) -> Result<Self, StrategyError> {
         let p = Params::new("bollinger_breakout", &config.params, PARAMS)?;
         Ok(BollingerBreakout {
-            period: p.integer("period", 2, 10_000)?,
-            k: p.number("k", 0.1, 10.0)?,
+            period: p.integer("period")?,
+            k: p.number("k")?,
             size: p.positive_decimal("size")?,
             timeframe: config.primary_timeframe()?,
             symbols: config.symbols.clone(),

@@ -5,25 +5,31 @@ use domain::{Candle, Decimal, Symbol, Timeframe};
 
 use super::{PerSymbol, PreviousPair, act, restore_state};
 use crate::indicators::IndicatorSpec;
-use crate::strategy::params::{ParamDoc, Params};
+use crate::strategy::params::{ParamDoc, ParamKind, Params};
 use crate::strategy::{Context, IndicatorId, Setup, Strategy, StrategyConfig, StrategyError};
 
 pub(super) const PARAMS: &[ParamDoc] = &[
     ParamDoc {
         name: "fast",
-        kind: "integer 1..=10000",
+        kind: ParamKind::Integer {
+            min: 1,
+            max: 10_000,
+        },
         default: "12",
         help: "fast EMA length, below slow",
     },
     ParamDoc {
         name: "slow",
-        kind: "integer 2..=10000",
+        kind: ParamKind::Integer {
+            min: 2,
+            max: 10_000,
+        },
         default: "26",
         help: "slow EMA length",
     },
     ParamDoc {
         name: "size",
-        kind: "decimal > 0",
+        kind: ParamKind::PositiveDecimal,
         default: "1",
         help: "units bought on entry",
     },
@@ -43,7 +49,7 @@ pub struct EmaCross {
 impl EmaCross {
     pub fn new(config: &StrategyConfig) -> Result<Self, StrategyError> {
         let p = Params::new("ema_cross", &config.params, PARAMS)?;
-        let (fast, slow) = (p.integer("fast", 1, 10_000)?, p.integer("slow", 2, 10_000)?);
+        let (fast, slow) = (p.integer("fast")?, p.integer("slow")?);
         if fast >= slow {
             return Err(StrategyError::InvalidParam {
                 strategy: "ema_cross",

@@ -49,18 +49,6 @@ pub(super) fn create(
     })
 }
 
-/// The parameter list of a built-in strategy (for help texts).
-pub fn params_of(name: &str) -> Option<&'static [super::params::ParamDoc]> {
-    Some(match name {
-        "sma_cross" => sma_cross::PARAMS,
-        "ema_cross" => ema_cross::PARAMS,
-        "rsi_reversion" => rsi_reversion::PARAMS,
-        "macd_trend" => macd_trend::PARAMS,
-        "bollinger_breakout" => bollinger_breakout::PARAMS,
-        _ => return None,
-    })
-}
-
 /// Long-only entries and exits with at most one working order per symbol.
 fn act(ctx: &mut Context<'_>, symbol: Symbol, size: Decimal, enter: bool, exit: bool) {
     // Most bars give no signal: then there is nothing to look up.
@@ -134,4 +122,65 @@ fn restore_state<T: serde::de::DeserializeOwned>(
         strategy,
         reason: e.to_string(),
     })
+}
+
+/// A built-in strategy as the catalog shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct StrategyInfo {
+    pub name: &'static str,
+    /// What it does, in a sentence.
+    pub summary: &'static str,
+    pub params: &'static [super::params::ParamDoc],
+    /// Rules between parameters that a schema of each alone cannot state.
+    pub rules: &'static [&'static str],
+}
+
+impl StrategyInfo {
+    /// Its parameters as one JSON Schema object, the rules in its description.
+    pub fn params_schema(&self) -> serde_json::Value {
+        let mut schema = super::params::params_schema(self.params);
+        if !self.rules.is_empty() {
+            schema["description"] = self.rules.join("; ").into();
+        }
+        schema
+    }
+}
+
+/// Every built-in strategy, in [`NAMES`] order.
+pub const CATALOG: &[StrategyInfo] = &[
+    StrategyInfo {
+        name: "sma_cross",
+        summary: "Buys `size` when the close crosses above SMA(`period`) while flat; sells the position when it crosses below.",
+        params: sma_cross::PARAMS,
+        rules: &[],
+    },
+    StrategyInfo {
+        name: "ema_cross",
+        summary: "Buys `size` when EMA(`fast`) crosses above EMA(`slow`) while flat; sells the position when it crosses below.",
+        params: ema_cross::PARAMS,
+        rules: &["fast < slow"],
+    },
+    StrategyInfo {
+        name: "rsi_reversion",
+        summary: "Buys `size` when RSI(`period`) falls below `lower` while flat; sells the position when it rises above `upper`.",
+        params: rsi_reversion::PARAMS,
+        rules: &["lower < upper"],
+    },
+    StrategyInfo {
+        name: "macd_trend",
+        summary: "Buys `size` when the MACD line crosses above its signal while flat; sells the position when it crosses below.",
+        params: macd_trend::PARAMS,
+        rules: &["fast < slow"],
+    },
+    StrategyInfo {
+        name: "bollinger_breakout",
+        summary: "Buys `size` when the close breaks above the upper Bollinger band (`period`, `k`) while flat; sells the position when it falls below the middle band.",
+        params: bollinger_breakout::PARAMS,
+        rules: &[],
+    },
+];
+
+/// The catalog entry of a built-in strategy.
+pub fn info(name: &str) -> Option<&'static StrategyInfo> {
+    CATALOG.iter().find(|s| s.name == name)
 }

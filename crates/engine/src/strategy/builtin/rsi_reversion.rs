@@ -5,31 +5,40 @@ use domain::{Candle, Decimal, Symbol, Timeframe};
 
 use super::{PerSymbol, act};
 use crate::indicators::IndicatorSpec;
-use crate::strategy::params::{ParamDoc, Params};
+use crate::strategy::params::{ParamDoc, ParamKind, Params};
 use crate::strategy::{Context, IndicatorId, Setup, Strategy, StrategyConfig, StrategyError};
 
 pub(super) const PARAMS: &[ParamDoc] = &[
     ParamDoc {
         name: "period",
-        kind: "integer 2..=10000",
+        kind: ParamKind::Integer {
+            min: 2,
+            max: 10_000,
+        },
         default: "14",
         help: "RSI length",
     },
     ParamDoc {
         name: "lower",
-        kind: "number 0..=100",
+        kind: ParamKind::Number {
+            min: 0.0,
+            max: 100.0,
+        },
         default: "30",
         help: "buy below this RSI",
     },
     ParamDoc {
         name: "upper",
-        kind: "number 0..=100",
+        kind: ParamKind::Number {
+            min: 0.0,
+            max: 100.0,
+        },
         default: "70",
         help: "sell above this RSI, above lower",
     },
     ParamDoc {
         name: "size",
-        kind: "decimal > 0",
+        kind: ParamKind::PositiveDecimal,
         default: "1",
         help: "units bought on entry",
     },
@@ -49,10 +58,7 @@ pub struct RsiReversion {
 impl RsiReversion {
     pub fn new(config: &StrategyConfig) -> Result<Self, StrategyError> {
         let p = Params::new("rsi_reversion", &config.params, PARAMS)?;
-        let (lower, upper) = (
-            p.number("lower", 0.0, 100.0)?,
-            p.number("upper", 0.0, 100.0)?,
-        );
+        let (lower, upper) = (p.number("lower")?, p.number("upper")?);
         if lower >= upper {
             return Err(StrategyError::InvalidParam {
                 strategy: "rsi_reversion",
@@ -61,7 +67,7 @@ impl RsiReversion {
             });
         }
         Ok(RsiReversion {
-            period: p.integer("period", 2, 10_000)?,
+            period: p.integer("period")?,
             lower,
             upper,
             size: p.positive_decimal("size")?,

@@ -5,19 +5,22 @@ use domain::{Candle, Decimal, Symbol, Timeframe};
 
 use super::{PerSymbol, PreviousPair, act, restore_state};
 use crate::indicators::IndicatorSpec;
-use crate::strategy::params::{ParamDoc, Params};
+use crate::strategy::params::{ParamDoc, ParamKind, Params};
 use crate::strategy::{Context, IndicatorId, Setup, Strategy, StrategyConfig, StrategyError};
 
 pub(super) const PARAMS: &[ParamDoc] = &[
     ParamDoc {
         name: "period",
-        kind: "integer 1..=10000",
+        kind: ParamKind::Integer {
+            min: 1,
+            max: 10_000,
+        },
         default: "30",
         help: "SMA length in bars",
     },
     ParamDoc {
         name: "size",
-        kind: "decimal > 0",
+        kind: ParamKind::PositiveDecimal,
         default: "1",
         help: "units bought on entry",
     },
@@ -37,7 +40,7 @@ impl SmaCross {
     pub fn new(config: &StrategyConfig) -> Result<Self, StrategyError> {
         let p = Params::new("sma_cross", &config.params, PARAMS)?;
         Ok(SmaCross {
-            period: p.integer("period", 1, 10_000)?,
+            period: p.integer("period")?,
             size: p.positive_decimal("size")?,
             timeframe: config.primary_timeframe()?,
             symbols: config.symbols.clone(),

@@ -1,6 +1,6 @@
 //! The system of record's contract, one suite per port: [`ledger`] (`AccountLedger`),
 //! [`orders`] (`OrderRecords`), [`strategies`], [`history`], [`reports`], [`commit`]
-//! (`CoreCommit`) and [`outbox`] (`OutboxQueue`). Every case takes a factory for a whole
+//! (`CoreCommit`), [`outbox`] (`OutboxQueue`) and [`research`] (`ResearchJobs`). Every case takes a factory for a whole
 //! fresh store, since a port's contract involves the others (an order needs an account, a
 //! fill arrives with the core's commit), and asserts through the port it is named after.
 
@@ -10,6 +10,7 @@ pub mod ledger;
 pub mod orders;
 pub mod outbox;
 pub mod reports;
+pub mod research;
 pub mod strategies;
 
 use std::future::Future;
