@@ -49,6 +49,7 @@ BINARIES = {
     "ReportsFunction": "stratus-reports",
     "MarketFunction": "stratus-market",
     "ResearchFunction": "stratus-research",
+    "ResearchWorkerFunction": "stratus-research-worker",
     "ReportsEventsFunction": "stratus-reports-events",
 }
 

@@ -17,4 +17,5 @@ mod openapi;
 mod orders;
 mod races;
 mod reports;
+mod research;
 mod security;

@@ -404,7 +404,8 @@ async fn no_malformed_input_gets_a_5xx(backend: Backend) {
                 .replace("{user_id}", id)
                 .replace("{symbol}", id)
                 .replace("{code}", id)
-                .replace("{name}", id);
+                .replace("{name}", id)
+                .replace("{job_id}", id);
             let bodies: Vec<Option<&[u8]>> = if *method == Method::GET || *method == Method::DELETE
             {
                 vec![None]
@@ -501,7 +502,8 @@ async fn a_signed_token_of_a_user_that_does_not_exist_is_refused_everywhere(back
             .replace("{user_id}", &ada.user_id)
             .replace("{symbol}", "ES")
             .replace("{code}", "XNYS")
-            .replace("{name}", "sma_cross");
+            .replace("{name}", "sma_cross")
+            .replace("{job_id}", &account);
         let body = (*method != Method::GET && *method != Method::DELETE).then(|| json!({}));
         let r = app.call(method.clone(), &path, Some(&ghost), body).await;
         assert_eq!(

@@ -124,6 +124,8 @@ pub struct Settings {
     pub consume_executions: bool,
     /// The core container also runs the daily report job (instead of the schedule).
     pub daily_reports: bool,
+    /// Research jobs (backtests, optimisations) `stratus up` runs at once.
+    pub research_workers: u32,
 }
 
 /// A list given as a list (TOML) or comma-separated (an environment variable).
@@ -177,6 +179,7 @@ impl Default for Settings {
             feed: None,
             consume_executions: false,
             daily_reports: false,
+            research_workers: 2,
         }
     }
 }
@@ -327,6 +330,7 @@ impl Settings {
             ("register_rate_per_minute", self.register_rate_per_minute),
             ("ws_max_per_user", self.ws_max_per_user),
             ("ws_max_subscriptions", self.ws_max_subscriptions),
+            ("research_workers", self.research_workers),
         ];
         for (setting, value) in positive {
             if value == 0 {

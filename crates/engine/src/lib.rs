@@ -7,6 +7,7 @@ pub mod engine;
 pub mod indicators;
 pub mod market_data;
 pub mod matching;
+pub mod optimize;
 pub mod paper;
 pub mod portfolio;
 pub mod rng;

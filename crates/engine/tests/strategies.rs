@@ -699,3 +699,117 @@ fn the_catalog_schemas_are_what_the_strategies_accept() {
     }
     assert!(engine::strategy::builtin::info("nope").is_none());
 }
+
+/// A grid search runs every set as a plain backtest would, ranks them stably, gives the
+/// same answer on one thread and on several, and walk-forward tests the best sets on the
+/// bars it left out.
+#[test]
+fn optimisation_runs_are_backtests_ranked_the_same_on_any_number_of_threads() {
+    use engine::optimize::{OptimizeConfig, OptimizeError, RankBy, Search, optimize};
+    let data = read_file(&data("orcl-1995-2014.txt"), Symbol::parse("ORCL").unwrap()).unwrap();
+    let MarketData::Bars { candles, .. } = data else {
+        panic!("bars")
+    };
+    let base = BacktestConfig {
+        symbol: Symbol::parse("ORCL").unwrap(),
+        strategy: "sma_cross".into(),
+        params: serde_json::json!({"size": 100}),
+        cash: Money::new(Decimal::from(100_000)),
+        costs: CostModel::default(),
+        timeframe: None,
+        from: None,
+        to: None,
+        tick_size: Decimal::new(1, 2),
+    };
+    let grid: std::collections::BTreeMap<String, Vec<serde_json::Value>> = [(
+        "period".to_owned(),
+        (10..=40).step_by(5).map(serde_json::Value::from).collect(),
+    )]
+    .into();
+    let config = |threads| OptimizeConfig {
+        backtest: base.clone(),
+        search: Search::Grid(grid.clone()),
+        rank_by: RankBy::Sharpe,
+        threads,
+        walk_forward: None,
+        top: 3,
+        max_runs: 100,
+    };
+    let one = optimize(&candles, &config(1), &|_, _| {}).unwrap();
+    let two = optimize(&candles, &config(2), &|_, _| {}).unwrap();
+    assert_eq!(one.runs, 7);
+    let ranks = |r: &engine::optimize::OptimizeReport| {
+        r.all
+            .iter()
+            .map(|x| (x.rank, x.params.clone(), x.score))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ranks(&one), ranks(&two));
+    // Every run is the backtest of its parameters.
+    for ranked in &one.all {
+        let single = backtest::run(
+            candles
+                .iter()
+                .map(|c| Ok(engine::market_data::Record::Bar(*c))),
+            &BacktestConfig {
+                params: ranked.params.clone(),
+                ..base.clone()
+            },
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(ranked.in_sample.final_equity, single.final_equity);
+        assert_eq!(ranked.in_sample.fills, single.fills.len());
+    }
+    // Best first.
+    let scores: Vec<f64> = one.best.iter().map(|b| b.score.unwrap()).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    assert_eq!(one.best[0].rank, 1);
+
+    let walk = optimize(
+        &candles,
+        &OptimizeConfig {
+            walk_forward: Some(0.7),
+            ..config(2)
+        },
+        &|_, _| {},
+    )
+    .unwrap();
+    assert_eq!(walk.bars, candles.len() * 7 / 10);
+    assert_eq!(walk.split_at, Some(candles[walk.bars].start));
+    assert!(walk.best.iter().all(|b| b.out_of_sample.is_some()));
+    assert!(walk.all.iter().all(|b| b.out_of_sample.is_none()));
+
+    // Random search: seeded, so the same draws every time; and the run limit holds.
+    let random = |seed| OptimizeConfig {
+        search: Search::Random {
+            ranges: [(
+                "period".to_owned(),
+                engine::optimize::ParamRange::Integer { min: 5, max: 60 },
+            )]
+            .into(),
+            samples: 5,
+            seed,
+        },
+        ..config(2)
+    };
+    let a = optimize(&candles, &random(7), &|_, _| {}).unwrap();
+    let b = optimize(&candles, &random(7), &|_, _| {}).unwrap();
+    assert_eq!(ranks(&a), ranks(&b));
+    let too_many = OptimizeConfig {
+        max_runs: 5,
+        ..config(1)
+    };
+    assert!(matches!(
+        optimize(&candles, &too_many, &|_, _| {}),
+        Err(OptimizeError::TooManyRuns { runs: 7, max: 5 })
+    ));
+    let bad = OptimizeConfig {
+        search: Search::Grid([("period".to_owned(), vec![serde_json::json!(0)])].into()),
+        ..config(1)
+    };
+    assert!(matches!(
+        optimize(&candles, &bad, &|_, _| {}),
+        Err(OptimizeError::Backtest(_))
+    ));
+}

@@ -34,6 +34,7 @@ pub struct Platform {
     pub addr: SocketAddr,
     pub state: AppState,
     service: Service,
+    research: research_fn::worker::Workers,
     server: JoinHandle<std::io::Result<()>>,
     stop_server: watch::Sender<bool>,
 }
@@ -105,6 +106,14 @@ impl Platform {
                 daily_reports: true,
             },
         );
+        // Research jobs run here too: a bounded pool, each optimisation over every core.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let research = research_fn::worker::spawn(
+            state.clone(),
+            state.settings.research_workers as usize,
+            cores,
+        )
+        .await;
         let router: Router =
             function_routes().into_router_with(state.clone(), service.routes(state.clone()));
         let listener = tokio::net::TcpListener::bind(&config.bind)
@@ -126,6 +135,7 @@ impl Platform {
             addr,
             state,
             service,
+            research,
             server,
             stop_server,
         })
@@ -136,6 +146,7 @@ impl Platform {
     pub async fn stop(self) {
         let _ = self.stop_server.send(true);
         let _ = self.server.await;
+        self.research.stop().await;
         self.service.stop().await;
     }
 }
