@@ -142,6 +142,31 @@ async fn the_platform_end_to_end(backend: Backend) {
     let ticker = call(&addr, "GET", "/instruments/SPY/ticker", Some(&ada), None).await;
     assert_eq!(ticker.body["last"], tape["trades"][0], "{}", ticker.body);
 
+    // A backtest job over the candles the core recorded, run by the platform's workers.
+    let job = call(
+        &addr,
+        "POST",
+        "/backtests",
+        Some(&ada),
+        Some(json!({"strategy": "sma_cross", "params": {"period": 3}, "symbols": ["SPY"], "timeframe": "1m"})),
+    )
+    .await;
+    assert_eq!(job.status, 202, "{}", job.body);
+    let path = format!("/backtests/{}", job.body["id"].as_str().unwrap());
+    let done = eventually(60, "the backtest job", || {
+        let (addr, ada, path) = (addr.clone(), ada.clone(), path.clone());
+        async move {
+            let r = call(&addr, "GET", &path, Some(&ada), None).await;
+            (r.body["status"] == "succeeded" || r.body["status"] == "failed").then_some(r.body)
+        }
+    })
+    .await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert!(
+        done["result"]["runs"][0]["bars"].as_u64().unwrap() >= 2,
+        "{done}"
+    );
+
     // Both users listen; only Ada trades.
     let (mut ws, _) =
         tokio_tungstenite::connect_async(format!("ws://{addr}/ws?access_token={ada}"))

@@ -24,6 +24,8 @@ enum Command {
     Up(commands::up::UpArgs),
     /// Run a strategy over a data file and report its performance.
     Backtest(commands::backtest::BacktestArgs),
+    /// Search a strategy's parameters over a data file (grid or random, walk-forward).
+    Optimize(commands::optimize::OptimizeArgs),
     /// Print the candles a data file aggregates or resamples to.
     Candles(commands::candles::CandlesArgs),
     /// Print indicator series over a data file.
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Up(args) => commands::up::run(args),
         Command::Backtest(args) => commands::backtest::run(args),
+        Command::Optimize(args) => commands::optimize::run(args),
         Command::Candles(args) => commands::candles::run(args),
         Command::Indicators(args) => commands::indicators::run(args),
         Command::Data(args) => commands::data::run(args),

@@ -1789,3 +1789,145 @@ fn data_import_of_a_bad_file_names_the_line_and_writes_nothing() {
     ]);
     assert_mentions(&err, &["--symbol"]);
 }
+
+// ---------------------------------------------------------------------------------------
+// stratus optimize
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn optimize_ranks_a_grid_the_same_on_one_thread_and_two_and_each_run_is_its_backtest() {
+    let args = |threads: &str| {
+        vec![
+            "optimize",
+            "--data",
+            ORCL,
+            "--symbol",
+            "ORCL",
+            "--strategy",
+            "sma_cross",
+            "--param",
+            "size=100",
+            "--grid",
+            "period=20,30,40",
+            "--rank-by",
+            "total_return",
+            "--json",
+            "--progress",
+            "never",
+            "--threads",
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .chain([threads.to_owned()])
+        .collect::<Vec<String>>()
+    };
+    let run = |threads| {
+        let a = args(threads);
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        serde_json::from_str::<Value>(&succeeds(&refs)).unwrap()
+    };
+    let (one, two) = (run("1"), run("2"));
+    assert_eq!(one["all"], two["all"]);
+    assert_eq!(one["runs"], 3);
+    // The period-30 run is the ORCL_SMA_CROSS backtest.
+    let backtest: Value = serde_json::from_str(&succeeds(ORCL_SMA_CROSS)).unwrap();
+    let thirty = one["all"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["params"]["period"] == 30)
+        .unwrap();
+    assert_eq!(
+        thirty["in_sample"]["final_equity"],
+        backtest["final_equity"]
+    );
+    assert_eq!(thirty["in_sample"]["metrics"], backtest["metrics"]);
+    let best = one["best"][0]["in_sample"]["metrics"]["total_return"]
+        .as_f64()
+        .unwrap();
+    for r in one["all"].as_array().unwrap() {
+        assert!(r["in_sample"]["metrics"]["total_return"].as_f64().unwrap() <= best);
+    }
+    // A table with a walk-forward column, and the progress bar when asked.
+    let (status, stdout, stderr) = stratus(&[
+        "optimize",
+        "--data",
+        ORCL,
+        "--symbol",
+        "ORCL",
+        "--strategy",
+        "sma_cross",
+        "--random",
+        "period=5..60",
+        "--samples",
+        "4",
+        "--seed",
+        "9",
+        "--walk-forward",
+        "0.7",
+        "--top",
+        "2",
+        "--progress",
+        "always",
+    ]);
+    assert!(status.success(), "{stderr}");
+    assert_mentions(
+        &stdout,
+        &[
+            "4 runs over",
+            "walk-forward: searched before",
+            "out-of-sample",
+        ],
+    );
+    assert!(stderr.contains("6/6 runs"), "{stderr}");
+}
+
+#[test]
+fn optimize_refuses_bad_searches_before_reading_the_data() {
+    let base = [
+        "optimize",
+        "--data",
+        ORCL,
+        "--symbol",
+        "ORCL",
+        "--strategy",
+        "sma_cross",
+    ];
+    fn with<'a>(base: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+        base.iter().chain(extra).copied().collect()
+    }
+    assert_mentions(&fails(&with(&base, &[])), &["--grid", "--random"]);
+    assert_mentions(
+        &fails(&with(&base, &["--grid", "period=10,0"])),
+        &["period"],
+    );
+    assert_mentions(&fails(&with(&base, &["--grid", "colour=1,2"])), &["colour"]);
+    assert_mentions(
+        &fails(&with(&base, &["--grid", "period"])),
+        &["--grid", "KEY=VALUE"],
+    );
+    assert_mentions(
+        &fails(&with(&base, &["--random", "period=5-60"])),
+        &["MIN..MAX"],
+    );
+    assert_mentions(
+        &fails(&with(&base, &["--grid", "period=10", "--rank-by", "luck"])),
+        &["--rank-by", "sharpe"],
+    );
+    assert_mentions(
+        &fails(&with(
+            &base,
+            &["--grid", "period=10", "--walk-forward", "1.5"],
+        )),
+        &["--walk-forward"],
+    );
+    let many: String = (1..=2001)
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let many = format!("period={many}");
+    assert_mentions(
+        &fails(&with(&base, &["--grid", &many])),
+        &["2001 runs", "2000"],
+    );
+}

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use domain::{Decimal, Money, Symbol, Timestamp};
+use domain::{Candle, Decimal, Money, Price, Quantity, Symbol, Timeframe, Timestamp};
 use engine::backtest::{self, BacktestConfig};
 use engine::market_data::csv::DataReader;
 use engine::paper::CostModel;
@@ -29,15 +29,14 @@ pub struct BacktestArgs {
     period: usize,
 }
 
-/// Writes `bars` one-minute bars of a random walk (prices on a 0.01 grid).
-fn write_bars(path: &std::path::Path, bars: usize, seed: u64) -> anyhow::Result<()> {
-    let file = std::fs::File::create(path)
-        .with_context(|| format!("{}: cannot create", path.display()))?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-    writeln!(out, "time,open,high,low,close,volume")?;
+/// `bars` one-minute bars of a random walk of `symbol` from 2024-01-01 (prices on a 0.01
+/// grid, four steps a bar): the benches' market.
+pub fn synthetic_bars(symbol: Symbol, bars: usize, seed: u64) -> anyhow::Result<Vec<Candle>> {
     let mut rng = SplitMix64::new(seed);
     let start = Timestamp::parse("2024-01-01T00:00:00Z")?;
     let mut cents: i64 = 10_000;
+    let price = |c: i64| Price::new(Decimal::new(c, 2));
+    let mut out = Vec::with_capacity(bars);
     for i in 0..bars {
         let open = cents;
         let mut high = open;
@@ -47,24 +46,38 @@ fn write_bars(path: &std::path::Path, bars: usize, seed: u64) -> anyhow::Result<
             high = high.max(cents);
             low = low.min(cents);
         }
-        let time = Timestamp::from_nanos(start.nanos() + i as i64 * 60_000_000_000);
-        let volume = 1 + rng.below(500);
-        let p = |c: i64| format!("{}.{:02}", c / 100, c % 100);
-        writeln!(
-            out,
-            "{time},{},{},{},{},{volume}",
-            p(open),
-            p(high),
-            p(low),
-            p(cents)
-        )?;
+        let start = Timestamp::from_nanos(start.nanos() + i as i64 * 60_000_000_000);
+        out.push(Candle {
+            symbol,
+            timeframe: Timeframe::M1,
+            start,
+            end: Timeframe::M1.period_end(start),
+            open: price(open)?,
+            high: price(high)?,
+            low: price(low)?,
+            close: price(cents)?,
+            volume: Quantity::new(Decimal::from(1 + rng.below(500)))?,
+            trades: 1,
+        });
     }
+    Ok(out)
+}
+
+/// Writes `bars` synthetic one-minute bars as CSV (what `stratus candles --csv` writes).
+fn write_bars(path: &std::path::Path, bars: usize, seed: u64) -> anyhow::Result<()> {
+    let file = std::fs::File::create(path)
+        .with_context(|| format!("{}: cannot create", path.display()))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    crate::commands::candles::write_csv(
+        &mut out,
+        &synthetic_bars(Symbol::parse("BENCH")?, bars, seed)?,
+    )?;
     out.flush()?;
     Ok(())
 }
 
 /// The process's peak resident memory in MiB (Linux), if known.
-fn peak_rss_mb() -> Option<f64> {
+pub fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;

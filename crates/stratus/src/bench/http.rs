@@ -18,7 +18,7 @@
 //! The HTTP client is hyper's connection API (`client`): one keep-alive HTTP/1.1
 //! connection per worker, one request at a time.
 
-mod client;
+pub(super) mod client;
 #[cfg(test)]
 mod tests;
 
@@ -172,7 +172,7 @@ pub fn run(args: HttpArgs) -> anyhow::Result<()> {
 
 /// A random 64-bit number from the standard library's hasher keys, which are random per
 /// process (no RNG crate needed).
-fn random_u64() -> u64 {
+pub(super) fn random_u64() -> u64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u32(std::process::id());
     h.finish()
@@ -186,7 +186,7 @@ struct Session {
 }
 
 /// Sends one setup request and insists on a 2xx answer with a JSON body.
-async fn setup_call(
+pub(super) async fn setup_call(
     conn: &mut Conn,
     url: &BaseUrl,
     step: &str,

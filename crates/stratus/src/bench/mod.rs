@@ -9,6 +9,7 @@ mod http;
 mod indicators;
 mod matching;
 mod pipeline;
+mod research;
 
 use clap::{Args, Subcommand};
 
@@ -34,6 +35,12 @@ enum Bench {
     /// Synthetic ticks of several symbols through the engine: candles, sma_cross, paper
     /// fills, marking.
     Pipeline(pipeline::PipelineArgs),
+    /// The candles route's latency for 1,000 candles, recorded and resampled.
+    CandlesRoute(research::CandlesRouteArgs),
+    /// 100 parameter sets × 100,000 bars in one optimisation, one thread vs every core.
+    Sweep(research::SweepArgs),
+    /// A backtest job over HTTP, its report against the CLI's on the same bars.
+    BacktestJob(research::ResearchArgs),
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -47,6 +54,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         Bench::Indicators(a) => indicators::run(a),
         Bench::Http(a) => http::run(a),
         Bench::Pipeline(a) => pipeline::run(a),
+        Bench::CandlesRoute(a) => research::candles_route(a),
+        Bench::Sweep(a) => research::sweep(a),
+        Bench::BacktestJob(a) => research::backtest_job(a),
     }
 }
 

@@ -17,31 +17,39 @@ use engine::strategy::builtin;
 
 use super::input::DataArgs;
 
+/// What a run is: the data, the strategy, the account and its costs (shared by
+/// `backtest` and `optimize`).
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Strategy to run: sma_cross, ema_cross, rsi_reversion, macd_trend, bollinger_breakout.
+    #[arg(long)]
+    pub strategy: String,
+    /// A strategy parameter, repeatable: --param period=30 --param size=10.
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+    /// Starting cash.
+    #[arg(long, default_value = "10000")]
+    pub cash: String,
+    /// Commission: 0, per_unit:AMOUNT, percent:PCT (or PCT%), fixed:AMOUNT.
+    #[arg(long, default_value = "0")]
+    pub commission: String,
+    /// Slippage on market and stop fills: 0, ticks:N, bps:N.
+    #[arg(long, default_value = "0")]
+    pub slippage: String,
+    /// Trade on candles of this timeframe (default: the file's bars; ticks: 1m).
+    #[arg(long, value_name = "TF")]
+    pub timeframe: Option<String>,
+    /// Price grid of the instrument (for limit/stop prices and slippage in ticks).
+    #[arg(long, default_value = "0.01")]
+    pub tick_size: String,
+}
+
 #[derive(Debug, Args)]
 pub struct BacktestArgs {
     #[command(flatten)]
-    data: DataArgs,
-    /// Strategy to run: sma_cross, ema_cross, rsi_reversion, macd_trend, bollinger_breakout.
-    #[arg(long)]
-    strategy: String,
-    /// A strategy parameter, repeatable: --param period=30 --param size=10.
-    #[arg(long = "param", value_name = "KEY=VALUE")]
-    params: Vec<String>,
-    /// Starting cash.
-    #[arg(long, default_value = "10000")]
-    cash: String,
-    /// Commission: 0, per_unit:AMOUNT, percent:PCT (or PCT%), fixed:AMOUNT.
-    #[arg(long, default_value = "0")]
-    commission: String,
-    /// Slippage on market and stop fills: 0, ticks:N, bps:N.
-    #[arg(long, default_value = "0")]
-    slippage: String,
-    /// Trade on candles of this timeframe (default: the file's bars; ticks: 1m).
-    #[arg(long, value_name = "TF")]
-    timeframe: Option<String>,
-    /// Price grid of the instrument (for limit/stop prices and slippage in ticks).
-    #[arg(long, default_value = "0.01")]
-    tick_size: String,
+    run: RunArgs,
     /// Print one JSON document instead of a table.
     #[arg(long)]
     json: bool,
@@ -58,7 +66,7 @@ pub struct BacktestArgs {
 
 /// When to draw the progress bar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Progress {
+pub enum Progress {
     Auto,
     Always,
     Never,
@@ -66,20 +74,19 @@ enum Progress {
 
 /// One frame of the progress bar: a carriage return, then the bar, so each frame
 /// overwrites the last on a terminal.
-fn progress_frame(done: f64, records: u64, elapsed_secs: f64) -> String {
+pub fn progress_frame(done: f64, count: &str, elapsed_secs: f64) -> String {
     let filled = ((done * 30.0).round() as usize).min(30);
     format!(
-        "\r[{}{}] {:>3.0}%  {} records  {:.1}s",
+        "\r[{}{}] {:>3.0}%  {count}  {:.1}s",
         "#".repeat(filled),
         ".".repeat(30 - filled),
         done * 100.0,
-        records,
         elapsed_secs
     )
 }
 
 /// `--param k=v` pairs into a JSON object (numbers stay numbers, the rest strings).
-fn params(pairs: &[String]) -> anyhow::Result<serde_json::Value> {
+pub fn params(pairs: &[String]) -> anyhow::Result<serde_json::Value> {
     let mut map = serde_json::Map::new();
     for pair in pairs {
         let Some((key, value)) = pair.split_once('=') else {
@@ -115,7 +122,7 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-pub fn config(args: &BacktestArgs) -> anyhow::Result<BacktestConfig> {
+pub fn config(args: &RunArgs) -> anyhow::Result<BacktestConfig> {
     if !builtin::NAMES.contains(&args.strategy.as_str()) {
         bail!(
             "unknown strategy {:?}; valid: {}",
@@ -160,7 +167,7 @@ pub fn config(args: &BacktestArgs) -> anyhow::Result<BacktestConfig> {
 }
 
 pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
-    let config = config(&args)?;
+    let config = config(&args.run)?;
     // Parameters are checked before the file is read: a typo fails at once.
     let probe = engine::strategy::StrategyConfig::new(
         vec![config.symbol],
@@ -169,7 +176,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
     );
     engine::strategy::create(&config.strategy, &probe)?;
 
-    let path = &args.data.data;
+    let path = &args.run.data.data;
     let file =
         std::fs::File::open(path).with_context(|| format!("{}: cannot read", path.display()))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0).max(1);
@@ -195,7 +202,10 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
         let elapsed = started.elapsed().as_secs_f64();
         if show && elapsed >= after_secs {
             let done = (read.load(Ordering::Relaxed) as f64 / size as f64).min(1.0);
-            eprint!("{}", progress_frame(done, records, elapsed));
+            eprint!(
+                "{}",
+                progress_frame(done, &format!("{records} records"), elapsed)
+            );
             drawn = true;
         }
     };
@@ -204,7 +214,11 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
         // The last frame: the run is complete (a `--to` may have stopped it before the
         // end of the file).
         Ok(report) if drawn || args.progress == Progress::Always => {
-            let frame = progress_frame(1.0, report.records, started.elapsed().as_secs_f64());
+            let frame = progress_frame(
+                1.0,
+                &format!("{} records", report.records),
+                started.elapsed().as_secs_f64(),
+            );
             eprintln!("{frame}");
         }
         // The error goes on a line of its own.

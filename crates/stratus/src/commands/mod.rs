@@ -5,4 +5,5 @@ pub mod candles;
 pub mod data;
 pub mod indicators;
 pub mod input;
+pub mod optimize;
 pub mod up;
