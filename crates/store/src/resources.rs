@@ -55,7 +55,16 @@ mod tests {
     fn the_definitions_parse_and_cover_the_design() {
         let r = Resources::load().expect("valid resources.json");
         let streams: Vec<&str> = r.streams.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(streams, ["ticks", "commands", "executions", "candles"]);
+        assert_eq!(
+            streams,
+            [
+                "ticks",
+                "commands",
+                "executions",
+                "candles",
+                "research-jobs"
+            ]
+        );
         assert!(
             r.tables.iter().any(|t| t.name == "auth")
                 && r.tables.iter().any(|t| t.name == "read-models")

@@ -947,7 +947,7 @@ impl ResearchJobs for MemoryRecords {
             .filter(|(j, _)| j.user_id == user && j.kind == kind)
             .map(|(j, _)| j.clone())
             .collect();
-        jobs.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+        jobs.sort_by_key(|j| std::cmp::Reverse((j.created_at, j.id)));
         jobs.truncate(limit);
         Ok(jobs)
     }

@@ -231,8 +231,8 @@ fn print_table(
     }
     writeln!(
         out,
-        "{:>4}  {:<36} {:>9} {:>7} {:>9} {:>7}  {}",
-        "rank", "params", "return", "sharpe", "max dd", "trades", "out-of-sample return / sharpe"
+        "{:>4}  {:<36} {:>9} {:>7} {:>9} {:>7}  out-of-sample return / sharpe",
+        "rank", "params", "return", "sharpe", "max dd", "trades"
     )?;
     for r in &report.best {
         let m = &r.in_sample.metrics;
