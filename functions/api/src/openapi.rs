@@ -63,7 +63,8 @@ fn problem(description: &str) -> Value {
 
 /// Joins the functions' parts into the document: info, servers, security, and the answers
 /// every operation can give — 503 (a backend is unavailable); 401 and 404 when it needs
-/// authentication; 400, 413, 415 and 422 when it takes a JSON body.
+/// authentication; 400 when it reads a query string; 400, 413, 415 and 422 when it takes a
+/// JSON body.
 pub fn assemble(parts: impl IntoIterator<Item = utoipa::openapi::OpenApi>) -> Value {
     let mut merged = <SharedApi as utoipa::OpenApi>::openapi();
     for part in parts {
@@ -115,6 +116,9 @@ fn finish_operation(operation: &mut Value) {
         operation["security"] = json!([]);
     }
     let has_body = operation.get("requestBody").is_some();
+    let has_query = operation["parameters"]
+        .as_array()
+        .is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
     let responses = &mut operation["responses"];
     let mut add = |code: &str, description: &str| {
         if responses.get(code).is_none() {
@@ -127,6 +131,9 @@ fn finish_operation(operation: &mut Value) {
             "Not authenticated: no credential, or an invalid, expired or revoked one",
         );
         add("404", "Unknown, or not the caller's");
+    }
+    if has_query {
+        add("400", "A query parameter that cannot be used (named)");
     }
     if has_body {
         add("400", "Malformed JSON");

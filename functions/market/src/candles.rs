@@ -21,7 +21,7 @@ const DEFAULT_CANDLES: usize = 500;
 /// The most recorded candles one page may be resampled from (a page of 1w candles from
 /// 1m ones would read 10,080 a candle).
 pub const MAX_BASE_CANDLES: usize = 1_000_000;
-/// Recorded candles read per query while resampling.
+/// The most recorded candles read per query while resampling.
 const CHUNK: usize = 20_000;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -285,6 +285,13 @@ async fn resampled_page(
     }
     // Read back from the newest until `limit` whole periods are in hand: the oldest
     // period read may be cut by the chunk's edge, so one more is read and dropped.
+    // A whole page, and the one candle that shows the oldest period is complete, in the
+    // first read when the data has no gaps.
+    let per_candle = (timeframe.seconds() / source.seconds()) as usize;
+    let chunk_size = per_candle
+        .saturating_mul(limit)
+        .saturating_add(1)
+        .clamp(1, CHUNK);
     let mut newest_first: Vec<Candle> = Vec::new();
     let mut upper = last;
     let mut periods = 0usize;
@@ -292,9 +299,9 @@ async fn resampled_page(
     loop {
         let chunk = state
             .history
-            .latest_candles(symbol, source, first, upper, CHUNK)
+            .latest_candles(symbol, source, first, upper, chunk_size)
             .await?;
-        let exhausted = chunk.len() < CHUNK;
+        let exhausted = chunk.len() < chunk_size;
         let Some(oldest) = chunk.first().map(|c| c.start) else {
             break;
         };

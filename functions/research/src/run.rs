@@ -185,7 +185,7 @@ async fn backtest_job(
     job: &ResearchJob,
     request: &BacktestRequest,
 ) -> Result<Value, String> {
-    let window = request.market.check().map_err(|e| e.detail.clone())?;
+    let window = request.market().check().map_err(|e| e.detail.clone())?;
     // The bars of every symbol (and the benchmark's) first: they are also the progress's
     // denominator.
     let mut inputs = Vec::new();
@@ -249,7 +249,7 @@ async fn optimization_job(
     request: &OptimizationRequest,
     threads: usize,
 ) -> Result<Value, String> {
-    let window = request.market.check().map_err(|e| e.detail.clone())?;
+    let window = request.market().check().map_err(|e| e.detail.clone())?;
     let search = request.search().map_err(|e| e.detail.clone())?;
     let symbol = request.symbol.0;
     let source = spec::source_of(state, symbol, &window, "symbol")

@@ -24,32 +24,64 @@ pub const MAX_RUNS: usize = engine::optimize::MAX_RUNS;
 /// The most sets an optimisation reports in full (and tests out-of-sample).
 pub const MAX_TOP: usize = 50;
 
-/// The costs and window both kinds of job share.
-#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Market {
-    /// The bars' period the strategy trades on (the history's candles, resampled when
-    /// coarser).
-    pub timeframe: TimeframeInput,
-    /// First bar: a date (`2006-01-02`) or an RFC 3339 time. Default: the first stored.
-    #[serde(default)]
-    pub from: Option<String>,
-    /// Last day (included) or a time to stop before. Default: the last stored.
-    #[serde(default)]
-    pub to: Option<String>,
-    /// Starting cash (default 10000).
-    #[serde(default)]
-    pub cash: Option<Amount>,
-    /// `0`, `per_unit:AMOUNT`, `percent:PCT` or `fixed:AMOUNT` (default `0`).
-    #[serde(default)]
-    #[schema(example = "percent:0.1")]
-    pub commission: Option<String>,
-    /// Slippage of market and stop fills: `0`, `ticks:N` or `bps:N` (default `0`).
-    #[serde(default)]
-    #[schema(example = "bps:5")]
-    pub slippage: Option<String>,
+/// The window and costs both kinds of job share (their fields, checked together).
+#[derive(Debug, Clone)]
+pub struct Market<'a> {
+    pub timeframe: &'a TimeframeInput,
+    pub from: &'a Option<String>,
+    pub to: &'a Option<String>,
+    pub cash: &'a Option<Amount>,
+    pub commission: &'a Option<String>,
+    pub slippage: &'a Option<String>,
 }
 
+/// The window and cost fields of a research request (spelled out in each, not
+/// flattened: a flattened struct becomes an `allOf` whose parts each forbid the other's
+/// fields, which no document reader can satisfy).
+macro_rules! market_fields {
+    ($(#[$meta:meta])* pub struct $name:ident { $($body:tt)* }) => {
+        $(#[$meta])*
+        pub struct $name {
+            $($body)*
+            /// The bars' period the strategy trades on (the history's candles, resampled
+            /// when coarser).
+            pub timeframe: TimeframeInput,
+            /// First bar: a date (`2006-01-02`) or an RFC 3339 time. Default: the first
+            /// stored.
+            #[serde(default)]
+            pub from: Option<String>,
+            /// Last day (included) or a time to stop before. Default: the last stored.
+            #[serde(default)]
+            pub to: Option<String>,
+            /// Starting cash (default 10000).
+            #[serde(default)]
+            pub cash: Option<Amount>,
+            /// `0`, `per_unit:AMOUNT`, `percent:PCT` or `fixed:AMOUNT` (default `0`).
+            #[serde(default)]
+            #[schema(example = "percent:0.1")]
+            pub commission: Option<String>,
+            /// Slippage of market and stop fills: `0`, `ticks:N` or `bps:N` (default `0`).
+            #[serde(default)]
+            #[schema(example = "bps:5")]
+            pub slippage: Option<String>,
+        }
+
+        impl $name {
+            pub fn market(&self) -> Market<'_> {
+                Market {
+                    timeframe: &self.timeframe,
+                    from: &self.from,
+                    to: &self.to,
+                    cash: &self.cash,
+                    commission: &self.commission,
+                    slippage: &self.slippage,
+                }
+            }
+        }
+    };
+}
+
+market_fields! {
 /// A backtest job.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -64,11 +96,10 @@ pub struct BacktestRequest {
     /// 1 to 10 symbols with candle history; each is backtested on its own account of
     /// `cash`.
     pub symbols: Vec<SymbolInput>,
-    #[serde(flatten)]
-    pub market: Market,
     /// Compare with buying and holding this symbol instead of each traded one.
     #[serde(default)]
     pub benchmark: Option<SymbolInput>,
+}
 }
 
 /// Random draws for an optimisation.
@@ -86,6 +117,7 @@ pub struct RandomSearch {
     pub seed: u64,
 }
 
+market_fields! {
 /// An optimisation job: one symbol, a grid or random search.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -97,8 +129,6 @@ pub struct OptimizationRequest {
     #[schema(value_type = Object)]
     pub params: Map<String, Value>,
     pub symbol: SymbolInput,
-    #[serde(flatten)]
-    pub market: Market,
     /// Every combination of these values: `{"period": [10, 20, 30]}`.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
@@ -118,6 +148,7 @@ pub struct OptimizationRequest {
     /// How many of the best sets to report in full (1 to 50, default 10).
     #[serde(default)]
     pub top: Option<usize>,
+}
 }
 
 /// A checked market window and costs.
@@ -149,7 +180,7 @@ fn bound(field: &str, text: &str, end_of_day: bool) -> ApiResult<Timestamp> {
     })
 }
 
-impl Market {
+impl Market<'_> {
     pub fn check(&self) -> ApiResult<Window> {
         let from = match &self.from {
             Some(t) => bound("from", t, false)?,
@@ -326,7 +357,7 @@ impl BacktestRequest {
                 ));
             }
         }
-        let window = self.market.check()?;
+        let window = self.market().check()?;
         for (i, symbol) in self.symbols.iter().enumerate() {
             source_of(state, symbol.0, &window, &format!("symbols[{i}]")).await?;
         }
@@ -458,7 +489,7 @@ impl OptimizationRequest {
                 ));
             }
         }
-        let window = self.market.check()?;
+        let window = self.market().check()?;
         source_of(state, self.symbol.0, &window, "symbol").await?;
         Ok((window, search))
     }

@@ -58,6 +58,9 @@ pub struct SweepArgs {
     /// Threads of the parallel pass (default: every core).
     #[arg(long)]
     threads: Option<usize>,
+    /// Passes of each (one thread, then every core, alternating); the best of each counts.
+    #[arg(long, default_value_t = 3)]
+    passes: usize,
 }
 
 fn bench_symbol() -> anyhow::Result<Symbol> {
@@ -234,14 +237,34 @@ pub fn sweep(args: SweepArgs) -> anyhow::Result<()> {
         let report = optimize(&bars, &config(threads), &|_, _| {})?;
         Ok((started.elapsed().as_secs_f64(), report))
     };
-    let (one_secs, one) = timed(1)?;
-    let (many_secs, many) = timed(threads)?;
+    // Alternating passes, the best of each: the host's noise hits both alike.
+    let mut best_one: Option<(f64, engine::optimize::OptimizeReport)> = None;
+    let mut best_many: Option<(f64, engine::optimize::OptimizeReport)> = None;
+    for pass in 0..args.passes.max(1) {
+        let (one_secs, one) = timed(1)?;
+        let (many_secs, many) = timed(threads)?;
+        eprintln!(
+            "sweep pass {}: {one_secs:.2}s on 1 thread, {many_secs:.2}s on {threads}",
+            pass + 1
+        );
+        if best_one.as_ref().is_none_or(|(s, _)| one_secs < *s) {
+            best_one = Some((one_secs, one));
+        }
+        if best_many.as_ref().is_none_or(|(s, _)| many_secs < *s) {
+            best_many = Some((many_secs, many));
+        }
+    }
+    let ((one_secs, one), (many_secs, many)) = match (best_one, best_many) {
+        (Some(a), Some(b)) => (a, b),
+        _ => bail!("no pass ran"),
+    };
     let same = serde_json::to_value(&one.all)? == serde_json::to_value(&many.all)?;
     anyhow::ensure!(same, "the parallel sweep ranked differently");
     let line = serde_json::json!({
         "bench": "sweep",
         "runs": args.runs,
         "bars_per_run": bars.len(),
+        "passes": args.passes.max(1),
         "threads": threads,
         "single_thread_bars_per_sec": (total_bars / one_secs).round(),
         "parallel_bars_per_sec": (total_bars / many_secs).round(),
@@ -249,7 +272,6 @@ pub fn sweep(args: SweepArgs) -> anyhow::Result<()> {
         "same_ranking": same,
         "best": one.best.first().map(|b| b.params.clone()),
     });
-    eprintln!("sweep: {one_secs:.2}s on 1 thread, {many_secs:.2}s on {threads}");
     println!("{line}");
     Ok(())
 }
