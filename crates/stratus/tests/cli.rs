@@ -22,6 +22,7 @@ const DAILY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/2006-day-00
 const FIVE_MINUTE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/2006-min-005.txt");
 const TICKS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/ticksample.csv");
 const ORCL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/orcl-1995-2014.txt");
+const NVDA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/nvda-1999-2014.txt");
 
 /// The ORCL sma_cross run most backtest tests look at.
 const ORCL_SMA_CROSS: &[&str] = &[

@@ -6,7 +6,9 @@
 //!   keep-alive HTTP connection, recorded (1m) and resampled (5m from 1m): latency
 //!   percentiles per request, auth and all.
 //! - `sweep`: 100 parameter sets × 100,000 bars in one optimisation, first on one thread,
-//!   then on every core: bars per second each and the speed-up.
+//!   then on every core: bars per second each and the speed-up; then the same sweep as
+//!   one optimisation job over HTTP (bars read from the history, the worker on every
+//!   core), end to end.
 //! - `backtest-job`: a backtest job submitted over HTTP and run by the worker pool, its
 //!   report compared field for field with what `stratus backtest --json` prints for the
 //!   same bars written to a file.
@@ -260,6 +262,42 @@ pub fn sweep(args: SweepArgs) -> anyhow::Result<()> {
     };
     let same = serde_json::to_value(&one.all)? == serde_json::to_value(&many.all)?;
     anyhow::ensure!(same, "the parallel sweep ranked differently");
+    // The same sweep as one optimisation job: submitted over HTTP to a platform whose
+    // history holds the bars, run by its worker on every core, polled to the end.
+    let (job_secs, job_same) = runtime()?.block_on(async {
+        let stage = stage(&args.common).await?;
+        let mut conn = Conn::connect(&stage.url, Duration::from_secs(10)).await?;
+        let request = serde_json::json!({
+            "strategy": "sma_cross", "symbol": "BENCH", "timeframe": "1m", "cash": "100000",
+            "params": {"size": 10}, "grid": {"period": periods}, "top": 10,
+        });
+        let started = Instant::now();
+        let job = setup_call(
+            &mut conn,
+            &stage.url,
+            "submit",
+            "/optimizations",
+            Some(&stage.token),
+            request,
+        )
+        .await?;
+        let id = job["id"].as_str().context("no job id")?.to_owned();
+        let job = loop {
+            let job = stage
+                .get(&mut conn, &format!("/optimizations/{id}"))
+                .await?;
+            match job["status"].as_str() {
+                Some("succeeded") => break job,
+                Some("failed") => bail!("the job failed: {}", job["error"]),
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        };
+        let secs = started.elapsed().as_secs_f64();
+        let same = job["result"]["all"] == serde_json::to_value(&one.all)?;
+        stage.stop().await;
+        anyhow::Ok((secs, same))
+    })?;
+    anyhow::ensure!(job_same, "the job ranked differently from the optimiser");
     let line = serde_json::json!({
         "bench": "sweep",
         "runs": args.runs,
@@ -270,6 +308,9 @@ pub fn sweep(args: SweepArgs) -> anyhow::Result<()> {
         "parallel_bars_per_sec": (total_bars / many_secs).round(),
         "speedup": ((one_secs / many_secs) * 100.0).round() / 100.0,
         "same_ranking": same,
+        "job_secs": (job_secs * 1000.0).round() / 1000.0,
+        "job_bars_per_sec": (total_bars / job_secs).round(),
+        "job_speedup": ((total_bars / job_secs) / (total_bars / one_secs) * 100.0).round() / 100.0,
         "best": one.best.first().map(|b| b.params.clone()),
     });
     println!("{line}");
