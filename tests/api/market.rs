@@ -280,6 +280,19 @@ async fn candles_page_back_from_the_candle_still_forming(backend: Backend) {
         assert_eq!(r.status, status, "{query}: {}", r.text);
         assert_eq!(field_of(&r), field, "{query}");
     }
+    // Bounds at the ends of the timestamp range are answered, not overflowed.
+    for query in [
+        "timeframe=2h&cursor=-9223372036854775807",
+        "timeframe=2h&to=1677-09-21T00:12:44Z",
+        "timeframe=2h&from=2262-04-11T23:47:16Z",
+        "timeframe=1w&cursor=9223372036854775807&limit=1",
+        "timeframe=1m&to=1677-09-21T00:12:44Z",
+    ] {
+        let r = app
+            .get(&format!("/instruments/ES/candles?{query}"), &ada.token)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{query}: {}", r.text);
+    }
 }
 
 async fn imported_symbols_resample_only_to_multiples(backend: Backend) {

@@ -235,7 +235,7 @@ async fn bad_research_requests_name_the_field_and_queue_nothing(backend: Backend
     for (body, field) in [
         (optimization(json!({"grid": {"period": too_big}})), "grid"),
         (
-            optimization(json!({"grid": {"period": [10, 0]}})),
+            optimization(json!({"grid": {"period": [0, -5]}})),
             "grid.period",
         ),
         (optimization(json!({"grid": {"speed": [1]}})), "grid.speed"),
@@ -324,6 +324,47 @@ async fn optimisations_rank_a_grid_and_test_the_best_out_of_sample(backend: Back
         .unwrap();
     assert_eq!(returns.iter().cloned().fold(f64::MIN, f64::max), best);
 
+    // A grid whose every set pairs a fast average with a slower one is accepted whole; in
+    // one with some pairs the other way round, those are skipped, with why.
+    for (grid, skipped) in [
+        (json!({"fast": [30, 40], "slow": [50, 60]}), 0),
+        (json!({"fast": [10, 25], "slow": [15, 40]}), 1),
+    ] {
+        let r = app
+            .post(
+                "/optimizations",
+                &ada.token,
+                json!({"strategy": "ema_cross", "symbol": "ORCL", "timeframe": "1d", "grid": grid}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+        let job = finished(
+            &app,
+            &ada,
+            &format!("/optimizations/{}", r.body["id"].as_str().unwrap()),
+        )
+        .await;
+        assert_eq!(job["status"], "succeeded", "{job}");
+        assert_eq!(job["result"]["runs"], 4 - skipped);
+        assert_eq!(
+            job["result"]["skipped"].as_array().unwrap().len(),
+            skipped as usize
+        );
+    }
+    let none = app
+        .post(
+            "/optimizations",
+            &ada.token,
+            json!({"strategy": "ema_cross", "symbol": "ORCL", "timeframe": "1d", "grid": {"fast": [50], "slow": [20]}}),
+        )
+        .await;
+    assert_eq!(
+        none.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        none.text
+    );
+
     // Random search.
     let r = app
         .post(
@@ -378,7 +419,9 @@ async fn jobs_of_a_stopped_process_fail_and_the_cloud_worker_runs_its_records(ba
         crate::reports::kinesis_event(&[second.clone().into_bytes(), b"not a job".to_vec()]);
     let event: aws_lambda_events::event::kinesis::KinesisEvent =
         serde_json::from_value(serde_json::to_value(&event).unwrap()).unwrap();
-    let handled = research_fn::worker::handle_kinesis(&app.state, &event, 2).await;
+    let handled = research_fn::worker::handle_kinesis(&app.state, &event, 2, None)
+        .await
+        .unwrap();
     assert_eq!(
         handled,
         research_fn::worker::Handled {
@@ -390,8 +433,31 @@ async fn jobs_of_a_stopped_process_fail_and_the_cloud_worker_runs_its_records(ba
     let job = app.get(&format!("/backtests/{second}"), &ada.token).await;
     assert_eq!(job.body["status"], "succeeded", "{}", job.text);
     // The same record again (at-least-once delivery): nothing runs twice.
-    let again = research_fn::worker::handle_kinesis(&app.state, &event, 2).await;
+    let again = research_fn::worker::handle_kinesis(&app.state, &event, 2, None)
+        .await
+        .unwrap();
     assert_eq!(again.ran, 0);
+
+    // A job that outlives its invocation's time is failed by the worker itself.
+    let third = app
+        .post(
+            "/backtests",
+            &ada.token,
+            json!({"strategy": "sma_cross", "symbols": ["ORCL"], "timeframe": "1d"}),
+        )
+        .await;
+    let third = third.body["id"].as_str().unwrap().to_owned();
+    let event = crate::reports::kinesis_event(&[third.clone().into_bytes()]);
+    let event: aws_lambda_events::event::kinesis::KinesisEvent =
+        serde_json::from_value(serde_json::to_value(&event).unwrap()).unwrap();
+    let out_of_time =
+        research_fn::worker::handle_kinesis(&app.state, &event, 1, Some(Duration::ZERO))
+            .await
+            .unwrap();
+    assert_eq!(out_of_time.ran, 1);
+    let job = app.get(&format!("/backtests/{third}"), &ada.token).await;
+    assert_eq!(job.body["status"], "failed", "{}", job.text);
+    assert_eq!(job.body["error"], research_fn::worker::TIMED_OUT);
 }
 
 api_tests!(

@@ -263,7 +263,6 @@ impl CoreState {
         self.engine.sync_cash(account, cash);
     }
 
-    /// Ticks dropped as repeats since start.
     /// The candles still open of `symbol`, finest first (none before its first tick).
     pub fn open_candles(&self, symbol: Symbol) -> Vec<Candle> {
         self.history
@@ -272,6 +271,7 @@ impl CoreState {
             .unwrap_or_default()
     }
 
+    /// Ticks dropped as repeats since start.
     pub fn repeated_ticks(&self) -> u64 {
         self.repeated_ticks
     }

@@ -24,8 +24,8 @@ pub enum AssetClass {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClosedMarketPolicy {
-    /// Accepted; it works from the next session's open (a `DAY` order then lives until
-    /// that session's close).
+    /// Accepted; it works from the next trade the feed brings — with a real exchange's
+    /// feed, the next session's open (a `DAY` order lives until that session's close).
     #[default]
     Queue,
     /// Refused (409 `market_closed`).

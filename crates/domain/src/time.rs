@@ -192,11 +192,18 @@ impl Timeframe {
     }
 
     /// The start of the period that contains `t`.
+    /// Within a period of either end of the timestamp range (1677, 2262), the result
+    /// saturates instead of overflowing.
     pub fn period_start(self, t: Timestamp) -> Timestamp {
         let len = self.nanos();
         let anchor = self.anchor_nanos();
-        let offset = t.nanos().wrapping_sub(anchor);
-        Timestamp::from_nanos(offset.div_euclid(len) * len + anchor)
+        let offset = t.nanos().saturating_sub(anchor);
+        Timestamp::from_nanos(
+            offset
+                .div_euclid(len)
+                .saturating_mul(len)
+                .saturating_add(anchor),
+        )
     }
 
     /// The (exclusive) end of the period that starts at `start`.
@@ -334,5 +341,27 @@ mod tests {
             "\"2015-09-23T20:57:42.146Z\""
         );
         assert!(Timestamp::parse("2015-09-23 20:57").is_err());
+    }
+
+    #[test]
+    fn periods_at_the_ends_of_the_range_saturate() {
+        for tf in [
+            Timeframe::M1,
+            Timeframe::D1,
+            Timeframe::W1,
+            Timeframe::from_seconds(7 * 86_400 + 1).unwrap(),
+        ] {
+            for t in [i64::MIN, i64::MIN + 1, i64::MAX - 1, i64::MAX] {
+                let start = tf.period_start(Timestamp::from_nanos(t));
+                let _ = tf.period_end(start);
+            }
+        }
+        // Epoch-anchored periods reach the very first instant.
+        for tf in [Timeframe::M1, Timeframe::D1] {
+            assert_eq!(
+                tf.period_start(Timestamp::from_nanos(i64::MIN)),
+                Timestamp::from_nanos(i64::MIN)
+            );
+        }
     }
 }

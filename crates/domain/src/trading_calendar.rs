@@ -147,7 +147,7 @@ static XNYS: LazyLock<TradingCalendar> = LazyLock::new(|| TradingCalendar {
     name: "New York Stock Exchange",
     timezone: "America/New_York",
     // The file is part of the build and parsed by a test; were it broken, the calendar
-    // would cover no year and every market would count as open.
+    // would fall back to the always-open one's UTC days.
     exchange: Exchange::parse(XNYS_DATA).ok(),
 });
 
@@ -304,6 +304,13 @@ impl TradingCalendar {
     /// The session open at `at`, or else the next one to open after it, within two
     /// weeks. `None` when the data does not cover those dates.
     pub fn next_session(&self, at: Timestamp) -> Option<Session> {
+        // Before the data begins the calendar knows nothing (not even that it is closed).
+        if self
+            .coverage()
+            .is_some_and(|(first, _)| self.local_date(at) < first)
+        {
+            return None;
+        }
         // A session starts on its local date, and the local date of `at` is at most a day
         // from the UTC one; starting a day early finds a session that opened yesterday
         // (UTC) and is still open.
@@ -437,6 +444,12 @@ mod tests {
         assert_eq!(cal.is_open(at("2024-03-11T20:00:00Z")), Some(false));
         // Outside the data: the UTC day, and "unknown".
         assert_eq!(cal.is_open(at("1980-01-02T15:00:00Z")), None);
+        assert_eq!(
+            cal.is_open(at("1994-12-30T15:00:00Z")),
+            None,
+            "just before the data"
+        );
+        assert_eq!(cal.is_open(at("1995-01-03T15:00:00Z")), Some(true));
         assert_eq!(
             cal.day_order_expiry(at("1980-01-02T15:00:00Z")),
             at("1980-01-03T00:00:00Z")

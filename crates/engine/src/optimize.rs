@@ -21,6 +21,7 @@ use serde_json::{Map, Value};
 use crate::backtest::{self, BacktestConfig, BacktestError, BacktestReport};
 use crate::market_data::Record;
 use crate::rng::SplitMix64;
+use crate::strategy::{StrategyConfig, StrategyError};
 
 /// The most runs one search may make (grid points, or random draws, in-sample).
 pub const MAX_RUNS: usize = 2_000;
@@ -100,6 +101,8 @@ pub enum OptimizeError {
     Invalid { field: String, reason: String },
     #[error("the search makes {runs} runs; at most {max} are allowed")]
     TooManyRuns { runs: usize, max: usize },
+    #[error("no parameter set of the search makes the strategy: {0}")]
+    NoValidSet(StrategyError),
     #[error(transparent)]
     Backtest(#[from] BacktestError),
 }
@@ -241,6 +244,42 @@ impl RunSummary {
     }
 }
 
+/// A parameter set the strategy refused (a grid's `fast` not below its `slow`): skipped,
+/// with why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Skipped {
+    pub params: Value,
+    pub reason: String,
+}
+
+/// The sets of `sets` the strategy accepts, and the ones it refuses.
+pub fn valid_sets(
+    backtest: &BacktestConfig,
+    sets: Vec<Value>,
+) -> Result<(Vec<Value>, Vec<Skipped>), OptimizeError> {
+    let timeframes = vec![backtest.timeframe.unwrap_or(domain::Timeframe::D1)];
+    let mut valid = Vec::with_capacity(sets.len());
+    let mut skipped = Vec::new();
+    let mut first_error = None;
+    for set in sets {
+        let probe = StrategyConfig::new(vec![backtest.symbol], timeframes.clone(), set.clone());
+        match crate::strategy::create(&backtest.strategy, &probe) {
+            Ok(_) => valid.push(set),
+            Err(e) => {
+                skipped.push(Skipped {
+                    params: set,
+                    reason: e.to_string(),
+                });
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match (valid.is_empty(), first_error) {
+        (true, Some(e)) => Err(OptimizeError::NoValidSet(e)),
+        _ => Ok((valid, skipped)),
+    }
+}
+
 /// A parameter set's result.
 #[derive(Debug, Clone, Serialize)]
 pub struct Ranked {
@@ -268,6 +307,8 @@ pub struct OptimizeReport {
     pub best: Vec<Ranked>,
     /// Every run's score, in the order the sets were generated (for a sweep table).
     pub all: Vec<Ranked>,
+    /// Sets the strategy refused, not run.
+    pub skipped: Vec<Skipped>,
 }
 
 /// Runs `config` over `bars` (one symbol's, oldest first). `progress(done, total)` is
@@ -282,11 +323,20 @@ pub fn optimize(
         Value::Object(m) => m.clone(),
         _ => return Err(invalid("params", "must be an object")),
     };
-    let sets = parameter_sets(&config.search, &base, config.max_runs)?;
+    let (sets, skipped) = valid_sets(
+        &config.backtest,
+        parameter_sets(&config.search, &base, config.max_runs)?,
+    )?;
     let (searched, held_out) = match config.walk_forward {
         None => (bars, &bars[..0]),
         Some(f) if f > 0.0 && f < 1.0 => {
-            let split = ((bars.len() as f64) * f).floor() as usize;
+            let mut split = ((bars.len() as f64) * f).floor() as usize;
+            // At a period of the strategy's timeframe, so that no candle of it is cut in
+            // two (the last in-sample one left open, the first out-of-sample one short).
+            if let (Some(tf), Some(bar)) = (config.backtest.timeframe, bars.get(split)) {
+                let boundary = tf.period_start(bar.start);
+                split = bars.partition_point(|b| b.start < boundary);
+            }
             if split == 0 || split >= bars.len() {
                 return Err(invalid("walk_forward", "leaves no bars on one side"));
             }
@@ -350,6 +400,7 @@ pub fn optimize(
         split_at: held_out.first().map(|c| c.start),
         best,
         all,
+        skipped,
     })
 }
 

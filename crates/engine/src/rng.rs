@@ -33,8 +33,11 @@ impl SplitMix64 {
 
     /// Uniform in `lo..=hi`.
     pub fn range_i64(&mut self, lo: i64, hi: i64) -> i64 {
-        let span = hi.abs_diff(lo) + 1;
-        lo.wrapping_add(self.below(span) as i64)
+        match hi.abs_diff(lo).checked_add(1) {
+            Some(span) => lo.wrapping_add(self.below(span) as i64),
+            // The whole range of i64: every 64-bit value is in it.
+            None => self.next_u64() as i64,
+        }
     }
 
     /// Uniform in `[0, 1)` with 53 random bits.

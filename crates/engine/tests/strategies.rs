@@ -804,12 +804,30 @@ fn optimisation_runs_are_backtests_ranked_the_same_on_any_number_of_threads() {
         optimize(&candles, &too_many, &|_, _| {}),
         Err(OptimizeError::TooManyRuns { runs: 7, max: 5 })
     ));
+    // Sets the strategy refuses are skipped, with why; a search of none it accepts fails.
+    let some = OptimizeConfig {
+        search: Search::Grid(
+            [(
+                "period".to_owned(),
+                vec![serde_json::json!(0), serde_json::json!(10)],
+            )]
+            .into(),
+        ),
+        ..config(1)
+    };
+    let report = optimize(&candles, &some, &|_, _| {}).unwrap();
+    assert_eq!((report.runs, report.skipped.len()), (1, 1));
+    assert!(
+        report.skipped[0].reason.contains("period"),
+        "{}",
+        report.skipped[0].reason
+    );
     let bad = OptimizeConfig {
         search: Search::Grid([("period".to_owned(), vec![serde_json::json!(0)])].into()),
         ..config(1)
     };
     assert!(matches!(
         optimize(&candles, &bad, &|_, _| {}),
-        Err(OptimizeError::Backtest(_))
+        Err(OptimizeError::NoValidSet(_))
     ));
 }

@@ -415,7 +415,8 @@ pub trait MarketHistory: Send + Sync {
 
     /// Upserts candles by symbol, timeframe and start, all or none; returns how many
     /// rows were added or changed (a candle stored as it is counts nothing, so loading
-    /// the same candles twice reports 0 the second time).
+    /// the same candles twice reports 0 the second time). Of candles repeating a key in
+    /// one call, the last is kept and counted once ([`last_of_each`]).
     async fn save_candles(&self, candles: &[domain::Candle]) -> StoreResult<u64>;
 }
 
@@ -527,6 +528,22 @@ pub trait ResearchJobs: Send + Sync {
         reason: &str,
         now: Timestamp,
     ) -> StoreResult<u64>;
+}
+
+/// The candles to save: of those repeating a symbol, timeframe and start, the last, in
+/// their order.
+pub fn last_of_each(candles: &[domain::Candle]) -> Vec<&domain::Candle> {
+    let mut latest: std::collections::HashMap<(Symbol, domain::Timeframe, Timestamp), usize> =
+        std::collections::HashMap::with_capacity(candles.len());
+    for (i, c) in candles.iter().enumerate() {
+        latest.insert((c.symbol, c.timeframe, c.start), i);
+    }
+    candles
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| latest.get(&(c.symbol, c.timeframe, c.start)) == Some(i))
+        .map(|(_, c)| c)
+        .collect()
 }
 
 /// `job` taken by a worker at `now`.

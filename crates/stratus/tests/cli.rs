@@ -1640,6 +1640,11 @@ fn data_import_loads_every_sample_file_once_and_exports_it_back() {
             "5036 bars rows of ORCL → 5036 candles (1d), 5036 new or changed",
         ),
         (
+            NVDA,
+            "NVDA",
+            "4012 bars rows of NVDA → 4012 candles (1d), 4012 new or changed",
+        ),
+        (
             FIVE_MINUTE,
             "ES",
             "2142 bars rows of ES → 2142 candles (5m), 2142 new or changed",
@@ -1899,7 +1904,7 @@ fn optimize_refuses_bad_searches_before_reading_the_data() {
     }
     assert_mentions(&fails(&with(&base, &[])), &["--grid", "--random"]);
     assert_mentions(
-        &fails(&with(&base, &["--grid", "period=10,0"])),
+        &fails(&with(&base, &["--grid", "period=0,-1"])),
         &["period"],
     );
     assert_mentions(&fails(&with(&base, &["--grid", "colour=1,2"])), &["colour"]);

@@ -65,12 +65,12 @@ pub struct CandleView {
     pub volume: String,
     pub trades: u64,
     /// False for the candle still forming: the newest, made with the candle the core
-    /// has open.
+    /// has open, or one whose period has not ended.
     pub closed: bool,
 }
 
 impl CandleView {
-    pub fn new(c: &Candle, forming: Option<Timestamp>) -> Self {
+    pub fn new(c: &Candle, forming: Option<Timestamp>, now: Timestamp) -> Self {
         CandleView {
             start: c.start,
             end: c.end,
@@ -80,7 +80,7 @@ impl CandleView {
             close: c.close.plain(),
             volume: c.volume.plain(),
             trades: c.trades,
-            closed: forming != Some(c.start),
+            closed: forming != Some(c.start) && c.end <= now,
         }
     }
 }
@@ -204,7 +204,10 @@ pub async fn candles(
         symbol: symbol.to_string(),
         timeframe: timeframe.to_string(),
         source_timeframe: Some(source.to_string()),
-        candles: page.iter().map(|c| CandleView::new(c, forming)).collect(),
+        candles: page
+            .iter()
+            .map(|c| CandleView::new(c, forming, state.clock.now()))
+            .collect(),
         next_cursor,
     }))
 }
@@ -262,8 +265,8 @@ async fn resampled_page(
     live: Option<Candle>,
 ) -> ApiResult<Page> {
     // Target periods start in [from, to): their source candles lie in [first, last).
-    // Bounds far from any data (before 1823, after 2115) are no bound: aligning them
-    // could leave the range of a timestamp.
+    // Bounds far from any data (before 1823, after 2115) are no bound — or, a `to` that
+    // early, an empty window: aligning them could leave the range of a timestamp.
     let first = if from.nanos() < i64::MIN / 2 {
         Timestamp::from_nanos(i64::MIN)
     } else {
@@ -280,7 +283,7 @@ async fn resampled_page(
         let before = Timestamp::from_nanos(to.nanos().saturating_sub(1));
         timeframe.period_end(timeframe.period_start(before))
     };
-    if first >= last {
+    if first >= last || to.nanos() < i64::MIN / 2 {
         return Ok((Vec::new(), None));
     }
     // Read back from the newest until `limit` whole periods are in hand: the oldest

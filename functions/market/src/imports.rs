@@ -12,8 +12,9 @@ use engine::market_data::{MarketData, csv};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// The largest import body: a CSV of about 200,000 bars. Larger files go through
-/// `stratus data import`, which has no limit.
+/// The largest import body `stratus up` takes: a CSV of about 200,000 bars. Behind API
+/// Gateway and Lambda the limit is theirs (6 MB a request). Larger files go through
+/// `stratus data import` (with `--cloud` for the cloud's Postgres), which has none.
 pub const IMPORT_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -67,7 +68,7 @@ pub async fn load(
 
 #[utoipa::path(post, path = "/instruments/{symbol}/candles", tag = "market", operation_id = "importCandles",
     summary = "Load bars or ticks into the candle history (admin)",
-    description = "Idempotent: loading the same data again changes nothing (`changed` is 0). A bad row is a 422 naming its line, and nothing is written. Bodies up to 16 MiB; larger files go through `stratus data import`.",
+    description = "Idempotent: loading the same data again changes nothing (`changed` is 0). A bad row is a 422 naming its line, and nothing is written. Bodies up to 16 MiB in `stratus up` (6 MB behind API Gateway and Lambda); larger files go through `stratus data import`.",
     params(("symbol" = String, Path, description = "The symbol the data is of (any symbol: research data need not be traded here)")),
     request_body = ImportRequest,
     responses((status = 200, description = "What was loaded", body = ImportSummary)))]

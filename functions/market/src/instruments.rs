@@ -55,8 +55,8 @@ pub struct InstrumentView {
     #[schema(value_type = String, example = "XNYS")]
     calendar: CalendarCode,
     /// What an order placed while the market is closed does: `queue` (accepted; it works
-    /// from the next open, and a `DAY` order lives until that session's close) or
-    /// `refuse` (409 `market-closed`).
+    /// from the next trade — with a real feed, the next open — and a `DAY` order lives
+    /// until that session's close) or `refuse` (409 `market-closed`).
     #[schema(value_type = String, example = "queue")]
     closed_market: ClosedMarketPolicy,
     /// Whether the market is open now (`null`: a date the calendar's data does not

@@ -23,7 +23,7 @@ pub struct TradeView {
     size: String,
 }
 
-/// The day so far.
+/// The latest day the symbol traded (UTC), so far.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SessionStats {
     /// The day's start (UTC: the day candle's period).
@@ -41,9 +41,9 @@ pub struct Ticker {
     symbol: String,
     /// The last trade (`null` before the first).
     last: Option<TradeView>,
-    /// Today's candle so far.
+    /// The day of the last trade, so far (its 1d candle).
     session: Option<SessionStats>,
-    /// The close of the last day before today's.
+    /// The close of the last day before that one.
     previous_close: Option<String>,
     /// `last − previous_close`.
     change: Option<String>,

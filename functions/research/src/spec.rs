@@ -369,8 +369,9 @@ impl BacktestRequest {
 }
 
 impl OptimizationRequest {
-    /// The search, checked: its parameters are the strategy's, of the right kind, and
-    /// every value the grid lists makes the strategy.
+    /// The search, checked: its parameters are the strategy's, of the right kind, within
+    /// their bounds, and at least one set it makes is one the strategy accepts (sets it
+    /// refuses — a grid's `fast` not below its `slow` — are skipped when the job runs).
     pub fn search(&self) -> ApiResult<Search> {
         let info = strategy(&self.strategy)?;
         let kind_of = |name: &str, field: &str| {
@@ -385,7 +386,7 @@ impl OptimizationRequest {
                     )
                 })
         };
-        match (&self.grid, &self.random) {
+        let (search, field) = match (&self.grid, &self.random) {
             (Some(grid), None) => {
                 let mut runs: usize = 1;
                 for (name, values) in grid {
@@ -395,11 +396,6 @@ impl OptimizationRequest {
                             format!("grid.{name}"),
                             "list at least one value",
                         ));
-                    }
-                    for v in values {
-                        let mut one = self.params.clone();
-                        one.insert(name.clone(), v.clone());
-                        check_params(&self.strategy, &one, "grid")?;
                     }
                     runs = runs.saturating_mul(values.len());
                 }
@@ -415,7 +411,7 @@ impl OptimizationRequest {
                         format!("{runs} combinations; at most {MAX_RUNS} runs"),
                     ));
                 }
-                Ok(Search::Grid(grid.clone()))
+                (Search::Grid(grid.clone()), "grid")
             }
             (None, Some(random)) => {
                 if random.samples == 0 || random.samples > MAX_RUNS {
@@ -459,16 +455,43 @@ impl OptimizationRequest {
                         ));
                     }
                 }
-                Ok(Search::Random {
+                let search = Search::Random {
                     ranges: random.ranges.clone(),
                     samples: random.samples,
                     seed: random.seed,
-                })
+                };
+                (search, "random.ranges")
             }
-            _ => Err(ApiError::invalid_field(
-                "grid",
-                "give either grid or random (one of them)",
+            _ => {
+                return Err(ApiError::invalid_field(
+                    "grid",
+                    "give either grid or random (one of them)",
+                ));
+            }
+        };
+        // The sets themselves, as the job will make them: at least one must be valid.
+        let sets = engine::optimize::parameter_sets(&search, &self.params, MAX_RUNS)
+            .map_err(|e| ApiError::invalid_field(field, e.to_string()))?;
+        let probe = BacktestConfig {
+            symbol: self.symbol.0,
+            strategy: self.strategy.clone(),
+            params: Value::Null,
+            cash: Money::new(Decimal::ONE),
+            costs: CostModel::default(),
+            timeframe: Some(self.timeframe.0),
+            from: None,
+            to: None,
+            tick_size: Decimal::new(1, 2),
+        };
+        match engine::optimize::valid_sets(&probe, sets) {
+            Ok(_) => Ok(search),
+            Err(engine::optimize::OptimizeError::NoValidSet(
+                engine::strategy::StrategyError::InvalidParam { param, reason, .. },
+            )) => Err(ApiError::invalid_field(
+                format!("{field}.{param}"),
+                format!("no set of the search is valid: {reason}"),
             )),
+            Err(e) => Err(ApiError::invalid_field(field, e.to_string())),
         }
     }
 

@@ -1,8 +1,11 @@
 //! Who runs the jobs. Embedded: a bounded pool of tasks in the process (`stratus up`),
 //! each taking the oldest queued job; at start, the jobs a previous process left running
-//! are failed with that reason. Cloud: the `stratus-research-worker` Lambda, fed one
-//! `research-jobs` record per job, takes that job (and first fails any job running longer
-//! than a Lambda may live).
+//! are failed with that reason (with the cloud backend, only those running longer than a
+//! Lambda may live: the others may be a worker Lambda's). Cloud: the
+//! `stratus-research-worker` Lambda, fed one `research-jobs` record per job, takes that
+//! job, fails it itself when the invocation is about to time out, and first fails any job
+//! running longer than a Lambda may live. A record it could not act on (the store
+//! unavailable) fails the invocation, so Kinesis delivers it again.
 
 use std::time::Duration;
 
@@ -32,7 +35,11 @@ pub struct Workers {
 /// Starts `workers` tasks (at least one); an optimisation spreads over `threads`.
 pub async fn spawn(state: AppState, workers: usize, threads: usize) -> Workers {
     let now = state.clock.now();
-    match state.jobs.fail_running_jobs(now, STOPPED, now).await {
+    let cut = match state.settings.backend {
+        app::settings::Backend::Embedded => now,
+        app::settings::Backend::Cloud => lambda_cut(now),
+    };
+    match state.jobs.fail_running_jobs(cut, STOPPED, now).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(jobs = n, "research jobs of a stopped process marked failed"),
         Err(e) => tracing::warn!(error = %e, "could not fail the jobs a stopped process left"),
@@ -88,14 +95,30 @@ pub struct Handled {
     pub malformed: usize,
 }
 
-/// The worker Lambda: runs each job its records name.
-pub async fn handle_kinesis(state: &AppState, event: &KinesisEvent, threads: usize) -> Handled {
-    let now = state.clock.now();
-    let cut = domain::Timestamp::from_nanos(
+/// Jobs started before this had a Lambda's whole life to finish.
+fn lambda_cut(now: domain::Timestamp) -> domain::Timestamp {
+    domain::Timestamp::from_nanos(
         now.nanos()
             .saturating_sub(LAMBDA_LIMIT_SECS * 1_000_000_000),
-    );
-    if let Err(e) = state.jobs.fail_running_jobs(cut, TIMED_OUT, now).await {
+    )
+}
+
+/// The worker Lambda: runs each job its records name, each within `budget` (the time the
+/// invocation has left, less a margin to record the outcome). A store error taking a job
+/// is returned: the invocation fails and Kinesis delivers the records again.
+pub async fn handle_kinesis(
+    state: &AppState,
+    event: &KinesisEvent,
+    threads: usize,
+    budget: Option<Duration>,
+) -> Result<Handled, store::StoreError> {
+    let started = tokio::time::Instant::now();
+    let now = state.clock.now();
+    if let Err(e) = state
+        .jobs
+        .fail_running_jobs(lambda_cut(now), TIMED_OUT, now)
+        .await
+    {
         tracing::warn!(error = %e, "could not fail timed-out jobs");
     }
     let mut handled = Handled::default();
@@ -107,17 +130,25 @@ pub async fn handle_kinesis(state: &AppState, event: &KinesisEvent, threads: usi
             handled.malformed += 1;
             continue;
         };
-        match state.jobs.claim_job(Some(id), state.clock.now()).await {
-            Ok(Some(job)) => {
-                crate::run::run_and_finish(state, &job, threads).await;
+        match state.jobs.claim_job(Some(id), state.clock.now()).await? {
+            Some(job) => {
+                match budget.map(|b| b.saturating_sub(started.elapsed())) {
+                    None => crate::run::run_and_finish(state, &job, threads).await,
+                    Some(left) => {
+                        let run = crate::run::run_and_finish(state, &job, threads);
+                        if tokio::time::timeout(left, run).await.is_err() {
+                            let outcome = store::records::JobOutcome::Failed(TIMED_OUT);
+                            state
+                                .jobs
+                                .finish_job(job.id, outcome, state.clock.now())
+                                .await?;
+                        }
+                    }
+                }
                 handled.ran += 1;
             }
-            Ok(None) => handled.skipped += 1,
-            Err(e) => {
-                tracing::warn!(job = %id, error = %e, "could not take a research job");
-                handled.skipped += 1;
-            }
+            None => handled.skipped += 1,
         }
     }
-    handled
+    Ok(handled)
 }

@@ -25,7 +25,9 @@ pub const HISTORY_TIMEFRAMES: [Timeframe; 6] = [
 /// The candles a data file adds to the history of `symbol`: its bars as they are, or its
 /// ticks aggregated into the [`HISTORY_TIMEFRAMES`] (the last candles of each, which the
 /// file may end inside of, included). The same file always gives the same candles, so
-/// loading it twice changes nothing.
+/// loading it twice changes nothing. A tick file that starts or ends inside a period
+/// makes that period's candle from its own ticks alone, which replaces a stored one: tick
+/// files are best imported in whole days.
 pub fn history_candles(data: &MarketData, symbol: Symbol) -> Vec<Candle> {
     match data {
         MarketData::Bars { candles, .. } => {

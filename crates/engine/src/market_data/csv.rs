@@ -568,7 +568,7 @@ impl<R: std::io::BufRead> DataReader<R> {
             .ahead
             .iter()
             .zip(self.ahead.iter().skip(1))
-            .map(|(a, b)| b.0.nanos() - a.0.nanos())
+            .map(|(a, b)| b.0.nanos().saturating_sub(a.0.nanos()))
             .min();
         let whole = Reader {
             path: &self.path,
@@ -599,7 +599,10 @@ impl<R: std::io::BufRead> DataReader<R> {
     /// Fixes a bar's start and end once the period is known.
     fn place_bar(&self, time: Timestamp, mut candle: Candle, timeframe: Timeframe) -> Candle {
         let start = match self.header.layout {
-            Layout::CloseStampedBars => Timestamp::from_nanos(time.nanos() - timeframe.nanos()),
+            // A close before 1677-09-22 has no start a timestamp holds: the earliest one.
+            Layout::CloseStampedBars => {
+                Timestamp::from_nanos(time.nanos().saturating_sub(timeframe.nanos()))
+            }
             _ => time,
         };
         candle.timeframe = timeframe;

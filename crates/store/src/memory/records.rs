@@ -810,7 +810,7 @@ impl MarketHistory for MemoryRecords {
     async fn save_candles(&self, candles: &[Candle]) -> StoreResult<u64> {
         let mut t = self.tables.lock().await;
         let mut changed = 0;
-        for candle in candles {
+        for candle in crate::records::last_of_each(candles) {
             let key = (
                 candle.symbol.as_str().to_owned(),
                 candle.timeframe.to_string(),

@@ -675,21 +675,37 @@ impl MarketHistory for PgRecords {
     }
 
     async fn save_candles(&self, candles: &[Candle]) -> StoreResult<u64> {
+        // One statement per thousand candles (a 100,000-bar import is 100 round trips, not
+        // 100,000); a statement may not touch a row twice, hence `last_of_each`.
+        let unique = crate::records::last_of_each(candles);
         let mut tx = self.pool.begin().await?;
         let mut changed = 0;
-        for candle in candles {
-            changed += sqlx::query(
-                "INSERT INTO candles (symbol, timeframe, start_ns, body) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (symbol, timeframe, start_ns) DO UPDATE SET body = EXCLUDED.body
+        for chunk in unique.chunks(1_000) {
+            let rows = chunk
+                .iter()
+                .map(|c| {
+                    Ok((
+                        c.symbol.as_str(),
+                        c.timeframe.to_string(),
+                        c.start.nanos(),
+                        serde_json::to_value(c)?,
+                    ))
+                })
+                .collect::<StoreResult<Vec<_>>>()?;
+            let mut insert = sqlx::QueryBuilder::<sqlx::Postgres>::new(
+                "INSERT INTO candles (symbol, timeframe, start_ns, body) ",
+            );
+            insert.push_values(rows, |mut row, (symbol, timeframe, start, body)| {
+                row.push_bind(symbol)
+                    .push_bind(timeframe)
+                    .push_bind(start)
+                    .push_bind(body);
+            });
+            insert.push(
+                " ON CONFLICT (symbol, timeframe, start_ns) DO UPDATE SET body = EXCLUDED.body
                  WHERE candles.body IS DISTINCT FROM EXCLUDED.body",
-            )
-            .bind(candle.symbol.as_str())
-            .bind(candle.timeframe.to_string())
-            .bind(candle.start.nanos())
-            .bind(serde_json::to_value(candle)?)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            );
+            changed += insert.build().execute(&mut *tx).await?.rows_affected();
         }
         tx.commit().await?;
         Ok(changed)

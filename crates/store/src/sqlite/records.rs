@@ -898,8 +898,8 @@ impl MarketHistory for SqliteRecords {
     }
 
     async fn save_candles(&self, candles: &[Candle]) -> StoreResult<u64> {
-        let rows = candles
-            .iter()
+        let rows = crate::records::last_of_each(candles)
+            .into_iter()
             .map(|c| {
                 Ok((
                     c.symbol.as_str().to_owned(),

@@ -79,6 +79,7 @@ struct Stage {
 }
 
 async fn stage(args: &ResearchArgs) -> anyhow::Result<Stage> {
+    anyhow::ensure!(args.bars >= 100, "--bars must be at least 100");
     let dir = std::env::temp_dir().join(format!("stratus-bench-research-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let settings = Settings {
@@ -207,6 +208,7 @@ pub fn candles_route(args: CandlesRouteArgs) -> anyhow::Result<()> {
 
 pub fn sweep(args: SweepArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.runs >= 2, "--runs must be at least 2");
+    anyhow::ensure!(args.common.bars >= 100, "--bars must be at least 100");
     let bars = synthetic_bars(bench_symbol()?, args.common.bars, args.common.seed)?;
     let threads = args
         .threads

@@ -137,21 +137,14 @@ pub fn run(args: OptimizeArgs) -> anyhow::Result<()> {
     if threads == 0 {
         bail!("--threads must be at least 1");
     }
-    // Every set is checked before any bar is read: a typo fails at once.
+    // The sets are made and checked before any bar is read: a search the strategy
+    // refuses whole fails at once (sets it refuses among others are skipped and listed).
     let base = match &backtest.params {
         Value::Object(m) => m.clone(),
         _ => serde_json::Map::new(),
     };
     let sets = engine::optimize::parameter_sets(&search, &base, engine::optimize::MAX_RUNS)?;
-    for set in &sets {
-        let probe = engine::strategy::StrategyConfig::new(
-            vec![backtest.symbol],
-            vec![domain::Timeframe::D1],
-            set.clone(),
-        );
-        engine::strategy::create(&backtest.strategy, &probe)
-            .with_context(|| format!("parameters {set}"))?;
-    }
+    engine::optimize::valid_sets(&backtest, sets)?;
     let data = args.run.data.load()?;
     let bars = match data {
         MarketData::Bars { candles, .. } => candles,
@@ -228,6 +221,15 @@ fn print_table(
     )?;
     if let Some(split) = report.split_at {
         writeln!(out, "walk-forward: searched before {split}, tested from it")?;
+    }
+    if !report.skipped.is_empty() {
+        writeln!(
+            out,
+            "{} sets skipped (the strategy refuses them), e.g. {}: {}",
+            report.skipped.len(),
+            report.skipped[0].params,
+            report.skipped[0].reason
+        )?;
     }
     writeln!(
         out,

@@ -156,4 +156,12 @@ where
             .expect("empty window")
             .is_empty()
     );
+    // A key repeated in one call: the last is kept, counted once.
+    let twice = [bar(es, m5, 20, "101"), bar(es, m5, 20, "102")];
+    assert_eq!(s.save_candles(&twice).await.expect("twice"), 1);
+    let kept = s
+        .candles(es, m5, twice[0].start, m5.period_end(twice[0].start), 5)
+        .await
+        .expect("kept");
+    assert_eq!(kept, [twice[1]]);
 }
