@@ -405,7 +405,10 @@ async fn jobs_of_a_stopped_process_fail_and_the_cloud_worker_runs_its_records(ba
         .unwrap()
         .unwrap();
     assert_eq!(taken.id.to_string(), first);
-    app.advance(1);
+    // Past a Lambda's whole life: with the cloud backend, younger running jobs may be a
+    // worker Lambda's and are left alone.
+    app.advance(16 * 60);
+    let ada = app.login("ada@example.com").await;
     let workers = research_fn::worker::spawn(app.state.clone(), 1, 1).await;
     let job = finished(&app, &ada, &format!("/backtests/{first}")).await;
     assert_eq!(job["status"], "failed");
