@@ -66,6 +66,23 @@ impl Timestamp {
         Self::from_datetime(dt.with_timezone(&Utc))
     }
 
+    /// A window's bound as people write it: a date (`2006-01-15`, the start of the day,
+    /// or with `end_of_day` the end of it, so a `to` date includes its day) or an RFC 3339
+    /// time.
+    pub fn parse_bound(text: &str, end_of_day: bool) -> Result<Self, DomainError> {
+        match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+            Ok(date) => {
+                let day = Timestamp::from_date(date)?;
+                Ok(if end_of_day {
+                    Timeframe::D1.period_end(day)
+                } else {
+                    day
+                })
+            }
+            Err(_) => Timestamp::parse(text),
+        }
+    }
+
     pub fn checked_add_nanos(self, nanos: i64) -> Option<Timestamp> {
         self.0.checked_add(nanos).map(Timestamp)
     }

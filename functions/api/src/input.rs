@@ -487,6 +487,25 @@ impl utoipa::PartialSchema for Credentials {
 
 impl utoipa::ToSchema for Credentials {}
 
+/// A query string's calendar date, written `YYYY-MM-DD` (four-digit years only): a 400
+/// naming `field` otherwise.
+pub fn query_date(field: &str, text: &str) -> Result<domain::NaiveDate, crate::ApiError> {
+    let shaped = text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    shaped
+        .then(|| domain::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+        .flatten()
+        .ok_or_else(|| {
+            crate::ApiError::bad_query(field, format!("{text:?} is not a date like 2026-12-01"))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

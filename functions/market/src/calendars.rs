@@ -1,6 +1,7 @@
 //! Trading calendars: sessions and holidays between two dates.
 
 use api::extract::ApiQuery;
+use api::input::query_date as date;
 use api::principal::Principal;
 use api::{ApiError, ApiResult};
 use app::AppState;
@@ -59,24 +60,6 @@ pub struct CalendarView {
     sessions: Vec<SessionView>,
     /// Weekdays the market is closed.
     holidays: Vec<HolidayView>,
-}
-
-/// A calendar date written `YYYY-MM-DD`.
-pub fn date(field: &str, text: &str) -> ApiResult<NaiveDate> {
-    let shaped = text.len() == 10
-        && text.bytes().enumerate().all(|(i, b)| {
-            if i == 4 || i == 7 {
-                b == b'-'
-            } else {
-                b.is_ascii_digit()
-            }
-        });
-    shaped
-        .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
-        .flatten()
-        .ok_or_else(|| {
-            ApiError::bad_query(field, format!("{text:?} is not a date like 2026-12-01"))
-        })
 }
 
 #[utoipa::path(get, path = "/calendars/{code}", tag = "market", operation_id = "getCalendar",

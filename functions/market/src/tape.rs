@@ -10,7 +10,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use domain::{Decimal, RoundingStrategy, Timeframe, Timestamp};
 use serde::{Deserialize, Serialize};
-use store::market_tape::RECENT_TRADES;
+use store::market_tape::{RECENT_TRADES, TradePrint};
 use utoipa::{IntoParams, ToSchema};
 
 /// One trade.
@@ -21,6 +21,16 @@ pub struct TradeView {
     time: Timestamp,
     price: String,
     size: String,
+}
+
+impl From<&TradePrint> for TradeView {
+    fn from(t: &TradePrint) -> Self {
+        TradeView {
+            time: t.time,
+            price: t.price.plain(),
+            size: t.size.plain(),
+        }
+    }
 }
 
 /// The latest day the symbol traded (UTC), so far.
@@ -94,11 +104,7 @@ pub async fn ticker(
     };
     Ok(Json(Ticker {
         symbol: symbol.to_string(),
-        last: last.map(|t| TradeView {
-            time: t.time,
-            price: t.price.plain(),
-            size: t.size.plain(),
-        }),
+        last: last.as_ref().map(TradeView::from),
         session: day.map(|d| SessionStats {
             start: d.start,
             open: d.open.plain(),
@@ -157,11 +163,7 @@ pub async fn trades(
             .iter()
             .rev()
             .take(limit)
-            .map(|t| TradeView {
-                time: t.time,
-                price: t.price.plain(),
-                size: t.size.plain(),
-            })
+            .map(TradeView::from)
             .collect(),
     }))
 }

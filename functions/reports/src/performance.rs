@@ -3,6 +3,7 @@
 use analytics::{AnalyticsConfig, EquityPoint, RoundTrip, RoundTripBook};
 use api::accounts::owned;
 use api::extract::ApiQuery;
+use api::input::query_date as date;
 use api::principal::Principal;
 use api::{ApiError, ApiResult};
 use app::AppState;
@@ -39,24 +40,6 @@ pub struct Window {
     #[serde(default)]
     #[param(format = Date, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     to: Option<String>,
-}
-
-/// A calendar date written `YYYY-MM-DD`.
-fn date(field: &str, text: &str) -> ApiResult<NaiveDate> {
-    let shaped = text.len() == 10
-        && text.bytes().enumerate().all(|(i, b)| {
-            if i == 4 || i == 7 {
-                b == b'-'
-            } else {
-                b.is_ascii_digit()
-            }
-        });
-    shaped
-        .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
-        .flatten()
-        .ok_or_else(|| {
-            ApiError::bad_query(field, format!("{text:?} is not a date like 2026-12-01"))
-        })
 }
 
 /// The performance report, as [`performance`] writes it.

@@ -163,16 +163,7 @@ pub struct Window {
 
 /// A date covers its whole day (as the CLI's `--from`/`--to`).
 fn bound(field: &str, text: &str, end_of_day: bool) -> ApiResult<Timestamp> {
-    if let Ok(date) = domain::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        let day = Timestamp::from_date(date)
-            .map_err(|e| ApiError::invalid_field(field, e.to_string()))?;
-        return Ok(if end_of_day {
-            Timeframe::D1.period_end(day)
-        } else {
-            day
-        });
-    }
-    Timestamp::parse(text).map_err(|_| {
+    Timestamp::parse_bound(text, end_of_day).map_err(|_| {
         ApiError::invalid_field(
             field,
             format!("{text:?} is not a date (2006-01-15) or an RFC 3339 time"),

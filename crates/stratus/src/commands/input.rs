@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use chrono::NaiveDate;
 use clap::Args;
 use domain::{Candle, Symbol, Tick, Timeframe, Timestamp};
 use engine::candles::{AggregatorConfig, CandleAggregator, Resampler};
@@ -29,15 +28,7 @@ pub struct DataArgs {
 
 /// A `--from`/`--to` value: a date covers its whole day.
 pub fn parse_bound(flag: &str, text: &str, end_of_day: bool) -> anyhow::Result<Timestamp> {
-    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        let day = Timestamp::from_date(date)?;
-        return Ok(if end_of_day {
-            Timeframe::D1.period_end(day)
-        } else {
-            day
-        });
-    }
-    Timestamp::parse(text).map_err(|_| {
+    Timestamp::parse_bound(text, end_of_day).map_err(|_| {
         anyhow::anyhow!(
             "{flag} {text:?} is not a date (2006-01-15) or an RFC 3339 time (2006-01-15T09:30:00Z)"
         )

@@ -164,4 +164,8 @@ where
         .await
         .expect("kept");
     assert_eq!(kept, [twice[1]]);
+    // The same load racing itself: each candle is added once, by one of them.
+    let fresh: Vec<domain::Candle> = (100..150).map(|n| bar(es, m5, n, "100")).collect();
+    let (a, b) = tokio::join!(s.save_candles(&fresh), s.save_candles(&fresh));
+    assert_eq!(a.expect("first") + b.expect("second"), 50);
 }
