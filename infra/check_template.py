@@ -40,6 +40,7 @@ OWNERS = {
     "reports": "ReportsFunction",
     "market": "MarketFunction",
     "research": "ResearchFunction",
+    "admin": "AdminFunction",
 }
 CORE_ROUTES = {"/health", "/ws"}  # served by the streaming core, not by API Gateway
 BINARIES = {
@@ -49,6 +50,8 @@ BINARIES = {
     "ReportsFunction": "stratus-reports",
     "MarketFunction": "stratus-market",
     "ResearchFunction": "stratus-research",
+    "AdminFunction": "stratus-admin",
+    "PortalFunction": "stratus-portal",
     "ResearchWorkerFunction": "stratus-research-worker",
     "ReportsEventsFunction": "stratus-reports-events",
 }
@@ -80,6 +83,15 @@ def main() -> int:
             problems.append(f"{name}: no HttpApi event for {missing[0]} {missing[1]}")
         for extra in sorted(have - routes):
             problems.append(f"{name}: HttpApi event {extra[0]} {extra[1]} is not a route it serves")
+
+    # The portal's page and files (not API routes: they are not in the OpenAPI document).
+    portal = {
+        (e["Properties"]["Method"], e["Properties"]["Path"])
+        for e in resources["PortalFunction"]["Properties"].get("Events", {}).values()
+        if e["Type"] == "HttpApi"
+    }
+    if portal != {("GET", "/"), ("GET", "/portal/{proxy+}")}:
+        problems.append(f"PortalFunction: serves {sorted(portal)}, not GET / and GET /portal/{{proxy+}}")
 
     definitions = json.loads((ROOT / "localstack/resources.json").read_text())
     names = []

@@ -20,7 +20,7 @@ fn layer(package: &str) -> Option<u8> {
         "engine" | "app" => 2,
         "api" => 3,
         "auth-fn" | "account-fn" | "orders-fn" | "reports-fn" | "market-fn" | "research-fn"
-        | "core-service" => 4,
+        | "admin-fn" | "portal-fn" | "core-service" => 4,
         "stratus" => 5,
         _ => return None,
     })

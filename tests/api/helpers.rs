@@ -106,6 +106,7 @@ pub fn all_routes() -> api::Routes {
         .merge(reports_fn::routes())
         .merge(market_fn::routes())
         .merge(research_fn::routes())
+        .merge(admin_fn::routes())
 }
 
 impl TestApp {
@@ -516,5 +517,56 @@ impl HttpClient {
 
     pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
         self.call(Method::POST, path, token, Some(body)).await
+    }
+}
+
+impl TestApp {
+    /// Plays the market: ticks of `symbol` at `prices`, one a second from now on, on the
+    /// `ticks` stream.
+    pub async fn publish_ticks(&self, symbol: &str, prices: &[String]) {
+        use store::stream::OutgoingRecord;
+        let start = self.now();
+        let records: Vec<OutgoingRecord> = prices
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let tick = domain::Tick {
+                    symbol: domain::Symbol::parse(symbol).unwrap(),
+                    time: Timestamp::from_nanos(start.nanos() + i as i64 * 1_000_000_000),
+                    price: p.parse().unwrap(),
+                    size: domain::Quantity::new(1.into()).unwrap(),
+                    bid: None,
+                    ask: None,
+                };
+                let env = domain::events::Event::TickReceived(tick)
+                    .to_envelope(domain::EventId::random(), tick.time);
+                OutgoingRecord::new(symbol, env.to_vec())
+            })
+            .collect();
+        for chunk in records.chunks(500) {
+            self.state
+                .streams
+                .publish(store::connect::streams::TICKS, chunk.to_vec())
+                .await
+                .unwrap();
+        }
+    }
+
+    /// Runs the streaming core (the real one, over this app's stores) until it has read
+    /// everything; returns its health.
+    pub async fn run_core(&self) -> std::sync::Arc<core_service::CoreHealth> {
+        let health = std::sync::Arc::new(core_service::CoreHealth::default());
+        let mut core = core_service::Core::new(
+            self.state.clone(),
+            core_service::hub::Hub::default(),
+            health.clone(),
+            core_service::runner::CoreConfig::default(),
+        );
+        for _ in 0..500 {
+            if !core.step().await.unwrap() {
+                return health;
+            }
+        }
+        panic!("the core never went idle");
     }
 }

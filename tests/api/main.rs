@@ -10,6 +10,7 @@
 mod helpers;
 
 mod accounts;
+mod admin;
 mod auth;
 mod lambda;
 mod market;

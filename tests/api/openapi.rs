@@ -16,6 +16,7 @@ fn generated() -> serde_json::Value {
         reports_fn::Api::openapi(),
         market_fn::Api::openapi(),
         research_fn::Api::openapi(),
+        admin_fn::Api::openapi(),
         core_service::Api::openapi(),
     ]);
     api::openapi::for_catalog(&mut doc, &domain::InstrumentCatalog::builtin());

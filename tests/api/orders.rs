@@ -615,5 +615,140 @@ mod strategies {
         );
     }
 
-    api_tests!(strategies_are_deployed_listed_paused_resumed_and_stopped);
+    /// A sine wave around 100 that crosses its short moving average many times.
+    fn wave(n: usize) -> Vec<String> {
+        (0..n)
+            .map(|i| format!("{:.2}", 100.0 + 5.0 * (i as f64 / 40.0).sin()))
+            .collect()
+    }
+
+    async fn a_deployments_performance_is_what_its_own_fills_imply(backend: Backend) {
+        use domain::{Decimal, Position};
+        let app = TestApp::spawn(backend).await;
+        let ada = app.user("ada@example.com").await;
+        let bob = app.user("bob@example.com").await;
+        let id = app.funded_account(&ada, "1000000").await;
+        let deploy = |symbols: serde_json::Value| json!({"strategy": "sma_cross", "symbols": symbols, "timeframes": ["1m"], "params": {"period": 2, "size": 3}});
+        let r = app
+            .post(
+                &format!("/accounts/{id}/strategies"),
+                &ada.token,
+                deploy(json!(["AAPL"])),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let sid = r.body["id"].as_str().unwrap().to_owned();
+        assert_eq!(
+            r.body["performance"],
+            json!({"positions": [], "fills": 0, "realized_pnl": "0", "unrealized_pnl": "0", "fees": "0", "net_pnl": "0"}),
+            "nothing traded yet"
+        );
+        // The user's own order, filled, is not the deployment's.
+        let own = app
+            .post(
+                &format!("/accounts/{id}/orders"),
+                &ada.token,
+                json!({"symbol": "AAPL", "side": "buy", "type": "limit", "limit_price": "90", "quantity": "1", "time_in_force": "gtc"}),
+            )
+            .await;
+        assert_eq!(own.status, StatusCode::CREATED, "{}", own.text);
+        let own_id = own.body["id"].as_str().unwrap().to_owned();
+        assert_eq!(own.body["strategy_id"], serde_json::Value::Null);
+
+        app.publish_ticks("AAPL", &wave(600)).await;
+        app.run_core().await;
+
+        // Its orders say which deployment placed them.
+        let orders = app
+            .get(&format!("/accounts/{id}/orders?limit=100"), &ada.token)
+            .await;
+        let orders = orders.body["orders"].as_array().unwrap().clone();
+        let strategy_orders: Vec<&serde_json::Value> = orders
+            .iter()
+            .filter(|o| o["strategy_id"] == sid.as_str())
+            .collect();
+        assert!(strategy_orders.len() >= 2, "{orders:?}");
+        assert!(
+            orders
+                .iter()
+                .all(|o| o["strategy_id"] == sid.as_str() || o["id"] == own_id.as_str())
+        );
+        // The performance is the account's fills of those orders, folded into a position.
+        let fills = app
+            .get(&format!("/accounts/{id}/fills?limit=500"), &ada.token)
+            .await;
+        let mut theirs: Vec<serde_json::Value> = fills.body["fills"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| strategy_orders.iter().any(|o| o["id"] == f["order_id"]))
+            .cloned()
+            .collect();
+        assert!(theirs.len() >= 2, "the strategy traded: {fills:?}");
+        theirs.reverse(); // oldest first
+        let mut position = Position::flat(domain::Symbol::parse("AAPL").unwrap());
+        for f in &theirs {
+            let side = if f["side"] == "buy" {
+                domain::Side::Buy
+            } else {
+                domain::Side::Sell
+            };
+            let d = |k: &str| f[k].as_str().unwrap().parse::<Decimal>().unwrap();
+            position
+                .apply_trade(
+                    side,
+                    d("quantity"),
+                    d("price"),
+                    domain::Money::new(d("fee")),
+                )
+                .unwrap();
+        }
+        let mark: domain::Price = app
+            .state
+            .prices
+            .last(domain::Symbol::parse("AAPL").unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .price;
+        let unrealized = position.unrealized_pnl(mark).unwrap();
+        let net = position
+            .realized_pnl()
+            .checked_sub(position.fees())
+            .unwrap()
+            .checked_add(unrealized)
+            .unwrap();
+        let dec = |v: &serde_json::Value| v.as_str().unwrap().parse::<Decimal>().unwrap();
+        let got = app.get(&format!("/strategies/{sid}"), &ada.token).await;
+        assert_eq!(got.status, StatusCode::OK, "{}", got.text);
+        let p = &got.body["performance"];
+        assert_eq!(p["fills"], theirs.len());
+        assert_eq!(dec(&p["realized_pnl"]), position.realized_pnl().value());
+        assert_eq!(dec(&p["fees"]), position.fees().value());
+        assert_eq!(dec(&p["unrealized_pnl"]), unrealized.value());
+        assert_eq!(dec(&p["net_pnl"]), net.value());
+        assert_eq!(p["positions"][0]["symbol"], "AAPL");
+        assert_eq!(dec(&p["positions"][0]["quantity"]), position.quantity());
+        assert_eq!(dec(&p["positions"][0]["mark"]), mark.value());
+        // The list shows the same.
+        let list = app
+            .get(&format!("/accounts/{id}/strategies"), &ada.token)
+            .await;
+        assert_eq!(list.body["strategies"][0]["performance"], *p);
+        // Another user sees neither the deployment nor its orders.
+        let r = app.get(&format!("/strategies/{sid}"), &bob.token).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        let r = app
+            .get(&format!("/accounts/{id}/strategies"), &bob.token)
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        let oid = strategy_orders[0]["id"].as_str().unwrap();
+        let r = app.get(&format!("/orders/{oid}"), &bob.token).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+    }
+
+    api_tests!(
+        strategies_are_deployed_listed_paused_resumed_and_stopped,
+        a_deployments_performance_is_what_its_own_fills_imply,
+    );
 }

@@ -12,6 +12,7 @@
 //!   which hands them to the streaming core through the outbox.
 //! - [`outbox`]: relaying committed outbox events to their streams.
 //! - [`portfolio`]: an account valued now.
+//! - [`performance`]: a strategy deployment's P&L from its own fills.
 //! - [`crypto`]: sealing broker credentials, digests, random tokens.
 //! - [`display`]: how numbers are written for clients.
 //! - [`reports`]: the reports' running metrics from `executions`, and the daily job.
@@ -22,6 +23,7 @@ pub mod crypto;
 pub mod display;
 pub mod error;
 pub mod outbox;
+pub mod performance;
 pub mod portfolio;
 pub mod reports;
 pub mod settings;

@@ -69,34 +69,52 @@ pub fn reference_price(order_type: &OrderType, last: Option<Price>) -> Option<Pr
     }
 }
 
-/// Values `account` now (see the module docs).
-pub async fn value(state: &AppState, account: &Account) -> AppResult<Valuation> {
-    let positions = state.orders.positions(account.id).await?;
-    let exposure = state.orders.exposure(account.id).await?;
-    let mut marks: BTreeMap<Symbol, Option<Price>> = BTreeMap::new();
-    for symbol in positions.iter().map(|p| p.symbol) {
+/// The last trade price of each of `symbols` (`None` where the core has seen no trade).
+pub async fn marks(
+    state: &AppState,
+    symbols: Vec<Symbol>,
+) -> AppResult<BTreeMap<Symbol, Option<Price>>> {
+    let mut marks = BTreeMap::new();
+    for symbol in symbols {
         if let std::collections::btree_map::Entry::Vacant(e) = marks.entry(symbol) {
             e.insert(last_price(state, symbol).await?);
         }
     }
-    // Working buy orders reserve their quantity at their own price (market orders, which
-    // fill at the next trade, reserve nothing once submitted).
-    let mut reserved = Money::ZERO;
-    for row in exposure.iter().filter(|r| r.side == Side::Buy) {
-        reserved = reserved
-            .checked_add(Money::new(row.notional))
-            .map_err(overflow)?;
+    Ok(marks)
+}
+
+/// Positions at their marks, and their totals: the one place where positions become
+/// market values and P&L (an account's valuation and a deployment's performance).
+#[derive(Debug, Clone, Default)]
+pub struct ValuedPositions {
+    /// The open positions with their marks (flat ones are left out).
+    pub open: Vec<ValuedPosition>,
+    pub market_value: Money,
+    pub unrealized_pnl: Money,
+    /// Before fees, over every position given (flat ones included).
+    pub realized_pnl: Money,
+    pub fees: Money,
+}
+
+impl ValuedPositions {
+    /// Realized − fees + unrealized.
+    pub fn net_pnl(&self) -> Result<Money, domain::DomainError> {
+        self.realized_pnl
+            .checked_sub(self.fees)
+            .and_then(|m| m.checked_add(self.unrealized_pnl))
     }
-    let mut valued = Vec::new();
-    let mut positions_value = Money::ZERO;
-    let mut unrealized_pnl = Money::ZERO;
-    let mut realized_pnl = Money::ZERO;
-    let mut fees = Money::ZERO;
+}
+
+/// Values `positions` at `marks` (the last trade; a symbol without one is marked at the
+/// position's average cost, so it shows no unrealized P&L). Checked arithmetic throughout.
+pub fn value_positions(
+    positions: Vec<Position>,
+    marks: &BTreeMap<Symbol, Option<Price>>,
+) -> Result<ValuedPositions, domain::DomainError> {
+    let mut valued = ValuedPositions::default();
     for position in positions {
-        realized_pnl = realized_pnl
-            .checked_add(position.realized_pnl())
-            .map_err(overflow)?;
-        fees = fees.checked_add(position.fees()).map_err(overflow)?;
+        valued.realized_pnl = valued.realized_pnl.checked_add(position.realized_pnl())?;
+        valued.fees = valued.fees.checked_add(position.fees())?;
         if position.is_flat() {
             continue;
         }
@@ -106,30 +124,42 @@ pub async fn value(state: &AppState, account: &Account) -> AppResult<Valuation> 
                 source: "last_trade",
             },
             None => Mark {
-                price: Price::new(position.average_price()).map_err(overflow)?,
+                price: Price::new(position.average_price())?,
                 source: "average_cost",
             },
         };
-        let market_value = position.market_value(mark.price).map_err(overflow)?;
-        let unrealized = position.unrealized_pnl(mark.price).map_err(overflow)?;
-        positions_value = positions_value
-            .checked_add(market_value)
-            .map_err(overflow)?;
-        unrealized_pnl = unrealized_pnl.checked_add(unrealized).map_err(overflow)?;
-        valued.push(ValuedPosition {
+        let market_value = position.market_value(mark.price)?;
+        let unrealized = position.unrealized_pnl(mark.price)?;
+        valued.market_value = valued.market_value.checked_add(market_value)?;
+        valued.unrealized_pnl = valued.unrealized_pnl.checked_add(unrealized)?;
+        valued.open.push(ValuedPosition {
             position,
             mark,
             market_value,
             unrealized,
         });
     }
+    Ok(valued)
+}
+
+/// Values `account` now (see the module docs).
+pub async fn value(state: &AppState, account: &Account) -> AppResult<Valuation> {
+    let positions = state.orders.positions(account.id).await?;
+    let exposure = state.orders.exposure(account.id).await?;
+    let marks = marks(state, positions.iter().map(|p| p.symbol).collect()).await?;
+    // Working buy orders reserve their quantity at their own price (market orders, which
+    // fill at the next trade, reserve nothing once submitted).
+    let mut reserved = Money::ZERO;
+    for row in exposure.iter().filter(|r| r.side == Side::Buy) {
+        reserved = reserved
+            .checked_add(Money::new(row.notional))
+            .map_err(overflow)?;
+    }
+    let valued = value_positions(positions, &marks).map_err(overflow)?;
+    let total_pnl = valued.net_pnl().map_err(overflow)?;
     let cash = account.cash;
-    let equity = cash.checked_add(positions_value).map_err(overflow)?;
+    let equity = cash.checked_add(valued.market_value).map_err(overflow)?;
     let buying_power = cash.checked_sub(reserved).map_err(overflow)?;
-    let total_pnl = realized_pnl
-        .checked_sub(fees)
-        .and_then(|m| m.checked_add(unrealized_pnl))
-        .map_err(overflow)?;
     Ok(Valuation {
         cash,
         reserved,
@@ -138,12 +168,12 @@ pub async fn value(state: &AppState, account: &Account) -> AppResult<Valuation> 
         } else {
             buying_power
         },
-        positions: valued,
-        positions_value,
+        positions: valued.open,
+        positions_value: valued.market_value,
         equity,
-        unrealized_pnl,
-        realized_pnl,
-        fees,
+        unrealized_pnl: valued.unrealized_pnl,
+        realized_pnl: valued.realized_pnl,
+        fees: valued.fees,
         total_pnl,
         exposure,
     })

@@ -8,13 +8,14 @@ use std::sync::Arc;
 use domain::{Clock, InstrumentCatalog};
 use store::brokers::BrokerConnections;
 use store::connect::tables;
+use store::core_status::CoreStatusStore;
 use store::dead_letters::DeadLetters;
 use store::kv::KvTable;
 use store::market_prices::MarketPrices;
 use store::market_tape::MarketTape;
 use store::records::{
-    AccountLedger, CoreCommit, MarketHistory, OrderRecords, OutboxQueue, ReportRecords,
-    ResearchJobs, StrategyRecords,
+    AccountLedger, CoreCommit, MarketHistory, OrderRecords, OutboxQueue, PlatformActivity,
+    ReportRecords, ResearchJobs, StrategyRecords,
 };
 use store::risk::RiskStore;
 use store::stream::StreamLog;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub reports: Arc<dyn ReportRecords>,
     /// Backtests and optimisations (the research function and its workers).
     pub jobs: Arc<dyn ResearchJobs>,
+    /// Counts across every user (the operations dashboard, admins only).
+    pub activity: Arc<dyn PlatformActivity>,
     /// The core's commit, and the checkpoints and snapshot it reads back (the core and the
     /// consumers it runs).
     pub commits: Arc<dyn CoreCommit>,
@@ -66,6 +69,8 @@ pub struct AppState {
     /// The read-models table itself, for consumers that keep their own views there.
     pub read_models: Arc<dyn KvTable>,
     pub dead_letters: DeadLetters,
+    /// The streaming core's status, published by the core (a read model).
+    pub core_status: CoreStatusStore,
     /// Recent answers about users, sessions and API keys (see `crate::credentials`).
     pub credentials: Arc<crate::credentials::CredentialChecks>,
 }
@@ -108,6 +113,7 @@ impl AppState {
             strategies: ports.records.clone(),
             history: ports.records.clone(),
             jobs: ports.records.clone(),
+            activity: ports.records.clone(),
             reports: ports.records.clone(),
             commits: ports.records.clone(),
             outbox: ports.records.clone(),
@@ -122,6 +128,7 @@ impl AppState {
             tape: MarketTape::new(table(&ports, tables::READ_MODELS)?),
             read_models: table(&ports, tables::READ_MODELS)?,
             dead_letters: DeadLetters::new(table(&ports, tables::DEAD_LETTERS)?),
+            core_status: CoreStatusStore::new(table(&ports, tables::READ_MODELS)?),
             credentials: Arc::default(),
             settings: Arc::new(settings),
             clock,

@@ -16,12 +16,21 @@ use crate::inputs::StreamCursor;
 pub const CONSUMER: &str = app::reports::executions::CONSUMER;
 
 /// Runs until `shutdown`.
-pub async fn run(app: AppState, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(
+    app: AppState,
+    health: std::sync::Arc<crate::runner::CoreHealth>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut cursor = StreamCursor::new(CONSUMER, streams::EXECUTIONS);
     let mut backoff = Duration::from_millis(50);
     while !*shutdown.borrow() {
         let step = async {
             let inputs = cursor.read(&*app.commits, &*app.streams, 500).await?;
+            health
+                .recent
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .lag(cursor.stream(), cursor.behind());
             if inputs.is_empty() {
                 return anyhow::Ok(false);
             }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use store::StoreResult;
 use store::records::{Checkpoint, CoreCommit};
-use store::stream::{SequenceNumber, Shard, ShardId, ShardOrder, StartAt, StreamLog};
+use store::stream::{Behind, SequenceNumber, Shard, ShardId, ShardOrder, StartAt, StreamLog};
 
 /// One record read.
 #[derive(Debug, Clone)]
@@ -36,6 +36,8 @@ pub struct StreamCursor {
     order: ShardOrder,
     committed: BTreeMap<ShardId, SequenceNumber>,
     pending: BTreeMap<ShardId, SequenceNumber>,
+    /// How far the last read of each shard left it behind.
+    behind: BTreeMap<ShardId, Behind>,
 }
 
 /// How often the shard list is refreshed (a reshard shows up within this).
@@ -51,7 +53,28 @@ impl StreamCursor {
             order: ShardOrder::new(),
             committed: BTreeMap::new(),
             pending: BTreeMap::new(),
+            behind: BTreeMap::new(),
         }
+    }
+
+    /// How far behind the stream's newest records the last reads left this reader:
+    /// records summed over shards and the largest time, each `None` unless every shard
+    /// read could say (or nothing has been read yet).
+    pub fn behind(&self) -> Behind {
+        if self.behind.is_empty() {
+            return Behind::default();
+        }
+        let records = self
+            .behind
+            .values()
+            .map(|b| b.records)
+            .try_fold(0u64, |sum, r| r.map(|r| sum.saturating_add(r)));
+        let millis = self
+            .behind
+            .values()
+            .map(|b| b.millis)
+            .try_fold(0u64, |max, m| m.map(|m| max.max(m)));
+        Behind { millis, records }
     }
 
     pub fn stream(&self) -> &str {
@@ -63,6 +86,9 @@ impl StreamCursor {
             return Ok(());
         }
         self.shards = streams.shards(&self.stream).await?;
+        let listed = &self.shards;
+        self.behind
+            .retain(|id, _| listed.iter().any(|shard| shard.id == *id));
         for shard in &self.shards {
             if !self.committed.contains_key(&shard.id) {
                 if let Some(seq) = commits
@@ -99,6 +125,7 @@ impl StreamCursor {
                 None => StartAt::TrimHorizon,
             };
             let batch = streams.read(&self.stream, &shard, &from, limit).await?;
+            self.behind.insert(shard.clone(), batch.behind);
             if let Some(last) = batch.records.last() {
                 self.pending.insert(shard.clone(), last.sequence.clone());
             }

@@ -6,12 +6,12 @@
 //! the batch is visible: the core waits, rebuilds its state from the last commit and
 //! reads the batch again — consumption pauses and resumes without loss or repetition.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use api::views::Plain;
+use api::views::{CommitLatencyView, Plain, StreamLagView};
 use app::AppState;
 use domain::events::{Event, EventEnvelope};
 use domain::{
@@ -22,8 +22,10 @@ use engine::strategy::StrategyConfig;
 use serde::Serialize;
 use store::StoreResult;
 use store::connect::streams;
+use store::core_status::{CommitLatency, CoreStatus, StreamLag};
 use store::dead_letters::DeadLetter;
 use store::records::{CommitBatch, OrderQuery, OutboxEvent, Snapshot};
+use store::stream::Behind;
 use tokio::sync::watch;
 
 use crate::hub::{Hub, HubMessage};
@@ -55,7 +57,7 @@ impl Default for CoreConfig {
     }
 }
 
-/// What `/health` shows.
+/// What `/health` shows (and what the core publishes to `store::core_status`).
 #[derive(Debug, Default)]
 pub struct CoreHealth {
     pub batches: AtomicU64,
@@ -71,6 +73,98 @@ pub struct CoreHealth {
     pub feed_finished: AtomicBool,
     pub healthy: AtomicBool,
     pub stopped: AtomicBool,
+    /// Commit times, tick counts and stream lags (see [`Recent`]).
+    pub recent: Mutex<Recent>,
+    /// Records set aside by the consumers, as last counted.
+    pub dead_letters: Mutex<Option<u64>>,
+}
+
+/// Commits kept for the latency percentiles.
+const LATENCY_WINDOW: usize = 512;
+/// The window of the feed rate.
+const RATE_WINDOW: Duration = Duration::from_secs(60);
+
+/// The core's recent history: the latest commits' durations, the ticks each second, and
+/// the lag each stream reader last saw.
+#[derive(Debug, Default)]
+pub struct Recent {
+    commit_ms: VecDeque<f64>,
+    /// (when, ticks applied) per batch in the last [`RATE_WINDOW`].
+    ticks: VecDeque<(Instant, u64)>,
+    /// The first batch seen: the rate's window is shorter until a minute has passed.
+    since: Option<Instant>,
+    streams: BTreeMap<String, Behind>,
+}
+
+impl Recent {
+    /// A batch committed in `took`, with `ticks` ticks among its inputs.
+    pub fn committed(&mut self, took: Duration, ticks: u64, now: Instant) {
+        if self.commit_ms.len() == LATENCY_WINDOW {
+            self.commit_ms.pop_front();
+        }
+        self.commit_ms.push_back(took.as_secs_f64() * 1000.0);
+        self.ticks.push_back((now, ticks));
+        self.since.get_or_insert(now);
+        while self
+            .ticks
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) > RATE_WINDOW)
+        {
+            self.ticks.pop_front();
+        }
+    }
+
+    /// What the reader of `stream` last saw.
+    pub fn lag(&mut self, stream: &str, behind: Behind) {
+        self.streams.insert(stream.to_owned(), behind);
+    }
+
+    /// p50, p99 and max of the recent commits (nearest rank).
+    pub fn latency(&self) -> CommitLatency {
+        let mut sorted: Vec<f64> = self.commit_ms.iter().copied().collect();
+        sorted.sort_by(f64::total_cmp);
+        let rank = |q: f64| -> Option<f64> {
+            let n = sorted.len();
+            if n == 0 {
+                return None;
+            }
+            let i = ((q * n as f64).ceil() as usize).clamp(1, n) - 1;
+            sorted.get(i).copied()
+        };
+        CommitLatency {
+            p50: rank(0.50),
+            p99: rank(0.99),
+            max: sorted.last().copied(),
+        }
+    }
+
+    /// Ticks applied per second over the last minute (over the time since the first
+    /// batch when that is shorter); `None` before a second has passed.
+    pub fn ticks_per_second(&self, now: Instant) -> Option<f64> {
+        let since = self.since?;
+        let window = now.duration_since(since).min(RATE_WINDOW).as_secs_f64();
+        if window < 1.0 {
+            return None;
+        }
+        let ticks: u64 = self
+            .ticks
+            .iter()
+            .filter(|(t, _)| now.duration_since(*t) <= RATE_WINDOW)
+            .map(|(_, n)| n)
+            .sum();
+        Some(ticks as f64 / window)
+    }
+
+    pub fn streams(&self) -> Vec<StreamLag> {
+        self.streams
+            .iter()
+            .map(|(stream, behind)| StreamLag {
+                stream: stream.clone(),
+                lag_ms: behind.millis,
+                records_behind: behind.records,
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -89,29 +183,70 @@ pub struct HealthView {
     pub feed_published: u64,
     pub feed_finished: bool,
     pub last_commit_unix_ms: u64,
+    /// Over the latest 512 commits.
+    pub commit_latency_ms: CommitLatencyView,
+    /// Ticks applied per second over the last minute; null in the first second.
+    pub feed_ticks_per_second: Option<f64>,
+    /// How far behind each stream the core reads.
+    pub streams: Vec<StreamLagView>,
+    /// Records the consumers set aside (null until first counted).
+    pub dead_letters: Option<u64>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl CoreHealth {
-    pub fn view(&self) -> HealthView {
-        let status = if self.stopped.load(Ordering::Relaxed) {
+    fn status(&self) -> &'static str {
+        if self.stopped.load(Ordering::Relaxed) {
             "stopped"
         } else if self.healthy.load(Ordering::Relaxed) {
             "ok"
         } else {
             "degraded"
-        };
-        HealthView {
-            status,
+        }
+    }
+
+    /// The status to publish, taken at `now_unix_ms`.
+    pub fn status_record(&self, now_unix_ms: u64) -> CoreStatus {
+        let recent = lock(&self.recent);
+        CoreStatus {
+            status: self.status().to_owned(),
             batches: self.batches.load(Ordering::Relaxed),
             inputs: self.inputs.load(Ordering::Relaxed),
             fills: self.fills.load(Ordering::Relaxed),
             commit_failures: self.commit_failures.load(Ordering::Relaxed),
             malformed_records: self.malformed.load(Ordering::Relaxed),
             working_orders: self.working_orders.load(Ordering::Relaxed),
-            repeated_ticks: self.repeated_ticks.load(Ordering::Relaxed),
             feed_published: self.feed_published.load(Ordering::Relaxed),
-            feed_finished: self.feed_finished.load(Ordering::Relaxed),
             last_commit_unix_ms: self.last_commit_unix_ms.load(Ordering::Relaxed),
+            updated_unix_ms: now_unix_ms,
+            commit_latency_ms: recent.latency(),
+            feed_ticks_per_second: recent.ticks_per_second(Instant::now()),
+            streams: recent.streams(),
+            dead_letters: *lock(&self.dead_letters),
+        }
+    }
+
+    pub fn view(&self) -> HealthView {
+        let record = self.status_record(0);
+        HealthView {
+            status: self.status(),
+            batches: record.batches,
+            inputs: record.inputs,
+            fills: record.fills,
+            commit_failures: record.commit_failures,
+            malformed_records: record.malformed_records,
+            working_orders: record.working_orders,
+            repeated_ticks: self.repeated_ticks.load(Ordering::Relaxed),
+            feed_published: record.feed_published,
+            feed_finished: self.feed_finished.load(Ordering::Relaxed),
+            last_commit_unix_ms: record.last_commit_unix_ms,
+            commit_latency_ms: record.commit_latency_ms.into(),
+            feed_ticks_per_second: record.feed_ticks_per_second,
+            streams: record.streams.iter().map(StreamLagView::from).collect(),
+            dead_letters: record.dead_letters,
         }
     }
 }
@@ -308,6 +443,12 @@ impl Core {
             .ticks
             .read(&*commits, &*streams, self.config.batch)
             .await?;
+        {
+            let mut recent = lock(&self.health.recent);
+            recent.lag(self.commands.stream(), self.commands.behind());
+            recent.lag(self.ticks.stream(), self.ticks.behind());
+        }
+        let tick_count = ticks.len() as u64;
         let inputs = commands.len() + ticks.len();
         let now = self.app.clock.now();
         let mut decoded = Vec::with_capacity(inputs);
@@ -374,7 +515,7 @@ impl Core {
         self.health
             .malformed
             .fetch_add(dead.len() as u64, Ordering::Relaxed);
-        self.commit(out, inputs).await?;
+        self.commit(out, inputs, tick_count).await?;
         Ok(inputs > 0)
     }
 
@@ -430,7 +571,7 @@ impl Core {
         Ok(())
     }
 
-    async fn commit(&mut self, out: Output, inputs: usize) -> anyhow::Result<()> {
+    async fn commit(&mut self, out: Output, inputs: usize, ticks: u64) -> anyhow::Result<()> {
         let (positions, snapshot, working, repeated, tapes) = match self.state.as_ref() {
             Some(state) => (
                 out.positions
@@ -480,7 +621,9 @@ impl Core {
             applied.extend(batch.applied_commands);
             batch.applied_commands = applied;
         }
+        let started = Instant::now();
         self.app.commits.commit(&batch).await?;
+        lock(&self.health.recent).committed(started.elapsed(), ticks, Instant::now());
         self.commands.committed();
         self.ticks.committed();
         let h = &self.health;

@@ -54,11 +54,21 @@ impl Service {
             health.clone(),
             config.core.clone(),
         );
-        let mut tasks = vec![("core", tokio::spawn(core.run(watch.clone())))];
+        let mut tasks = vec![
+            ("core", tokio::spawn(core.run(watch.clone()))),
+            (
+                "status",
+                tokio::spawn(publish_status(app.clone(), health.clone(), watch.clone())),
+            ),
+        ];
         if config.executions_consumer {
             tasks.push((
                 "executions",
-                tokio::spawn(crate::executions::run(app.clone(), watch.clone())),
+                tokio::spawn(crate::executions::run(
+                    app.clone(),
+                    health.clone(),
+                    watch.clone(),
+                )),
             ));
         }
         if config.daily_reports {
@@ -151,6 +161,67 @@ async fn health_route(State(health): State<Arc<CoreHealth>>) -> impl IntoRespons
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, Json(view))
+}
+
+/// How often the core's status is published.
+const STATUS_EVERY: Duration = Duration::from_secs(1);
+/// Dead letters are counted every this many publications.
+const COUNT_DEAD_LETTERS_EVERY: u32 = 10;
+/// The consumers whose dead letters are counted, and how many each at most.
+const DEAD_LETTER_CONSUMERS: [&str; 3] = ["core.commands", "core.ticks", "reports.executions"];
+const DEAD_LETTERS_COUNTED: usize = 10_000;
+
+/// Publishes the core's status to `store::core_status` once a second (and counts the
+/// dead letters every ten), so functions that cannot reach this process can read it.
+/// A failed write is retried at the next second; the last one is written at shutdown.
+async fn publish_status(
+    app: AppState,
+    health: Arc<CoreHealth>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut round: u32 = 0;
+    loop {
+        if round % COUNT_DEAD_LETTERS_EVERY == 0 {
+            match app
+                .dead_letters
+                .count(&DEAD_LETTER_CONSUMERS, DEAD_LETTERS_COUNTED)
+                .await
+            {
+                Ok(n) => {
+                    *health
+                        .dead_letters
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(n)
+                }
+                Err(e) => tracing::warn!(error = %e, "dead letters not counted"),
+            }
+        }
+        round = round.wrapping_add(1);
+        let now_ms = u64::try_from(app.clock.now().nanos() / 1_000_000).unwrap_or(0);
+        if let Err(e) = app.core_status.publish(&health.status_record(now_ms)).await {
+            tracing::warn!(error = %e, "core status not published; retrying in a second");
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(STATUS_EVERY) => {}
+            _ = shutdown.changed() => {
+                // One last status once the core has stopped (it says `stopped`).
+                for _ in 0..300 {
+                    if health.stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                let now_ms = u64::try_from(app.clock.now().nanos() / 1_000_000).unwrap_or(0);
+                if let Err(e) = app.core_status.publish(&health.status_record(now_ms)).await {
+                    tracing::warn!(error = %e, "last core status not published");
+                }
+                return;
+            }
+        }
+    }
 }
 
 /// The daily report job at 00:05 UTC every day.

@@ -521,8 +521,8 @@ impl CoreState {
 
     fn engine_event(&mut self, event: EngineEvent, now: Timestamp, out: &mut Output) {
         match event {
-            EngineEvent::OrderSubmitted { order, .. } => {
-                let Some(mut o) = self.strategy_order(&order, order.placed_at) else {
+            EngineEvent::OrderSubmitted { strategy, order } => {
+                let Some(mut o) = self.strategy_order(strategy, &order, order.placed_at) else {
                     return;
                 };
                 if o.accept(now).is_ok() {
@@ -536,12 +536,16 @@ impl CoreState {
                     self.working.insert(o.id, o);
                 }
             }
-            EngineEvent::OrderRejected { order, reason, .. } => {
+            EngineEvent::OrderRejected {
+                strategy,
+                order,
+                reason,
+            } => {
                 let (mut o, code) = match self.working.remove(&order.id) {
                     Some(o) => (o, ReasonCode::RiskRejected),
                     None => {
                         // A strategy order refused at submission: record it as rejected.
-                        match self.strategy_order(&order, now) {
+                        match self.strategy_order(strategy, &order, now) {
                             Some(o) => (o, ReasonCode::InvalidOrder),
                             None => return,
                         }
@@ -617,8 +621,14 @@ impl CoreState {
         }
     }
 
-    /// A strategy's order (the engine made it) as a domain order in state `new`.
-    fn strategy_order(&self, order: &PaperOrder, at: Timestamp) -> Option<Order> {
+    /// A strategy's order (the engine made it) as a domain order in state `new`, marked
+    /// with the deployment that placed it (what the deployment's performance is read from).
+    fn strategy_order(
+        &self,
+        strategy: StrategyId,
+        order: &PaperOrder,
+        at: Timestamp,
+    ) -> Option<Order> {
         let request = OrderRequest {
             id: order.id,
             client_order_id: None,
@@ -630,7 +640,9 @@ impl CoreState {
             quantity: order.quantity,
         };
         let instrument = self.instruments.get(order.symbol)?;
-        Order::new(request, instrument, at).ok()
+        let mut order = Order::new(request, instrument, at).ok()?;
+        order.strategy_id = Some(strategy);
+        Some(order)
     }
 
     fn filled(&mut self, fill: Fill, out: &mut Output) {

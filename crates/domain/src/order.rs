@@ -16,7 +16,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::error::DomainError;
-use crate::ids::{AccountId, ClientOrderId, OrderId};
+use crate::ids::{AccountId, ClientOrderId, OrderId, StrategyId};
 use crate::instrument::Instrument;
 use crate::num::{Price, Quantity};
 use crate::symbol::Symbol;
@@ -249,6 +249,9 @@ pub struct Order {
     pub account_id: AccountId,
     pub symbol: Symbol,
     pub side: Side,
+    /// The strategy deployment that placed the order (`None` for a user's own order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy_id: Option<StrategyId>,
     #[serde(flatten)]
     order_type: OrderType,
     time_in_force: TimeInForce,
@@ -276,6 +279,7 @@ impl Order {
             account_id: request.account_id,
             symbol: request.symbol,
             side: request.side,
+            strategy_id: None,
             order_type: request.order_type,
             time_in_force: request.time_in_force,
             quantity: request.quantity,

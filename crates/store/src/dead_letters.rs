@@ -64,4 +64,15 @@ impl DeadLetters {
             .map(|item| Ok(serde_json::from_value(item.body)?))
             .collect()
     }
+
+    /// How many records each of `consumers` has set aside, counting at most `cap` per
+    /// consumer (a dashboard's figure, not an inventory).
+    pub async fn count(&self, consumers: &[&str], cap: usize) -> StoreResult<u64> {
+        let mut total = 0u64;
+        for consumer in consumers {
+            let items = self.kv.query(&format!("dead#{consumer}"), "", cap).await?;
+            total = total.saturating_add(u64::try_from(items.len()).unwrap_or(u64::MAX));
+        }
+        Ok(total)
+    }
 }

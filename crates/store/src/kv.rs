@@ -155,3 +155,40 @@ pub type UnixSeconds = i64;
 
 /// The clock the adapters check expiry against (the one clock of the workspace).
 pub use domain::clock::Clock;
+
+/// Writes `value` at `(pk, sk)` unless what is stored is newer (`is_newer(stored)`),
+/// compare-and-swap on the version so that racing writers settle on the newest: how the
+/// forward-only read models (last prices, the core's status) are written. True if it
+/// was written.
+pub async fn put_unless_newer<T>(
+    kv: &dyn KvTable,
+    pk: &str,
+    sk: &str,
+    value: &T,
+    is_newer: impl Fn(&T) -> bool,
+) -> StoreResult<bool>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    loop {
+        let current = kv.get(pk, sk).await?;
+        let condition = match &current {
+            Some(item) => {
+                let stored: T = serde_json::from_value(item.body.clone())?;
+                if is_newer(&stored) {
+                    return Ok(false);
+                }
+                Condition::IfVersion(item.version)
+            }
+            None => Condition::IfAbsent,
+        };
+        match kv
+            .put(pk, sk, serde_json::to_value(value)?, None, condition)
+            .await
+        {
+            Ok(_) => return Ok(true),
+            Err(e) if e.kind() == crate::error::ErrorKind::ConditionFailed => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}

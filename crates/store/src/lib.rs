@@ -26,6 +26,7 @@ pub mod brokers;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod connect;
+pub mod core_status;
 pub mod dead_letters;
 pub mod error;
 pub mod kv;

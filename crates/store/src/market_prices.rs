@@ -8,8 +8,8 @@ use std::sync::Arc;
 use domain::{Price, Symbol, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ErrorKind, StoreResult};
-use crate::kv::{Condition, KvTable};
+use crate::error::StoreResult;
+use crate::kv::KvTable;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LastPrice {
@@ -47,28 +47,9 @@ impl MarketPrices {
 
     /// Records `update` unless a newer price is stored; true if it was recorded.
     pub async fn record(&self, symbol: Symbol, update: LastPrice) -> StoreResult<bool> {
-        let key = pk(symbol);
-        loop {
-            let current = self.kv.get(&key, "last").await?;
-            let condition = match &current {
-                Some(item) => {
-                    let stored: LastPrice = serde_json::from_value(item.body.clone())?;
-                    if stored.time > update.time {
-                        return Ok(false);
-                    }
-                    Condition::IfVersion(item.version)
-                }
-                None => Condition::IfAbsent,
-            };
-            match self
-                .kv
-                .put(&key, "last", serde_json::to_value(update)?, None, condition)
-                .await
-            {
-                Ok(_) => return Ok(true),
-                Err(e) if e.kind() == ErrorKind::ConditionFailed => continue,
-                Err(e) => return Err(e),
-            }
-        }
+        crate::kv::put_unless_newer(&*self.kv, &pk(symbol), "last", &update, |stored| {
+            stored.time > update.time
+        })
+        .await
     }
 }

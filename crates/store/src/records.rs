@@ -366,6 +366,11 @@ pub trait OrderRecords: Send + Sync {
     async fn fills(&self, account: AccountId, limit: usize) -> StoreResult<Vec<Fill>>;
 
     async fn positions(&self, account: AccountId) -> StoreResult<Vec<Position>>;
+
+    /// Every fill of the orders a strategy deployment placed (`Order::strategy_id`),
+    /// oldest first (by time, then trade id): what its performance is computed from. The
+    /// caller checked the deployment is the user's.
+    async fn deployment_fills(&self, strategy: domain::StrategyId) -> StoreResult<Vec<Fill>>;
 }
 
 /// Strategy deployments.
@@ -496,6 +501,10 @@ pub trait ResearchJobs: Send + Sync {
         limit: usize,
     ) -> StoreResult<Vec<ResearchJob>>;
 
+    /// Queued and running jobs of every user, oldest first, at most `limit`, without
+    /// results (the operations dashboard; never for a user's request).
+    async fn active_jobs(&self, limit: usize) -> StoreResult<Vec<ResearchJob>>;
+
     /// Deletes a job of `user`; false if there is none. A worker still running it finds
     /// it gone and drops what it would have written.
     async fn delete_job(&self, user: UserId, id: JobId) -> StoreResult<bool>;
@@ -571,6 +580,44 @@ pub fn job_finished(mut job: ResearchJob, outcome: JobOutcome<'_>, now: Timestam
     job
 }
 
+/// Orders and fills in one minute (its start, UTC-aligned).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MinuteActivity {
+    pub minute: Timestamp,
+    pub orders: u64,
+    pub fills: u64,
+}
+
+/// How many orders and fills an account has had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountActivity {
+    pub account_id: AccountId,
+    pub orders: u64,
+    pub fills: u64,
+}
+
+/// The platform as a whole, for the operations dashboard (admins only; never for a
+/// user's request): counts across every user.
+#[async_trait]
+pub trait PlatformActivity: Send + Sync {
+    /// How many accounts there are.
+    async fn account_count(&self) -> StoreResult<u64>;
+
+    /// Orders created and fills traded from `since` on, per minute (minutes without
+    /// either are absent), oldest first. An order counts at its `created_at`, a fill at
+    /// its trade time.
+    async fn activity(&self, since: Timestamp) -> StoreResult<Vec<MinuteActivity>>;
+
+    /// Orders and fills of each of `accounts` (one row per account given, zeros
+    /// included, in the order given).
+    async fn account_activity(&self, accounts: &[AccountId]) -> StoreResult<Vec<AccountActivity>>;
+}
+
+/// The minute `time` falls in.
+pub fn minute_of(time: Timestamp) -> Timestamp {
+    Timestamp::from_nanos(time.nanos().div_euclid(60_000_000_000) * 60_000_000_000)
+}
+
 /// The whole system of record: every port above, as one adapter (a Postgres database,
 /// the SQLite file, the in-memory fake) implements them over one store. Consumers hold the
 /// narrow port they use (`Arc<dyn AccountLedger>`, …), upcast from this one.
@@ -583,6 +630,7 @@ pub trait RecordStore:
     + CoreCommit
     + OutboxQueue
     + ResearchJobs
+    + PlatformActivity
 {
 }
 
@@ -595,6 +643,7 @@ impl<T> RecordStore for T where
         + CoreCommit
         + OutboxQueue
         + ResearchJobs
+        + PlatformActivity
         + ?Sized
 {
 }

@@ -95,7 +95,24 @@ pub struct ReadBatch {
     /// Where to read next; `None` once the shard is closed (resharded) and read to its
     /// end.
     pub next: Option<StartAt>,
+    /// How far this read left the reader behind the shard's newest record, as far as the
+    /// backend can tell.
+    pub behind: Behind,
 }
+
+/// A reader's lag behind a shard's newest record: each backend answers what it knows
+/// honestly and leaves the rest `None`. Kinesis says how far in time
+/// (`MillisBehindLatest`); the embedded and in-memory logs count the records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Behind {
+    pub millis: Option<u64>,
+    /// Saturates at [`RECORDS_BEHIND_COUNTED`].
+    pub records: Option<u64>,
+}
+
+/// Where the count of records behind stops (counting further would cost a scan of
+/// everything unread on every read).
+pub const RECORDS_BEHIND_COUNTED: u64 = 100_000;
 
 /// A record to publish.
 #[derive(Debug, Clone, PartialEq, Eq)]

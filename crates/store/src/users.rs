@@ -56,6 +56,9 @@ fn encode<T: Serialize>(value: &T) -> StoreResult<serde_json::Value> {
     Ok(serde_json::to_value(value)?)
 }
 
+/// The partition of the user directory ([`UserStore::list`]).
+const DIRECTORY: &str = "users";
+
 /// Users, credentials and API keys.
 #[derive(Clone)]
 pub struct UserStore {
@@ -97,8 +100,60 @@ impl UserStore {
                     expires_at: None,
                     condition: Condition::IfAbsent,
                 },
+                // The directory an administrator lists users from (one partition, in
+                // user id order).
+                KvWrite::Put {
+                    pk: DIRECTORY.into(),
+                    sk: user.id.to_string(),
+                    body: json!({ "user_id": user.id }),
+                    expires_at: None,
+                    condition: Condition::IfAbsent,
+                },
             ])
             .await
+    }
+
+    /// Lists `id` in the directory if it is not yet (a user registered before the
+    /// directory existed is listed at their next login). Idempotent.
+    pub async fn ensure_listed(&self, id: UserId) -> StoreResult<()> {
+        let key = id.to_string();
+        if self.kv.get(DIRECTORY, &key).await?.is_some() {
+            return Ok(());
+        }
+        self.kv
+            .put(
+                DIRECTORY,
+                &key,
+                json!({ "user_id": id }),
+                None,
+                Condition::Always,
+            )
+            .await
+            .map(|_| ())
+    }
+
+    /// Users in id order, skipping the first `offset`, at most `limit` (for the
+    /// operations dashboard; never for a user's request). Users registered before the
+    /// directory existed are not listed.
+    pub async fn list(&self, offset: usize, limit: usize) -> StoreResult<Vec<UserRecord>> {
+        let entries = self
+            .kv
+            .query(DIRECTORY, "", offset.saturating_add(limit))
+            .await?;
+        let mut users = Vec::with_capacity(limit);
+        for entry in entries.iter().skip(offset) {
+            let id: UserId = serde_json::from_value(entry.body["user_id"].clone())?;
+            if let Some(user) = self.by_id(id).await? {
+                users.push(user);
+            }
+        }
+        Ok(users)
+    }
+
+    /// How many users the directory lists, counting at most `cap`.
+    pub async fn count(&self, cap: usize) -> StoreResult<u64> {
+        let entries = self.kv.query(DIRECTORY, "", cap).await?;
+        Ok(u64::try_from(entries.len()).unwrap_or(u64::MAX))
     }
 
     pub async fn by_id(&self, id: UserId) -> StoreResult<Option<UserRecord>> {

@@ -1,7 +1,7 @@
 //! The whole platform in one process — what `stratus up` runs: every function's routes,
-//! `/openapi.json`, the core's `/health` and `/ws` on one listener, and the core, the
-//! market feed, the `executions` consumer and the daily report timer as tasks, over the
-//! embedded SQLite file (or, `--cloud`, Postgres, DynamoDB and Kinesis).
+//! `/openapi.json`, the core's `/health` and `/ws` and the portal at `/` on one listener,
+//! and the core, the market feed, the `executions` consumer and the daily report timer as
+//! tasks, over the embedded SQLite file (or, `--cloud`, Postgres, DynamoDB and Kinesis).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -47,6 +47,7 @@ pub fn function_routes() -> api::Routes {
         .merge(reports_fn::routes())
         .merge(market_fn::routes())
         .merge(research_fn::routes())
+        .merge(admin_fn::routes())
 }
 
 /// The JWT secret of an embedded deployment: the configured one, else one generated on
@@ -114,8 +115,10 @@ impl Platform {
             cores,
         )
         .await;
-        let router: Router =
-            function_routes().into_router_with(state.clone(), service.routes(state.clone()));
+        let router: Router = function_routes().into_router_with(
+            state.clone(),
+            service.routes(state.clone()).merge(portal_fn::router()),
+        );
         let listener = tokio::net::TcpListener::bind(&config.bind)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;

@@ -80,6 +80,9 @@ pub struct OrderView {
     pub id: String,
     pub client_order_id: Option<String>,
     pub account_id: String,
+    /// The strategy deployment that placed the order; null for an order placed over the API.
+    #[schema(format = "uuid")]
+    pub strategy_id: Option<String>,
     pub symbol: String,
     pub side: &'static str,
     #[serde(rename = "type")]
@@ -118,6 +121,7 @@ impl OrderView {
             id: o.id.to_string(),
             client_order_id: o.client_order_id.as_ref().map(|c| c.as_str().to_owned()),
             account_id: o.account_id.to_string(),
+            strategy_id: o.strategy_id.map(|s| s.to_string()),
             symbol: o.symbol.to_string(),
             side: o.side.as_str(),
             order_type: order_type_name(&t),
@@ -210,6 +214,123 @@ impl PositionView {
             unrealized_pnl: derived_money(unrealized, currency),
             realized_pnl: derived_money(p.realized_pnl(), currency),
             fees: p.fees().plain(),
+        }
+    }
+}
+
+/// One symbol of a strategy deployment's performance.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = DeploymentSymbolPerformance)]
+pub struct SymbolPerformanceView {
+    pub symbol: String,
+    /// Signed: long > 0, short < 0, flat 0.
+    pub quantity: String,
+    /// Of the open quantity (0 when flat).
+    pub average_price: String,
+    /// The last trade price; null before the core has seen a trade of the symbol.
+    pub mark: Option<String>,
+    pub realized_pnl: String,
+    pub unrealized_pnl: String,
+    pub fees: String,
+}
+
+/// A strategy deployment's P&L from its own fills (see `app::performance`).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = DeploymentPerformance)]
+pub struct PerformanceView {
+    /// Every symbol the deployment has traded.
+    pub positions: Vec<SymbolPerformanceView>,
+    /// How many fills its orders have had.
+    pub fills: u64,
+    /// Before fees.
+    pub realized_pnl: String,
+    pub unrealized_pnl: String,
+    pub fees: String,
+    /// realized − fees + unrealized.
+    pub net_pnl: String,
+}
+
+impl PerformanceView {
+    /// `instruments` give each figure its tick and currency (see [`derived_price`]).
+    pub fn new(p: &app::performance::Performance, instruments: &domain::InstrumentCatalog) -> Self {
+        let currency = p
+            .symbols
+            .iter()
+            .find_map(|s| instruments.get(s.position.symbol))
+            .map(|i| i.currency());
+        let money = |m: domain::Money, currency: Option<domain::Currency>| match currency {
+            Some(c) => derived_money(m, c),
+            None => m.plain(),
+        };
+        PerformanceView {
+            positions: p
+                .symbols
+                .iter()
+                .map(|s| {
+                    let instrument = instruments.get(s.position.symbol);
+                    let tick = instrument.map(|i| i.tick_size());
+                    let currency = instrument.map(|i| i.currency());
+                    SymbolPerformanceView {
+                        symbol: s.position.symbol.to_string(),
+                        quantity: s.position.quantity().plain(),
+                        average_price: derived_price(s.position.average_price(), tick),
+                        mark: s.mark.map(|m| m.plain()),
+                        realized_pnl: money(s.position.realized_pnl(), currency),
+                        unrealized_pnl: money(s.unrealized_pnl, currency),
+                        fees: s.position.fees().plain(),
+                    }
+                })
+                .collect(),
+            fills: p.fills,
+            realized_pnl: money(p.realized_pnl, currency),
+            unrealized_pnl: money(p.unrealized_pnl, currency),
+            fees: p.fees.plain(),
+            net_pnl: money(p.net_pnl, currency),
+        }
+    }
+}
+
+/// Commit latency over the core's recent batches, in milliseconds (null before any).
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = CommitLatency)]
+pub struct CommitLatencyView {
+    pub p50: Option<f64>,
+    pub p99: Option<f64>,
+    pub max: Option<f64>,
+}
+
+impl From<store::core_status::CommitLatency> for CommitLatencyView {
+    fn from(l: store::core_status::CommitLatency) -> Self {
+        CommitLatencyView {
+            p50: l.p50,
+            p99: l.p99,
+            max: l.max,
+        }
+    }
+}
+
+/// How far the core's reader of a stream is behind its newest record: time where the
+/// stream can say (Kinesis), records where it can count them (the embedded log; the
+/// count stops at 100,000); null where it cannot.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = StreamLag)]
+pub struct StreamLagView {
+    /// `commands`, `ticks` or `executions`.
+    pub stream: String,
+    pub lag_ms: Option<u64>,
+    pub records_behind: Option<u64>,
+}
+
+impl From<&store::core_status::StreamLag> for StreamLagView {
+    fn from(l: &store::core_status::StreamLag) -> Self {
+        StreamLagView {
+            stream: l.stream.clone(),
+            lag_ms: l.lag_ms,
+            records_behind: l.records_behind,
         }
     }
 }

@@ -137,6 +137,11 @@ pub async fn login(
         );
     };
     state.logins.reset(&email).await?;
+    // A user registered before the operations dashboard's directory is listed now; a
+    // failure here costs the dashboard a row, not the user their sign-in.
+    if let Err(e) = state.users.ensure_listed(user.id).await {
+        tracing::warn!(user_id = %user.id, error = %e, "user directory not updated");
+    }
     let refresh_token = crypto::random_token(32);
     let family = crypto::random_token(16);
     state

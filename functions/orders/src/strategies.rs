@@ -9,6 +9,7 @@ use api::accounts::owned;
 use api::extract::ApiJson;
 use api::input::{InstrumentSymbol, TimeframeInput};
 use api::principal::Principal;
+use api::views::PerformanceView;
 use api::{ApiError, ApiResult, FieldError};
 use app::AppState;
 use axum::Json;
@@ -98,10 +99,21 @@ pub struct StrategyView {
     status: StrategyStatusName,
     #[schema(format = DateTime)]
     created_at: String,
+    /// Its P&L from its own fills, marked at the last trade.
+    performance: PerformanceView,
 }
 
-impl From<&StrategyRecord> for StrategyView {
-    fn from(r: &StrategyRecord) -> Self {
+impl StrategyView {
+    /// The deployment with its performance now.
+    pub async fn read(state: &AppState, r: &StrategyRecord) -> ApiResult<Self> {
+        let performance = app::performance::deployment(state, r).await?;
+        Ok(StrategyView::new(
+            r,
+            PerformanceView::new(&performance, &state.instruments),
+        ))
+    }
+
+    pub fn new(r: &StrategyRecord, performance: PerformanceView) -> Self {
         StrategyView {
             id: r.id.to_string(),
             account_id: r.account_id.to_string(),
@@ -111,6 +123,7 @@ impl From<&StrategyRecord> for StrategyView {
             params: r.params.clone(),
             status: r.status.into(),
             created_at: r.created_at.to_string(),
+            performance,
         }
     }
 }
@@ -220,7 +233,10 @@ pub async fn deploy(
     };
     state.strategies.save_strategy(&record).await?;
     tracing::info!(strategy_id = %record.id, account_id = %account.id, strategy = %record.strategy, "strategy deployed");
-    Ok((StatusCode::CREATED, Json(StrategyView::from(&record))))
+    Ok((
+        StatusCode::CREATED,
+        Json(StrategyView::read(&state, &record).await?),
+    ))
 }
 
 #[utoipa::path(get, path = "/accounts/{account_id}/strategies", tag = "strategies", operation_id = "listStrategies",
@@ -233,9 +249,11 @@ pub async fn list(
 ) -> ApiResult<Json<StrategyList>> {
     let account = owned(&state, &principal, &id).await?;
     let all = state.strategies.strategies(Some(account.id)).await?;
-    Ok(Json(StrategyList {
-        strategies: all.iter().map(StrategyView::from).collect(),
-    }))
+    let mut strategies = Vec::with_capacity(all.len());
+    for record in &all {
+        strategies.push(StrategyView::read(&state, record).await?);
+    }
+    Ok(Json(StrategyList { strategies }))
 }
 
 async fn owned_strategy(
@@ -261,7 +279,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> ApiResult<Json<StrategyView>> {
     let record = owned_strategy(&state, &principal, &id).await?;
-    Ok(Json(StrategyView::from(&record)))
+    Ok(Json(StrategyView::read(&state, &record).await?))
 }
 
 async fn set_status(
@@ -279,7 +297,7 @@ async fn set_status(
     record.status = to;
     state.strategies.save_strategy(&record).await?;
     tracing::info!(strategy_id = %record.id, status = to.as_str(), "strategy status set");
-    Ok(Json(StrategyView::from(&record)))
+    Ok(Json(StrategyView::read(state, &record).await?))
 }
 
 #[utoipa::path(post, path = "/strategies/{strategy_id}/pause", tag = "strategies", operation_id = "pauseStrategy",

@@ -411,12 +411,17 @@ impl KinesisStream {
                 next_iterator,
                 millis_behind_latest,
             } = page;
+            let behind = crate::stream::Behind {
+                millis: millis_behind_latest.and_then(|ms| u64::try_from(ms).ok()),
+                records: None,
+            };
             let Some(iterator) = next_iterator else {
                 // No next iterator: the shard is closed and read to its end.
                 self.iterators.lock().await.remove(&key);
                 return Ok(ReadBatch {
                     records,
                     next: None,
+                    behind,
                 });
             };
             if let Some(last) = records.last() {
@@ -425,16 +430,18 @@ impl KinesisStream {
                 return Ok(ReadBatch {
                     records,
                     next: Some(next),
+                    behind,
                 });
             }
             // Nothing in this page: `from` now reads from `iterator` on.
             self.keep_iterator(key.clone(), from.clone(), iterator.clone())
                 .await;
-            let behind = millis_behind_latest.is_some_and(|ms| ms > 0);
-            if !behind || empty_pages == MAX_EMPTY_PAGES {
+            let lagging = millis_behind_latest.is_some_and(|ms| ms > 0);
+            if !lagging || empty_pages == MAX_EMPTY_PAGES {
                 return Ok(ReadBatch {
                     records,
                     next: Some(from.clone()),
+                    behind,
                 });
             }
             empty_pages += 1;

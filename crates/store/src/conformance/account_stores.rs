@@ -9,6 +9,7 @@ use domain::{AccountId, Decimal, EventId, Money, Symbol, Timestamp};
 use serde_json::json;
 
 use crate::brokers::{BrokerConnection, BrokerConnections};
+use crate::core_status::{CommitLatency, CoreStatus, CoreStatusStore, StreamLag};
 use crate::dead_letters::{DeadLetter, DeadLetters};
 use crate::error::ErrorKind;
 use crate::kv::{Clock, KvTable};
@@ -306,5 +307,64 @@ where
     assert_eq!(
         kept[0],
         letter("reports.executions", "executions/shard-0/1")
+    );
+    assert_eq!(
+        letters
+            .count(&["reports.executions", "core.commands", "core.ticks"], 100)
+            .await
+            .expect("count"),
+        3
+    );
+    assert_eq!(
+        letters
+            .count(&["reports.executions"], 1)
+            .await
+            .expect("count"),
+        1,
+        "counted up to the cap"
+    );
+}
+
+pub async fn the_core_status_only_moves_forward<F, Fut>(factory: F)
+where
+    F: Fn(Clock) -> Fut,
+    Fut: Future<Output = Arc<dyn KvTable>>,
+{
+    let store = CoreStatusStore::new(factory(Clock::system()).await);
+    assert_eq!(store.latest().await.expect("latest"), None);
+    let status = |at: u64, batches: u64| CoreStatus {
+        status: "ok".into(),
+        batches,
+        inputs: 10,
+        fills: 2,
+        commit_failures: 0,
+        malformed_records: 0,
+        working_orders: 1,
+        feed_published: 0,
+        last_commit_unix_ms: at,
+        updated_unix_ms: at,
+        commit_latency_ms: CommitLatency {
+            p50: Some(1.5),
+            p99: Some(4.0),
+            max: Some(4.25),
+        },
+        feed_ticks_per_second: None,
+        streams: vec![StreamLag {
+            stream: "ticks".into(),
+            lag_ms: None,
+            records_behind: Some(7),
+        }],
+        dead_letters: Some(0),
+    };
+    assert!(store.publish(&status(2_000, 5)).await.expect("publish"));
+    assert!(!store.publish(&status(1_000, 4)).await.expect("older"));
+    assert_eq!(
+        store.latest().await.expect("latest"),
+        Some(status(2_000, 5))
+    );
+    assert!(store.publish(&status(3_000, 6)).await.expect("newer"));
+    assert_eq!(
+        store.latest().await.expect("latest").map(|s| s.batches),
+        Some(6)
     );
 }

@@ -42,6 +42,7 @@ macro_rules! kv_conformance {
             tapes_keep_the_newest_trades_and_open_candles,
             events_apply_exactly_once_even_when_racing,
             dead_letters_are_kept_per_consumer,
+            the_core_status_only_moves_forward,
         );
     };
     (@accounts $factory:path, $($case:ident),* $(,)?) => {
@@ -115,6 +116,7 @@ macro_rules! records_conformance {
             orders_reserve_cash_and_shares_in_the_insert,
             racing_orders_never_reserve_more_than_the_account_has,
             amend_holds_last_until_the_core_applies_the_amend,
+            a_deployments_fills_are_those_of_the_orders_it_placed,
         );
         $crate::records_conformance!(@port strategy_records, strategies,
             deployments_are_kept_and_scoped_to_their_user,
@@ -138,6 +140,10 @@ macro_rules! records_conformance {
             jobs_are_scoped_to_their_user_and_listed_newest_first,
             workers_claim_each_job_once_and_finish_it,
             jobs_of_a_stopped_process_are_failed_not_left_running,
+            active_jobs_of_every_user_are_listed_oldest_first,
+        );
+        $crate::records_conformance!(@port platform_activity, activity,
+            activity_counts_orders_and_fills_per_minute_and_account,
         );
     };
     (@port $port:ident, $suite:ident, $($case:ident),* $(,)?) => {

@@ -96,6 +96,31 @@ where
         users.by_email("nobody@example.com").await.expect("get"),
         None
     );
+    // The directory: user 1 and one winner of each of the ten races, in id order, with
+    // their current role; a refused registration is not listed.
+    assert_eq!(users.count(1000).await.expect("count"), 11);
+    assert_eq!(
+        users.count(5).await.expect("count"),
+        5,
+        "counted up to the cap"
+    );
+    let all = users.list(0, 100).await.expect("list");
+    assert_eq!(all.len(), 11);
+    assert_eq!(all[0].id, UserId::from_u128(1));
+    assert_eq!(all[0].role, Role::Admin);
+    let ids: Vec<UserId> = all.iter().map(|u| u.id).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_by_key(|id| id.to_string());
+    assert_eq!(ids, sorted);
+    let page = users.list(3, 4).await.expect("page");
+    assert_eq!(page, all[3..7].to_vec());
+    assert!(users.list(11, 5).await.expect("past the end").is_empty());
+    // Listing a listed user again changes nothing.
+    users
+        .ensure_listed(UserId::from_u128(1))
+        .await
+        .expect("listed");
+    assert_eq!(users.count(1000).await.expect("count"), 11);
 }
 
 pub async fn api_keys_are_listed_found_and_revoked<F, Fut>(factory: F)

@@ -243,6 +243,27 @@ where
         .expect("read");
     assert!(empty.records.is_empty());
     assert!(empty.next.is_some(), "an open shard can be polled again");
+    // Lag: whatever a backend knows, it answers exactly (a count of records, or time).
+    assert!(
+        empty.behind.records.is_some() || empty.behind.millis.is_some(),
+        "a read says how far behind it is, one way or the other"
+    );
+    assert_eq!(empty.behind.records.unwrap_or(0), 0, "caught up");
+    assert_eq!(empty.behind.millis.unwrap_or(0), 0, "caught up");
+    let partial = log
+        .read(
+            "candles",
+            &shard,
+            &StartAt::At(placed[0].sequence.clone()),
+            2,
+        )
+        .await
+        .expect("read");
+    if partial.records.len() == 2 {
+        if let Some(records) = partial.behind.records {
+            assert_eq!(records, 3, "five placed, two read");
+        }
+    }
     // A stream nothing was published to reads as empty (streams are provisioned from
     // localstack/resources.json; `commands` is one this test leaves alone).
     for s in log.shards("commands").await.expect("shards") {

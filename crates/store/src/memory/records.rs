@@ -20,10 +20,11 @@ use tokio::sync::Mutex;
 
 use crate::error::{StoreError, StoreResult};
 use crate::records::{
-    AccountBook, AccountLedger, AmendHold, CommitBatch, CoreCommit, ExposureRow, JobOutcome,
-    MarketHistory, NewOrder, OrderPage, OrderQuery, OrderRecords, OutboxEvent, OutboxQueue,
-    OutboxRecord, ReportRecords, ResearchJobs, Reserved, Snapshot, StrategyRecords,
-    check_reservation, job_finished, job_started, page,
+    AccountActivity, AccountBook, AccountLedger, AmendHold, CommitBatch, CoreCommit, ExposureRow,
+    JobOutcome, MarketHistory, MinuteActivity, NewOrder, OrderPage, OrderQuery, OrderRecords,
+    OutboxEvent, OutboxQueue, OutboxRecord, PlatformActivity, ReportRecords, ResearchJobs,
+    Reserved, Snapshot, StrategyRecords, check_reservation, job_finished, job_started, minute_of,
+    page,
 };
 use crate::stream::SequenceNumber;
 
@@ -697,6 +698,22 @@ impl OrderRecords for MemoryRecords {
             .map(|(_, p)| p.clone())
             .collect())
     }
+
+    async fn deployment_fills(&self, strategy: domain::StrategyId) -> StoreResult<Vec<Fill>> {
+        let t = self.tables.lock().await;
+        let mut fills: Vec<Fill> = t
+            .fills
+            .values()
+            .filter(|f| {
+                t.orders
+                    .get(&f.order_id)
+                    .is_some_and(|row| row.order.strategy_id == Some(strategy))
+            })
+            .cloned()
+            .collect();
+        fills.sort_by_key(|f| (f.time, f.trade_id, f.order_id));
+        Ok(fills)
+    }
 }
 
 #[async_trait]
@@ -952,6 +969,19 @@ impl ResearchJobs for MemoryRecords {
         Ok(jobs)
     }
 
+    async fn active_jobs(&self, limit: usize) -> StoreResult<Vec<ResearchJob>> {
+        let t = self.tables.lock().await;
+        let mut jobs: Vec<ResearchJob> = t
+            .jobs
+            .values()
+            .filter(|(j, _)| matches!(j.status, JobStatus::Queued | JobStatus::Running))
+            .map(|(j, _)| j.clone())
+            .collect();
+        jobs.sort_by_key(|j| (j.created_at, j.id));
+        jobs.truncate(limit);
+        Ok(jobs)
+    }
+
     async fn delete_job(&self, user: UserId, id: JobId) -> StoreResult<bool> {
         let mut t = self.tables.lock().await;
         if t.jobs.get(&id).is_some_and(|(j, _)| j.user_id == user) {
@@ -1030,5 +1060,64 @@ impl ResearchJobs for MemoryRecords {
             }
         }
         Ok(failed)
+    }
+}
+
+#[async_trait]
+impl PlatformActivity for MemoryRecords {
+    async fn account_count(&self) -> StoreResult<u64> {
+        let t = self.tables.lock().await;
+        Ok(u64::try_from(t.accounts.len()).unwrap_or(u64::MAX))
+    }
+
+    async fn activity(&self, since: Timestamp) -> StoreResult<Vec<MinuteActivity>> {
+        let t = self.tables.lock().await;
+        let mut minutes: BTreeMap<Timestamp, (u64, u64)> = BTreeMap::new();
+        for row in t.orders.values() {
+            if row.order.created_at() >= since {
+                minutes
+                    .entry(minute_of(row.order.created_at()))
+                    .or_default()
+                    .0 += 1;
+            }
+        }
+        for fill in t.fills.values() {
+            if fill.time >= since {
+                minutes.entry(minute_of(fill.time)).or_default().1 += 1;
+            }
+        }
+        Ok(minutes
+            .into_iter()
+            .map(|(minute, (orders, fills))| MinuteActivity {
+                minute,
+                orders,
+                fills,
+            })
+            .collect())
+    }
+
+    async fn account_activity(&self, accounts: &[AccountId]) -> StoreResult<Vec<AccountActivity>> {
+        let t = self.tables.lock().await;
+        Ok(accounts
+            .iter()
+            .map(|&account_id| {
+                let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+                AccountActivity {
+                    account_id,
+                    orders: count(
+                        t.orders_by_account
+                            .range((account_id, i64::MIN, OrderId::from_u128(0))..)
+                            .take_while(|(a, _, _)| *a == account_id)
+                            .count(),
+                    ),
+                    fills: count(
+                        t.fills_by_account
+                            .range((account_id, i64::MIN, i64::MIN, OrderId::from_u128(0))..)
+                            .take_while(|(a, _, _, _)| *a == account_id)
+                            .count(),
+                    ),
+                }
+            })
+            .collect())
     }
 }

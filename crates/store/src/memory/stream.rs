@@ -110,6 +110,15 @@ impl StreamLog for MemoryStream {
             StartAt::At(seq) => records.partition_point(|r| r.sequence < *seq),
         };
         let batch: Vec<StreamRecord> = records[start..].iter().take(limit).cloned().collect();
+        let unread = records.len().saturating_sub(start + batch.len());
+        let behind = crate::stream::Behind {
+            millis: None,
+            records: Some(
+                u64::try_from(unread)
+                    .unwrap_or(u64::MAX)
+                    .min(crate::stream::RECORDS_BEHIND_COUNTED),
+            ),
+        };
         let next = match batch.last() {
             Some(last) => StartAt::After(last.sequence.clone()),
             None => from.clone(),
@@ -117,6 +126,7 @@ impl StreamLog for MemoryStream {
         Ok(ReadBatch {
             records: batch,
             next: Some(next),
+            behind,
         })
     }
 }

@@ -12,10 +12,11 @@ use uuid::Uuid;
 
 use crate::error::{StoreError, StoreResult};
 use crate::records::{
-    AccountBook, AccountLedger, AmendHold, CommitBatch, CoreCommit, ExposureRow, JobOutcome,
-    MarketHistory, NewOrder, OrderPage, OrderQuery, OrderRecords, OutboxEvent, OutboxQueue,
-    OutboxRecord, ReportRecords, ResearchJobs, Reserved, Snapshot, StrategyRecords,
-    check_reservation, day_key, job_finished, job_started, ledger_kind, page,
+    AccountActivity, AccountBook, AccountLedger, AmendHold, CommitBatch, CoreCommit, ExposureRow,
+    JobOutcome, MarketHistory, MinuteActivity, NewOrder, OrderPage, OrderQuery, OrderRecords,
+    OutboxEvent, OutboxQueue, OutboxRecord, PlatformActivity, ReportRecords, ResearchJobs,
+    Reserved, Snapshot, StrategyRecords, check_reservation, day_key, job_finished, job_started,
+    ledger_kind, minute_of, page,
 };
 use crate::stream::SequenceNumber;
 
@@ -209,7 +210,7 @@ async fn upsert_order(conn: &mut PgConnection, order: &Order) -> StoreResult<()>
         None => (None, None),
     };
     sqlx::query(
-        "INSERT INTO orders (id, account_id, client_order_id, symbol, status, created_ns, body) VALUES ($1, $2, $3, $4, $5, $6, $7)
+        "INSERT INTO orders (id, account_id, client_order_id, symbol, status, created_ns, body, strategy_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, body = EXCLUDED.body",
     )
     .bind(order.id.as_uuid())
@@ -219,6 +220,7 @@ async fn upsert_order(conn: &mut PgConnection, order: &Order) -> StoreResult<()>
     .bind(order.status().as_str())
     .bind(order.created_at().nanos())
     .bind(serde_json::to_value(order)?)
+    .bind(order.strategy_id.map(|s| s.as_uuid()))
     .execute(&mut *conn)
     .await?;
     let deltas = crate::records::exposure_deltas(old.as_ref(), order, reserve_price);
@@ -409,7 +411,7 @@ impl OrderRecords for PgRecords {
         let mut tx = self.pool.begin().await?;
         lock_account(&mut tx, order.account_id).await?;
         sqlx::query(
-            "INSERT INTO orders (id, account_id, client_order_id, symbol, status, created_ns, body, reserve_price) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO orders (id, account_id, client_order_id, symbol, status, created_ns, body, reserve_price, strategy_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(order.id.as_uuid())
         .bind(order.account_id.as_uuid())
@@ -419,6 +421,7 @@ impl OrderRecords for PgRecords {
         .bind(order.created_at().nanos())
         .bind(serde_json::to_value(order)?)
         .bind(new.reserve_price.map(|p| p.value()))
+        .bind(order.strategy_id.map(|s| s.as_uuid()))
         .execute(&mut *tx)
         .await?;
         let deltas = crate::records::exposure_deltas(None, order, new.reserve_price);
@@ -563,6 +566,17 @@ impl OrderRecords for PgRecords {
             .bind(account.as_uuid())
             .fetch_all(&self.pool)
             .await?;
+        bodies(&rows)
+    }
+
+    async fn deployment_fills(&self, strategy: domain::StrategyId) -> StoreResult<Vec<Fill>> {
+        let rows = sqlx::query(
+            "SELECT f.body FROM orders o JOIN fills f ON f.order_id = o.id
+             WHERE o.strategy_id = $1 ORDER BY f.time_ns, f.trade_id, f.order_id",
+        )
+        .bind(strategy.as_uuid())
+        .fetch_all(&self.pool)
+        .await?;
         bodies(&rows)
     }
 }
@@ -1057,6 +1071,16 @@ impl ResearchJobs for PgRecords {
         rows.iter().map(|r| job_of(r, false)).collect()
     }
 
+    async fn active_jobs(&self, limit: usize) -> StoreResult<Vec<ResearchJob>> {
+        let rows = sqlx::query(
+            "SELECT body FROM research_jobs WHERE status IN ('queued', 'running') ORDER BY created_ns, id LIMIT $1",
+        )
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| job_of(r, false)).collect()
+    }
+
     async fn delete_job(&self, user: UserId, id: JobId) -> StoreResult<bool> {
         let done = sqlx::query("DELETE FROM research_jobs WHERE id = $1 AND user_id = $2")
             .bind(id.as_uuid())
@@ -1134,5 +1158,78 @@ impl ResearchJobs for PgRecords {
         }
         tx.commit().await?;
         Ok(rows.len() as u64)
+    }
+}
+
+fn count_of(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+#[async_trait]
+impl PlatformActivity for PgRecords {
+    async fn account_count(&self) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(count_of(n))
+    }
+
+    async fn activity(&self, since: Timestamp) -> StoreResult<Vec<MinuteActivity>> {
+        let rows = sqlx::query(
+            "SELECT minute, SUM(orders)::BIGINT AS orders, SUM(fills)::BIGINT AS fills FROM (
+                 SELECT created_ns / 60000000000 AS minute, 1 AS orders, 0 AS fills
+                   FROM orders WHERE created_ns >= $1
+                 UNION ALL
+                 SELECT time_ns / 60000000000, 0, 1 FROM fills WHERE time_ns >= $1) a
+             GROUP BY minute ORDER BY minute",
+        )
+        .bind(since.nanos())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let minute: i64 = r.try_get("minute")?;
+                Ok(MinuteActivity {
+                    minute: minute_of(Timestamp::from_nanos(minute.saturating_mul(60_000_000_000))),
+                    orders: count_of(r.try_get("orders")?),
+                    fills: count_of(r.try_get("fills")?),
+                })
+            })
+            .collect()
+    }
+
+    async fn account_activity(&self, accounts: &[AccountId]) -> StoreResult<Vec<AccountActivity>> {
+        let ids: Vec<uuid::Uuid> = accounts.iter().map(|a| a.as_uuid()).collect();
+        let rows = sqlx::query(
+            "SELECT a.id,
+                    (SELECT COUNT(*) FROM orders o WHERE o.account_id = a.id) AS orders,
+                    (SELECT COUNT(*) FROM fills f WHERE f.account_id = a.id) AS fills
+               FROM UNNEST($1::UUID[]) AS a(id)",
+        )
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut counts = std::collections::HashMap::new();
+        for r in &rows {
+            let id: uuid::Uuid = r.try_get("id")?;
+            counts.insert(
+                id,
+                (
+                    count_of(r.try_get("orders")?),
+                    count_of(r.try_get("fills")?),
+                ),
+            );
+        }
+        Ok(accounts
+            .iter()
+            .map(|&account_id| {
+                let (orders, fills) = counts.get(&account_id.as_uuid()).copied().unwrap_or((0, 0));
+                AccountActivity {
+                    account_id,
+                    orders,
+                    fills,
+                }
+            })
+            .collect())
     }
 }

@@ -37,6 +37,8 @@ const MIGRATIONS: &[Migration] = &[
     migration!(20261202000006, "applied_commands"),
     migration!(20261206000007, "reservations"),
     migration!(20261207000008, "research_jobs"),
+    migration!(20261208000009, "order_strategies"),
+    migration!(20261208000010, "activity_by_time"),
 ];
 
 /// FNV-1a, 64 bits: enough to notice an edited file (not a security boundary).

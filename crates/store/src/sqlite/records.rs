@@ -16,10 +16,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::Db;
 use crate::error::{StoreError, StoreResult};
 use crate::records::{
-    AccountBook, AccountLedger, AmendHold, CommitBatch, CoreCommit, ExposureRow, JobOutcome,
-    MarketHistory, NewOrder, OrderPage, OrderQuery, OrderRecords, OutboxEvent, OutboxQueue,
-    OutboxRecord, ReportRecords, ResearchJobs, Reserved, Snapshot, StrategyRecords,
-    check_reservation, day_key, job_finished, job_started, ledger_kind, page,
+    AccountActivity, AccountBook, AccountLedger, AmendHold, CommitBatch, CoreCommit, ExposureRow,
+    JobOutcome, MarketHistory, MinuteActivity, NewOrder, OrderPage, OrderQuery, OrderRecords,
+    OutboxEvent, OutboxQueue, OutboxRecord, PlatformActivity, ReportRecords, ResearchJobs,
+    Reserved, Snapshot, StrategyRecords, check_reservation, day_key, job_finished, job_started,
+    ledger_kind, minute_of, page,
 };
 use crate::stream::SequenceNumber;
 
@@ -328,6 +329,7 @@ fn write_order(conn: &Connection, row: &OrderRow, sql: &'static str) -> StoreRes
         order.status().as_str(),
         order.created_at().nanos(),
         row.body,
+        order.strategy_id.map(|s| s.to_string()),
     ])?;
     Ok(())
 }
@@ -350,7 +352,7 @@ fn upsert_order(conn: &Connection, row: &OrderRow) -> StoreResult<()> {
     write_order(
         conn,
         row,
-        "INSERT INTO orders (id, account_id, client_order_id, symbol, status, created_ns, body) VALUES (?, ?, ?, ?, ?, ?, ?)
+        "INSERT INTO orders (id, account_id, client_order_id, symbol, status, created_ns, body, strategy_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body",
     )?;
     let deltas = crate::records::exposure_deltas(old.as_ref(), order, reserve_price);
@@ -602,7 +604,7 @@ impl OrderRecords for SqliteRecords {
             write_order(
                 tx,
                 &row,
-                "INSERT INTO orders (id, account_id, client_order_id, symbol, status, created_ns, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO orders (id, account_id, client_order_id, symbol, status, created_ns, body, strategy_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             )?;
             if let Some(price) = reserve_price {
                 tx.prepare_cached("UPDATE orders SET reserve_price = ? WHERE id = ?")?
@@ -772,6 +774,17 @@ impl OrderRecords for SqliteRecords {
                 conn,
                 "SELECT body FROM positions WHERE account_id = ? ORDER BY symbol",
                 [account.to_string()],
+            )
+        })
+    }
+
+    async fn deployment_fills(&self, strategy: StrategyId) -> StoreResult<Vec<Fill>> {
+        self.db.read(|conn| {
+            bodies(
+                conn,
+                "SELECT f.body FROM orders o JOIN fills f ON f.order_id = o.id
+                 WHERE o.strategy_id = ? ORDER BY f.time_ns, f.trade_id, f.order_id",
+                [strategy.to_string()],
             )
         })
     }
@@ -1248,6 +1261,16 @@ impl ResearchJobs for SqliteRecords {
         })
     }
 
+    async fn active_jobs(&self, limit: usize) -> StoreResult<Vec<ResearchJob>> {
+        self.db.read(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT body FROM research_jobs WHERE status IN ('queued', 'running') ORDER BY created_ns, id LIMIT ?",
+            )?;
+            let rows = statement.query_map(params![limit_of(limit)], |r| r.get::<_, String>(0))?;
+            rows.map(|body| job_of(&body?, None)).collect()
+        })
+    }
+
     async fn delete_job(&self, user: UserId, id: JobId) -> StoreResult<bool> {
         let (id, user) = (id.to_string(), user.to_string());
         self.db
@@ -1343,5 +1366,65 @@ impl ResearchJobs for SqliteRecords {
                 Ok(bodies.len() as u64)
             })
             .await
+    }
+}
+
+fn count_of(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+#[async_trait]
+impl PlatformActivity for SqliteRecords {
+    async fn account_count(&self) -> StoreResult<u64> {
+        self.db.read(|conn| {
+            Ok(count_of(
+                conn.prepare_cached("SELECT COUNT(*) FROM accounts")?
+                    .query_row([], |r| r.get(0))?,
+            ))
+        })
+    }
+
+    async fn activity(&self, since: Timestamp) -> StoreResult<Vec<MinuteActivity>> {
+        let rows: Vec<(i64, i64, i64)> = self.db.read(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT minute, SUM(orders), SUM(fills) FROM (
+                     SELECT created_ns / 60000000000 AS minute, 1 AS orders, 0 AS fills
+                       FROM orders WHERE created_ns >= ?1
+                     UNION ALL
+                     SELECT time_ns / 60000000000, 0, 1 FROM fills WHERE time_ns >= ?1)
+                 GROUP BY minute ORDER BY minute",
+            )?;
+            let rows =
+                statement.query_map([since.nanos()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(minute, orders, fills)| MinuteActivity {
+                minute: minute_of(Timestamp::from_nanos(minute.saturating_mul(60_000_000_000))),
+                orders: count_of(orders),
+                fills: count_of(fills),
+            })
+            .collect())
+    }
+
+    async fn account_activity(&self, accounts: &[AccountId]) -> StoreResult<Vec<AccountActivity>> {
+        self.db.read(|conn| {
+            let mut orders =
+                conn.prepare_cached("SELECT COUNT(*) FROM orders WHERE account_id = ?")?;
+            let mut fills =
+                conn.prepare_cached("SELECT COUNT(*) FROM fills WHERE account_id = ?")?;
+            accounts
+                .iter()
+                .map(|&account_id| {
+                    let id = account_id.to_string();
+                    Ok(AccountActivity {
+                        account_id,
+                        orders: count_of(orders.query_row([&id], |r| r.get(0))?),
+                        fills: count_of(fills.query_row([&id], |r| r.get(0))?),
+                    })
+                })
+                .collect()
+        })
     }
 }

@@ -2,6 +2,10 @@
 //! Kinesis (shards by partition-key hash, per-shard order, sequence numbers, reads from a
 //! checkpoint).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use async_trait::async_trait;
 use rusqlite::params;
 
@@ -16,13 +20,36 @@ use crate::stream::{
 pub struct SqliteStream {
     db: Db,
     shards: usize,
+    counted: Arc<Mutex<UnreadCounts>>,
 }
+
+/// The last count of unread records per (stream, shard), and when it was made.
+type UnreadCounts = HashMap<(String, usize), (Instant, i64)>;
+
+/// How long a count of unread records stands: counting reads up to
+/// `RECORDS_BEHIND_COUNTED` index entries, which a reader catching up (a full read after
+/// a full read) must not pay on every read.
+const COUNT_FOR: Duration = Duration::from_secs(1);
 
 impl SqliteStream {
     pub(crate) fn new(db: Db, shards: usize) -> Self {
         SqliteStream {
             db,
             shards: shards.max(1),
+            counted: Arc::default(),
+        }
+    }
+
+    /// The count made within [`COUNT_FOR`] of `(stream, shard)`, if any.
+    fn recent_count(&self, stream: &str, shard: usize) -> Option<i64> {
+        let counted = self.counted.lock().ok()?;
+        let (at, count) = counted.get(&(stream.to_owned(), shard))?;
+        (at.elapsed() < COUNT_FOR).then_some(*count)
+    }
+
+    fn remember_count(&self, stream: &str, shard: usize, count: i64) {
+        if let Ok(mut counted) = self.counted.lock() {
+            counted.insert((stream.to_owned(), shard), (Instant::now(), count));
         }
     }
 
@@ -105,6 +132,7 @@ impl StreamLog for SqliteStream {
             StartAt::After(seq) => sequence_value(seq)?,
             StartAt::At(seq) => sequence_value(seq)? - 1,
         };
+        let full = limit;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let records = self.db.read(|conn| {
             let mut statement = conn.prepare_cached(
@@ -125,9 +153,43 @@ impl StreamLog for SqliteStream {
             Some(last) => StartAt::After(last.sequence.clone()),
             None => from.clone(),
         };
+        // A short read reached the end; only a full one needs the rest counted, and
+        // then at most once a second per shard (a recent count stands in between).
+        let unread = if records.len() < full {
+            0
+        } else if let Some(recent) = self.recent_count(stream, index) {
+            recent
+        } else {
+            let last = match records.last() {
+                Some(r) => sequence_value(&r.sequence)?,
+                None => after,
+            };
+            let count = self.db.read(|conn| {
+                Ok(conn
+                    .prepare_cached(
+                        "SELECT COUNT(*) FROM (SELECT 1 FROM stream_records
+                         WHERE stream = ? AND shard = ? AND seq > ? LIMIT ?)",
+                    )?
+                    .query_row(
+                        params![
+                            stream,
+                            index as i64,
+                            last,
+                            crate::stream::RECORDS_BEHIND_COUNTED as i64
+                        ],
+                        |row| row.get::<_, i64>(0),
+                    )?)
+            })?;
+            self.remember_count(stream, index, count);
+            count
+        };
         Ok(ReadBatch {
             records,
             next: Some(next),
+            behind: crate::stream::Behind {
+                millis: None,
+                records: Some(u64::try_from(unread).unwrap_or(0)),
+            },
         })
     }
 }

@@ -1,9 +1,11 @@
 //! The system of record's contract, one suite per port: [`ledger`] (`AccountLedger`),
 //! [`orders`] (`OrderRecords`), [`strategies`], [`history`], [`reports`], [`commit`]
-//! (`CoreCommit`), [`outbox`] (`OutboxQueue`) and [`research`] (`ResearchJobs`). Every case takes a factory for a whole
+//! (`CoreCommit`), [`outbox`] (`OutboxQueue`), [`research`] (`ResearchJobs`) and
+//! [`activity`] (`PlatformActivity`). Every case takes a factory for a whole
 //! fresh store, since a port's contract involves the others (an order needs an account, a
 //! fill arrives with the core's commit), and asserts through the port it is named after.
 
+pub mod activity;
 pub mod commit;
 pub mod history;
 pub mod ledger;

@@ -536,3 +536,77 @@ where
         .expect_err("another account's order");
     assert_eq!(e.kind(), ErrorKind::NotFound);
 }
+
+pub async fn a_deployments_fills_are_those_of_the_orders_it_placed<F, Fut>(factory: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn RecordStore>>,
+{
+    let s = factory().await;
+    s.create_account(&account(1, 10)).await.expect("create");
+    fund(&*s, 1).await;
+    let strategy = domain::StrategyId::from_u128(77);
+    let other = domain::StrategyId::from_u128(78);
+    let fill_of = |o: &domain::Order, trade: u64, secs: i64| domain::Fill {
+        trade_id: domain::TradeId(trade),
+        order_id: o.id,
+        account_id: AccountId::from_u128(1),
+        symbol: o.symbol,
+        side: o.side,
+        price: "100.25".parse().expect("price"),
+        quantity: "5".parse().expect("qty"),
+        fee: Money::new("0.5".parse().expect("fee")),
+        liquidity: domain::Liquidity::Taker,
+        time: Timestamp::from_secs(secs),
+    };
+    // One order placed by the deployment (inserted as a user order is, then committed
+    // by the core), one by another deployment, one by the user.
+    let mut mine = order(1, 1, "ES", None, 100);
+    mine.strategy_id = Some(strategy);
+    let mut theirs = order(2, 1, "ES", None, 101);
+    theirs.strategy_id = Some(other);
+    let users = order(3, 1, "ES", None, 102);
+    place(&*s, &users, &[]).await;
+    // Strategy orders first reach the records through the core's commit.
+    let (late, early) = (fill_of(&mine, 9, 300), fill_of(&mine, 4, 200));
+    s.commit(&CommitBatch {
+        orders: vec![mine.clone(), theirs.clone()],
+        fills: vec![
+            late.clone(),
+            early.clone(),
+            fill_of(&theirs, 5, 250),
+            fill_of(&users, 6, 260),
+        ],
+        ..CommitBatch::default()
+    })
+    .await
+    .expect("commit");
+    assert_eq!(
+        s.deployment_fills(strategy).await.expect("fills"),
+        vec![early, late],
+        "its own fills, oldest first"
+    );
+    assert_eq!(s.deployment_fills(other).await.expect("fills").len(), 1);
+    assert!(
+        s.deployment_fills(domain::StrategyId::from_u128(79))
+            .await
+            .expect("fills")
+            .is_empty()
+    );
+    let stored = s
+        .order(UserId::from_u128(10), mine.id)
+        .await
+        .expect("get")
+        .expect("order");
+    assert_eq!(
+        stored.strategy_id,
+        Some(strategy),
+        "the order keeps its deployment"
+    );
+    let stored = s
+        .order(UserId::from_u128(10), users.id)
+        .await
+        .expect("get")
+        .expect("order");
+    assert_eq!(stored.strategy_id, None);
+}

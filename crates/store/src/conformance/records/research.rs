@@ -267,3 +267,48 @@ where
         "queued jobs wait for a worker"
     );
 }
+
+pub async fn active_jobs_of_every_user_are_listed_oldest_first<F, Fut>(factory: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn RecordStore>>,
+{
+    let s = factory().await;
+    for j in [
+        job(1, 7, JobKind::Backtest, 300),
+        job(2, 8, JobKind::Optimization, 100),
+        job(3, 9, JobKind::Backtest, 200),
+        job(4, 7, JobKind::Backtest, 400),
+    ] {
+        s.create_job(&j).await.expect("create");
+    }
+    // The oldest (job 2) runs; job 3 runs and finishes.
+    let running = s
+        .claim_job(None, Timestamp::from_secs(500))
+        .await
+        .expect("claim")
+        .expect("a job");
+    assert_eq!(running.id, JobId::from_u128(2));
+    s.claim_job(Some(JobId::from_u128(3)), Timestamp::from_secs(501))
+        .await
+        .expect("claim")
+        .expect("job 3");
+    s.finish_job(
+        JobId::from_u128(3),
+        JobOutcome::Succeeded(&json!({"ok": true})),
+        Timestamp::from_secs(502),
+    )
+    .await
+    .expect("finish");
+    let active = s.active_jobs(10).await.expect("active");
+    assert_eq!(
+        active.iter().map(|j| (j.id, j.status)).collect::<Vec<_>>(),
+        [
+            (JobId::from_u128(2), JobStatus::Running),
+            (JobId::from_u128(1), JobStatus::Queued),
+            (JobId::from_u128(4), JobStatus::Queued),
+        ]
+    );
+    assert!(active.iter().all(|j| j.result.is_none()));
+    assert_eq!(s.active_jobs(1).await.expect("active").len(), 1);
+}

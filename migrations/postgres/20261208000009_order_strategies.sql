@@ -1,0 +1,5 @@
+-- The strategy deployment that placed an order (NULL for a user's own order), so a
+-- deployment's fills can be read back for its performance.
+ALTER TABLE orders ADD COLUMN strategy_id UUID;
+CREATE INDEX orders_by_strategy ON orders (strategy_id) WHERE strategy_id IS NOT NULL;
+UPDATE orders SET strategy_id = (body->>'strategy_id')::uuid WHERE body ? 'strategy_id';
