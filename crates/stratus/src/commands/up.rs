@@ -147,12 +147,13 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         .await?;
         let addr = platform.addr;
         println!("Stratus is up ({backend})");
+        println!("  Portal     http://{addr}/   (open it in a browser and sign up)");
         println!("  API        http://{addr}   (OpenAPI 3.1: http://{addr}/openapi.json)");
         println!("  WebSocket  ws://{addr}/ws");
         println!("  Health     http://{addr}/health");
         println!("  Feed       {feed_text}");
         println!();
-        println!("Quick start:");
+        println!("Quick start with curl:");
         println!("  curl -s http://{addr}/auth/register -H 'content-type: application/json' \\");
         println!("       -d '{{\"email\":\"you@example.com\",\"password\":\"a long passphrase\"}}'");
         println!("  TOKEN=$(curl -s http://{addr}/auth/login -H 'content-type: application/json' \\");
