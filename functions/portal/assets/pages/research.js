@@ -4,7 +4,7 @@
 import { html, useState, useEffect, useMemo, Field, Problem, useAction, useLoad, Loading, LoadError, Table, Tabs, Stat } from '../ui.js';
 import { get, post, del } from '../api.js';
 import { money, number, percent, plain, time, epochSeconds } from '../format.js';
-import { CandleChart, LineChart, TIMEFRAMES, timeframeSeconds } from '../charts.js';
+import { CandleChart, LineChart, timeframeSeconds } from '../charts.js';
 import { useCatalog, SchemaForm, defaults, paramsJson } from './strategies.js';
 import { useInstruments } from './trade.js';
 import { Metrics } from './performance.js';

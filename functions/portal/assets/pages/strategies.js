@@ -4,7 +4,7 @@
 import { html, useState, useEffect, Field, Problem, useAction, useLoad, Loading, Table, throttle } from '../ui.js';
 import { get, post } from '../api.js';
 import { subscribe } from '../live.js';
-import { money, plain, signClass, time } from '../format.js';
+import { money, signClass, time } from '../format.js';
 import { useInstruments } from './trade.js';
 import { TIMEFRAMES } from '../charts.js';
 

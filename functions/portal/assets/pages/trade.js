@@ -3,7 +3,7 @@
 // working orders (cancel, amend) and fills — all kept current by the WebSocket.
 
 import { html, useState, useEffect, useRef, useMemo, Field, Problem, useAction, useLoad, Loading, Table, VirtualTable } from '../ui.js';
-import { get, post, del, patch, all, ApiError } from '../api.js';
+import { get, post, del, patch, all } from '../api.js';
 import { subscribe, onReconnect } from '../live.js';
 import { money, plain, signClass, time, isMultiple, compareDecimal, epochSeconds } from '../format.js';
 import { CandleChart, TIMEFRAMES, timeframeSeconds } from '../charts.js';
