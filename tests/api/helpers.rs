@@ -255,6 +255,24 @@ impl TestApp {
         self.call(Method::DELETE, path, Some(token), None).await
     }
 
+    /// Posts `bytes` as they are, with `content_type` if given.
+    pub async fn post_bytes(
+        &self,
+        path: &str,
+        token: &str,
+        content_type: Option<&str>,
+        bytes: Vec<u8>,
+    ) -> Reply {
+        let mut builder = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header("authorization", format!("Bearer {token}"));
+        if let Some(content_type) = content_type {
+            builder = builder.header("content-type", content_type);
+        }
+        self.send(builder.body(Body::from(bytes)).unwrap()).await
+    }
+
     pub async fn post_public(&self, path: &str, body: Value) -> Reply {
         self.call(Method::POST, path, None, Some(body)).await
     }

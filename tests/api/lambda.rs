@@ -171,3 +171,31 @@ async fn kinesis_and_schedule_events_deserialize_and_are_handled() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].body["cash"], "300");
 }
+
+#[tokio::test]
+async fn a_strategy_module_uploads_as_an_api_gateway_base64_body() {
+    use base64::Engine as _;
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let ada = app.user("ada@example.com").await;
+    // API Gateway hands a binary body over base64-encoded; lambda_http decodes it.
+    let upload = |bytes: &[u8]| {
+        let mut event = apigw_event(
+            "POST",
+            "/strategy-modules",
+            json!({"authorization": format!("Bearer {}", ada.token), "content-type": "application/wasm"}),
+            Some(&base64::engine::general_purpose::STANDARD.encode(bytes)),
+        );
+        event["isBase64Encoded"] = json!(true);
+        event
+    };
+    let bytes = crate::modules::buy_once();
+    let stored = invoke(&app, upload(&bytes)).await;
+    assert_eq!(stored["statusCode"], 201, "{stored}");
+    let id = body(&stored)["id"].as_str().unwrap().to_owned();
+    assert_eq!(body(&stored)["size"], bytes.len());
+    let read = app.state.modules.bytes(&id).await.unwrap();
+    assert!(read.bytes == bytes, "stored byte for byte");
+    let refused = invoke(&app, upload(b"\0asm but not really")).await;
+    assert_eq!(refused["statusCode"], 422, "{refused}");
+    assert_eq!(body(&refused)["errors"][0]["field"], "body");
+}

@@ -14,6 +14,7 @@ mod admin;
 mod auth;
 mod lambda;
 mod market;
+mod modules;
 mod openapi;
 mod orders;
 mod races;

@@ -111,7 +111,8 @@ async fn every_documented_route_is_served_and_the_document_too() {
             .replace("{name}", "sma_cross")
             .replace("{job_id}", "00000000-0000-4000-8000-000000000000")
             .replace("{user_id}", "00000000-0000-4000-8000-000000000000")
-            .replace("{strategy_id}", "00000000-0000-4000-8000-000000000000");
+            .replace("{strategy_id}", "00000000-0000-4000-8000-000000000000")
+            .replace("{module_id}", "00000000-0000-4000-8000-000000000000");
         let body = matches!(method, Method::POST | Method::PUT | Method::PATCH)
             .then(|| serde_json::json!({}));
         let r = app

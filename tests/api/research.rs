@@ -15,7 +15,7 @@ use crate::helpers::{Backend, Session, TestApp};
 const ORCL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/orcl-1995-2014.txt");
 
 /// Loads the ORCL daily bars as `stratus data import` does.
-async fn import_orcl(app: &TestApp) {
+pub(crate) async fn import_orcl(app: &TestApp) {
     let symbol = Symbol::parse("ORCL").unwrap();
     let data = engine::market_data::read_file(std::path::Path::new(ORCL), symbol).unwrap();
     market_fn::imports::load(&*app.state.history, symbol, &data)
@@ -24,7 +24,7 @@ async fn import_orcl(app: &TestApp) {
 }
 
 /// Polls a job until it is finished.
-async fn finished(app: &TestApp, who: &Session, path: &str) -> Value {
+pub(crate) async fn finished(app: &TestApp, who: &Session, path: &str) -> Value {
     for _ in 0..600 {
         let r = app.get(path, &who.token).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);

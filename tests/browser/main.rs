@@ -14,6 +14,8 @@
 #[path = "../platform/support.rs"]
 #[allow(dead_code)]
 mod support;
+#[path = "../../crates/engine/tests/support/wasm_examples.rs"]
+mod wasm_examples;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -263,6 +265,18 @@ impl Browser {
             .await
             .unwrap();
         assert_eq!(now, json!(value), "{css}: typed {value:?}");
+    }
+
+    /// Puts the file at `path` into the file input at `css`, as choosing it does.
+    async fn attach(&self, css: &str, path: &std::path::Path) {
+        let field = self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        field.send_keys(&path.display().to_string()).await.unwrap();
     }
 
     async fn choose(&self, css: &str, value: &str) {
@@ -716,6 +730,51 @@ async fn a_trader_signs_up_trades_deploys_backtests_and_signs_out() {
         "document.querySelector('[data-testid=deployment-status]')?.innerText === 'running'",
     )
     .await;
+    // A strategy of one's own: upload the example module, see it listed and in the
+    // catalog under the name it declares, deploy it with its form.
+    if let Some(bytes) = wasm_examples::example("sma_cross") {
+        let dir = std::env::temp_dir().join(format!("stratus-browser-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let module = dir.join("sma_cross.wasm");
+        std::fs::write(&module, bytes).unwrap();
+        b.attach(
+            "form[aria-label='Upload a strategy module'] input[type=file]",
+            &module,
+        )
+        .await;
+        b.button("Upload").await;
+        b.until(
+            "the uploaded module",
+            10,
+            "[...document.querySelectorAll('[aria-label=\"Strategy modules\"] tbody tr')].some((r) => r.innerText.includes('SMA cross (module)'))",
+        )
+        .await;
+        let option = b
+            .until(
+                "the module in the catalog",
+                10,
+                "[...document.querySelectorAll(\"form[aria-label='Deploy a strategy'] select[name=strategy] option\")].find((o) => o.innerText.includes('SMA cross (module)'))?.value",
+            )
+            .await;
+        b.choose(
+            "form[aria-label='Deploy a strategy'] select[name=strategy]",
+            option.as_str().unwrap(),
+        )
+        .await;
+        b.fill(
+            "form[aria-label='Deploy a strategy'] input[name='params.period']",
+            "7",
+        )
+        .await;
+        b.button("Deploy SMA cross (module)").await;
+        b.until(
+            "the module's deployment",
+            10,
+            "[...document.querySelectorAll('[aria-label=Deployments] tbody tr')].some((r) => r.innerText.includes('wasm:') && r.innerText.includes('running'))",
+        )
+        .await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     b.assert_labelled("strategies").await;
     b.screenshot("strategies").await;
 

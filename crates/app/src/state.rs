@@ -18,6 +18,7 @@ use store::records::{
     ReportRecords, ResearchJobs, StrategyRecords,
 };
 use store::risk::RiskStore;
+use store::strategy_modules::StrategyModules;
 use store::stream::StreamLog;
 use store::users::{LoginGuard, RefreshTokens, UserStore};
 
@@ -71,6 +72,9 @@ pub struct AppState {
     pub dead_letters: DeadLetters,
     /// The streaming core's status, published by the core (a read model).
     pub core_status: CoreStatusStore,
+    /// Users' strategy modules (WebAssembly): the research function uploads them, the
+    /// orders function, the research worker and the core read them.
+    pub modules: StrategyModules,
     /// Recent answers about users, sessions and API keys (see `crate::credentials`).
     pub credentials: Arc<crate::credentials::CredentialChecks>,
 }
@@ -129,6 +133,7 @@ impl AppState {
             read_models: table(&ports, tables::READ_MODELS)?,
             dead_letters: DeadLetters::new(table(&ports, tables::DEAD_LETTERS)?),
             core_status: CoreStatusStore::new(table(&ports, tables::READ_MODELS)?),
+            modules: StrategyModules::new(table(&ports, tables::STRATEGY_MODULES)?),
             credentials: Arc::default(),
             settings: Arc::new(settings),
             clock,

@@ -6,7 +6,7 @@
 //! the batch is visible: the core waits, rebuilds its state from the last commit and
 //! reads the batch again — consumption pauses and resumes without loss or repetition.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,10 +15,12 @@ use api::views::{CommitLatencyView, Plain, StreamLagView};
 use app::AppState;
 use domain::events::{Event, EventEnvelope};
 use domain::{
-    AccountId, Candle, Money, OrderStatus, StrategyId, StrategyStatus, Symbol, Timestamp,
+    AccountId, Candle, Money, OrderStatus, StrategyId, StrategyRecord, StrategyStatus, Symbol,
+    Timestamp, UserId,
 };
 use engine::paper::CostModel;
 use engine::strategy::StrategyConfig;
+use engine::wasm::{Limits, WasmModules};
 use serde::Serialize;
 use store::StoreResult;
 use store::connect::streams;
@@ -266,6 +268,14 @@ pub struct Core {
     /// from a replay (candles close by the replay's own ticks).
     newest_tick: Option<Timestamp>,
     cash: BTreeMap<AccountId, Money>,
+    /// The users' modules that deployments run, loaded from the store by id; the
+    /// engine creates strategies from it (kept across reloads of the state).
+    modules: WasmModules,
+    /// The owner of each module loaded.
+    module_owners: BTreeMap<String, UserId>,
+    /// Modules that cannot be run (deleted, or refused by the engine), with why: not
+    /// tried again (an id never names other bytes).
+    module_failures: BTreeMap<String, String>,
 }
 
 impl std::fmt::Debug for Core {
@@ -282,6 +292,12 @@ fn stream_of(event: &EventEnvelope) -> &'static str {
     } else {
         streams::EXECUTIONS
     }
+}
+
+/// Records `record` stopped by the core, with why (shown with the deployment).
+fn stop_with(record: &mut StrategyRecord, reason: String) {
+    record.status = StrategyStatus::Stopped;
+    record.reason = Some(reason);
 }
 
 /// A feed that published within this long of the wall clock is live.
@@ -305,6 +321,50 @@ impl Core {
             last_reconcile: None,
             newest_tick: None,
             cash: BTreeMap::new(),
+            modules: WasmModules::new(Limits::default()),
+            module_owners: BTreeMap::new(),
+            module_failures: BTreeMap::new(),
+        }
+    }
+
+    /// Module `id` in the core's factory, loaded from the store the first time: its
+    /// owner, or why it cannot run (remembered). A store outage is the error: the step
+    /// fails and is tried again.
+    async fn module(&mut self, id: &str) -> anyhow::Result<Result<UserId, String>> {
+        if let Some(owner) = self.module_owners.get(id) {
+            return Ok(Ok(*owner));
+        }
+        if let Some(reason) = self.module_failures.get(id) {
+            return Ok(Err(reason.clone()));
+        }
+        let stored = match self.app.modules.bytes(id).await {
+            Ok(stored) => stored,
+            Err(e) if e.kind().is_retryable() => return Err(e.into()),
+            Err(e) => {
+                let reason = if e.kind() == store::ErrorKind::NotFound {
+                    format!("strategy module {id} was deleted")
+                } else {
+                    format!("strategy module {id} cannot be read: {e}")
+                };
+                self.module_failures.insert(id.to_owned(), reason.clone());
+                return Ok(Err(reason));
+            }
+        };
+        let (modules, key, owner) = (self.modules.clone(), id.to_owned(), stored.owner);
+        // Compiling is CPU work: off the runtime's threads.
+        let inserted =
+            tokio::task::spawn_blocking(move || modules.insert(&key, &stored.bytes)).await?;
+        match inserted {
+            Ok(_) => {
+                tracing::info!(module_id = id, "strategy module loaded");
+                self.module_owners.insert(id.to_owned(), owner);
+                Ok(Ok(owner))
+            }
+            Err(e) => {
+                let reason = format!("strategy module {id} cannot be loaded: {e}");
+                self.module_failures.insert(id.to_owned(), reason.clone());
+                Ok(Err(reason))
+            }
         }
     }
 
@@ -314,10 +374,19 @@ impl Core {
         let instruments = self.app.instruments.clone();
         let mut state = match self.app.commits.snapshot(SNAPSHOT_NAME).await? {
             Some(snapshot) => {
+                // The modules the snapshot's strategies run, first: one that cannot be
+                // loaded fails its deployment (`CoreState::faults`), never the core.
+                for name in CoreState::strategy_names(&snapshot.state)? {
+                    if let Some(id) = engine::wasm::module_id(&name) {
+                        if let Err(reason) = self.module(id).await? {
+                            tracing::warn!(module_id = id, %reason, "a restored deployment's module cannot run");
+                        }
+                    }
+                }
                 let working = self.open_orders().await?;
-                CoreState::restore(&snapshot.state, working, instruments)?
+                CoreState::restore(&snapshot.state, working, instruments, self.modules.clone())?
             }
-            None => CoreState::new(instruments, CostModel::default()),
+            None => CoreState::new(instruments, CostModel::default(), self.modules.clone()),
         };
         state.recall_commands(
             self.app
@@ -521,7 +590,69 @@ impl Core {
 
     async fn reconcile(&mut self, out: &mut Output) -> anyhow::Result<()> {
         self.last_reconcile = Some(Instant::now());
-        let records = self.app.strategies.strategies(None).await?;
+        let mut records = self.app.strategies.strategies(None).await?;
+        let Some(state) = self.state.as_ref() else {
+            return Ok(());
+        };
+        let faults: Vec<(StrategyId, String)> = state
+            .faults()
+            .iter()
+            .map(|(id, reason)| (*id, reason.clone()))
+            .collect();
+        // The ledger's cash (and owner) of every account the engine trades for or a
+        // deployment names.
+        let mut accounts = state.accounts();
+        accounts.extend(
+            records
+                .iter()
+                .filter(|r| r.status != StrategyStatus::Stopped)
+                .map(|r| r.account_id),
+        );
+        accounts.sort();
+        accounts.dedup();
+        let mut cash = BTreeMap::new();
+        let mut owners: BTreeMap<AccountId, UserId> = BTreeMap::new();
+        for id in accounts {
+            if let Some(a) = self.app.accounts.account_by_id(id).await? {
+                cash.insert(a.id, a.cash);
+                owners.insert(a.id, a.user_id);
+            }
+        }
+        self.cash = cash;
+        // Deployments to record stopped, with why: faults the engine reported, and
+        // deployments of modules that cannot run.
+        let mut stopping: BTreeMap<StrategyId, String> = faults.into_iter().collect();
+        for r in &records {
+            if r.status == StrategyStatus::Stopped {
+                continue;
+            }
+            let Some(id) = engine::wasm::module_id(&r.strategy) else {
+                continue;
+            };
+            match self.module(id).await? {
+                Ok(owner) if owners.get(&r.account_id) == Some(&owner) => {}
+                Ok(_) => {
+                    stopping.insert(r.id, format!("strategy module {id} is not its owner's"));
+                }
+                // A module that cannot be loaded says so better than the engine's
+                // "no strategy module" from a restore.
+                Err(reason) => {
+                    stopping.insert(r.id, reason);
+                }
+            }
+        }
+        for (id, reason) in stopping {
+            if let Some(record) = records.iter_mut().find(|r| r.id == id) {
+                if record.status != StrategyStatus::Stopped {
+                    tracing::warn!(strategy_id = %id, %reason, "deployment stopped");
+                    stop_with(record, reason);
+                    self.app.strategies.save_strategy(record).await?;
+                }
+            }
+            if let Some(state) = self.state.as_mut() {
+                state.forget_fault(id);
+            }
+        }
         let wanted: Vec<Deployment> = records
             .iter()
             .filter(|r| r.status != StrategyStatus::Stopped)
@@ -537,21 +668,6 @@ impl Core {
                 paused: r.status == StrategyStatus::Paused,
             })
             .collect();
-        // The ledger's cash for every account the engine trades for.
-        let mut accounts = match self.state.as_ref() {
-            Some(state) => state.accounts(),
-            None => return Ok(()),
-        };
-        accounts.extend(wanted.iter().map(|d| d.account));
-        accounts.sort();
-        accounts.dedup();
-        let mut cash = BTreeMap::new();
-        for id in accounts {
-            if let Some(a) = self.app.accounts.account_by_id(id).await? {
-                cash.insert(a.id, a.cash);
-            }
-        }
-        self.cash = cash;
         let Some(state) = self.state.as_mut() else {
             return Ok(());
         };
@@ -560,12 +676,28 @@ impl Core {
         }
         let failed: Vec<(StrategyId, String)> =
             state.reconcile(&wanted, &self.cash, self.app.clock.now(), out);
+        // Modules neither running nor wanted are dropped (a restore loads them again).
+        let mut keep: BTreeSet<String> = state.modules_running();
+        keep.extend(
+            wanted
+                .iter()
+                .filter_map(|d| engine::wasm::module_id(&d.strategy).map(str::to_owned)),
+        );
+        let unused: Vec<String> = self
+            .module_owners
+            .keys()
+            .filter(|id| !keep.contains(*id))
+            .cloned()
+            .collect();
+        for id in unused {
+            self.modules.remove(&id);
+            self.module_owners.remove(&id);
+        }
         for (id, reason) in failed {
             tracing::warn!(strategy_id = %id, reason = %reason, "deployment refused by the engine");
-            if let Some(record) = records.iter().find(|r| r.id == id) {
-                let mut record = record.clone();
-                record.status = StrategyStatus::Stopped;
-                self.app.strategies.save_strategy(&record).await?;
+            if let Some(record) = records.iter_mut().find(|r| r.id == id) {
+                stop_with(record, reason);
+                self.app.strategies.save_strategy(record).await?;
             }
         }
         Ok(())

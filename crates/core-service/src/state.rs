@@ -23,6 +23,7 @@ use engine::candles::{AggregatorConfig, CandleAggregator};
 use engine::engine::{Engine, EngineEvent, EngineSnapshot};
 use engine::paper::{CostModel, PaperOrder};
 use engine::strategy::StrategyConfig;
+use engine::wasm::WasmModules;
 use serde::{Deserialize, Serialize};
 
 /// The timeframes the core keeps candle history of (and publishes on `candles`).
@@ -91,6 +92,13 @@ pub struct CoreState {
     instruments: Arc<InstrumentCatalog>,
     /// Deployments that failed to start, with why (not retried until they change).
     failed: BTreeMap<StrategyId, String>,
+    /// Where the engine creates strategies: the built-ins and the users' modules the
+    /// runner loaded (`wasm:<id>`).
+    modules: WasmModules,
+    /// Deployments the engine stopped, with why (a module that trapped, ran out of its
+    /// budget or could not be restored), until the runner has recorded them stopped.
+    /// In the snapshot: a fault is committed with the batch that caused it.
+    faulted: BTreeMap<StrategyId, String>,
     /// The newest tick time per symbol: a tick not newer is a repeat (a feed restarted
     /// from its beginning, a record delivered twice) and is dropped.
     last_tick: BTreeMap<Symbol, Timestamp>,
@@ -126,6 +134,15 @@ struct CoreSnapshot {
     triggered: Vec<OrderId>,
     #[serde(default)]
     last_tick: BTreeMap<Symbol, Timestamp>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    faulted: BTreeMap<StrategyId, String>,
+}
+
+/// The part of a snapshot that names its strategies (read before restoring, so that the
+/// modules they run can be loaded first).
+#[derive(Debug, Deserialize)]
+struct SnapshotStrategies {
+    engine: EngineSnapshot,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -159,10 +176,16 @@ fn order_ref(order: &Order) -> OrderRef {
 }
 
 impl CoreState {
-    /// A fresh core over `instruments`.
-    pub fn new(instruments: Arc<InstrumentCatalog>, costs: CostModel) -> Self {
+    /// A fresh core over `instruments`, creating strategies with `modules` (which the
+    /// runner fills with the modules deployments name).
+    pub fn new(
+        instruments: Arc<InstrumentCatalog>,
+        costs: CostModel,
+        modules: WasmModules,
+    ) -> Self {
         let mut engine = Engine::new(costs);
         engine.refuse_overdraft(true);
+        engine.set_strategies(Arc::new(modules.clone()));
         let mut state = CoreState {
             engine,
             working: BTreeMap::new(),
@@ -171,6 +194,8 @@ impl CoreState {
             seen_set: HashSet::new(),
             instruments,
             failed: BTreeMap::new(),
+            modules,
+            faulted: BTreeMap::new(),
             last_tick: BTreeMap::new(),
             repeated_ticks: 0,
             unsaved_commands: Vec::new(),
@@ -205,25 +230,45 @@ impl CoreState {
             seen: Vec::new(),
             triggered,
             last_tick: self.last_tick.clone(),
+            faulted: self.faulted.clone(),
         };
         // Plain data (maps keyed by strings and ids): serializing cannot fail.
         serde_json::to_vec(&snapshot).unwrap_or_default()
     }
 
+    /// The names of the strategies `snapshot` holds (`sma_cross`, `wasm:<id>`): the
+    /// modules among them must be in the `modules` given to [`CoreState::restore`].
+    pub fn strategy_names(snapshot: &[u8]) -> Result<BTreeSet<String>, StateError> {
+        let snapshot: SnapshotStrategies =
+            serde_json::from_slice(snapshot).map_err(|e| StateError::Snapshot(e.to_string()))?;
+        Ok(snapshot
+            .engine
+            .strategy_names()
+            .map(str::to_owned)
+            .collect())
+    }
+
     /// A core continuing from `snapshot`, with `working` — the open orders of the system
-    /// of record — back at the paper broker in the order they were placed.
+    /// of record — back at the paper broker in the order they were placed. A strategy
+    /// whose module `modules` does not hold (or that cannot be restored) is not run: it
+    /// is among [`CoreState::faults`], with why.
     pub fn restore(
         snapshot: &[u8],
         mut working: Vec<Order>,
         instruments: Arc<InstrumentCatalog>,
+        modules: WasmModules,
     ) -> Result<Self, StateError> {
         let snapshot: CoreSnapshot =
             serde_json::from_slice(snapshot).map_err(|e| StateError::Snapshot(e.to_string()))?;
         if snapshot.version != SNAPSHOT_VERSION {
             return Err(StateError::Version(snapshot.version));
         }
-        let engine =
-            Engine::restore(snapshot.engine).map_err(|e| StateError::Snapshot(e.to_string()))?;
+        let mut engine = Engine::restore_with(snapshot.engine, Arc::new(modules.clone()))
+            .map_err(|e| StateError::Snapshot(e.to_string()))?;
+        let mut faulted = snapshot.faulted;
+        for (id, _, reason) in engine.take_restore_failures() {
+            faulted.entry(id).or_insert(reason);
+        }
         let mut state = CoreState {
             engine,
             working: BTreeMap::new(),
@@ -233,6 +278,8 @@ impl CoreState {
             seen: snapshot.seen.into_iter().collect(),
             instruments,
             failed: BTreeMap::new(),
+            modules,
+            faulted,
             last_tick: snapshot.last_tick,
             repeated_ticks: 0,
         };
@@ -618,6 +665,14 @@ impl CoreState {
             }
             EngineEvent::Filled(fill) => self.filled(fill, out),
             EngineEvent::Candle(_) => {}
+            EngineEvent::StrategyFaulted {
+                strategy,
+                account,
+                reason,
+            } => {
+                tracing::warn!(strategy_id = %strategy, account_id = %account, %reason, "strategy stopped by a fault");
+                self.faulted.insert(strategy, reason);
+            }
         }
     }
 
@@ -693,6 +748,31 @@ impl CoreState {
         out.positions.insert((fill.account_id, fill.symbol));
         Self::changed(out, &order);
         out.fills.push(fill);
+    }
+
+    /// Deployments the engine stopped (a fault, or a module that could not be restored)
+    /// and why, for the runner to record stopped.
+    pub fn faults(&self) -> &BTreeMap<StrategyId, String> {
+        &self.faulted
+    }
+
+    /// Forgets the fault of `id` once the deployment is recorded stopped.
+    pub fn forget_fault(&mut self, id: StrategyId) {
+        self.faulted.remove(&id);
+    }
+
+    /// The modules the engine's strategies run (their ids), so that the runner can drop
+    /// the others it loaded.
+    pub fn modules_running(&self) -> BTreeSet<String> {
+        self.engine
+            .strategies()
+            .filter_map(|(_, _, name, _, _)| engine::wasm::module_id(name).map(str::to_owned))
+            .collect()
+    }
+
+    /// The factory the engine creates strategies with.
+    pub fn modules(&self) -> &WasmModules {
+        &self.modules
     }
 
     /// Brings the engine's strategies in line with the deployments the API recorded:

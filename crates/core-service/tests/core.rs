@@ -318,6 +318,7 @@ async fn a_restarted_core_continues_exactly_as_an_uninterrupted_one() {
                 params: serde_json::json!({"period": 3, "size": 2}),
                 status: StrategyStatus::Running,
                 created_at: Timestamp::from_secs(START),
+                reason: None,
             })
             .await
             .unwrap();
@@ -387,6 +388,7 @@ async fn a_strategy_recorded_by_the_api_runs_and_stops() {
         params: serde_json::json!({"period": 2, "size": 1}),
         status: StrategyStatus::Running,
         created_at: Timestamp::from_secs(START),
+        reason: None,
     };
     w.app.strategies.save_strategy(&record).await.unwrap();
     let (mut core, _, _) = w.core();

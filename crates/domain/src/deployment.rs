@@ -1,5 +1,5 @@
-//! A strategy deployment: a built-in strategy running for an account on some symbols and
-//! timeframes.
+//! A strategy deployment: a built-in strategy or a user's module running for an account
+//! on some symbols and timeframes.
 
 use serde::{Deserialize, Serialize};
 
@@ -12,13 +12,17 @@ use crate::time::{Timeframe, Timestamp};
 pub struct StrategyRecord {
     pub id: StrategyId,
     pub account_id: AccountId,
-    /// The built-in strategy's name (`sma_cross`, …).
+    /// The built-in strategy's name (`sma_cross`, …), or `wasm:<module id>`.
     pub strategy: String,
     pub symbols: Vec<Symbol>,
     pub timeframes: Vec<Timeframe>,
     pub params: serde_json::Value,
     pub status: StrategyStatus,
     pub created_at: Timestamp,
+    /// Why the core stopped it, when it did (a module that faulted or could not be
+    /// loaded, parameters the engine refused); `None` for a deployment its owner stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// Where a deployment is in its life: running and paused ones are restored when the core

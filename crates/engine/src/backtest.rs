@@ -6,6 +6,8 @@
 //! of equity points (one per bar of the strategy's timeframe, in compact curves of 17
 //! bytes a point each for the strategy and buy and hold), not with the file.
 
+use std::sync::Arc;
+
 use analytics::{AnalyticsConfig, EquityCurve, EquityPoint, Metrics, RoundTrip, RoundTripBook};
 use domain::{
     AccountId, Candle, Currency, Decimal, DomainError, Fill, Instrument, Money, Price, Side,
@@ -17,7 +19,7 @@ use crate::engine::{Engine, EngineError, EngineEvent};
 use crate::market_data::{DataError, Record};
 use crate::paper::CostModel;
 use crate::portfolio::Portfolio;
-use crate::strategy::StrategyConfig;
+use crate::strategy::{StrategyConfig, StrategyFactory};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -33,6 +35,9 @@ pub struct BacktestConfig {
     pub to: Option<Timestamp>,
     /// Price grid for limit/stop prices and slippage in ticks.
     pub tick_size: Decimal,
+    /// What `strategy` is created from: the built-ins, or a factory that also holds the
+    /// user's modules (`wasm:<id>`).
+    pub strategies: Arc<dyn StrategyFactory>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -286,6 +291,7 @@ where
         Currency::USD,
     )?;
     let mut engine = Engine::new(config.costs);
+    engine.set_strategies(config.strategies.clone());
     engine.add_instrument(instrument);
     engine.open_account(account, config.cash);
 

@@ -13,6 +13,7 @@
 //! Time only comes in with the inputs; nothing here reads a clock or does I/O.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use domain::{
     AccountId, Candle, Fill, Instrument, Money, OrderId, StrategyId, Symbol, Tick, Timeframe,
@@ -24,7 +25,8 @@ use crate::candles::{AggregatorConfig, CandleAggregator, Resampler};
 use crate::paper::{CostModel, PaperBroker, PaperEvent, PaperOrder};
 use crate::portfolio::Portfolio;
 use crate::strategy::{
-    self, Context, IndicatorRegistry, Intent, Setup, Strategy, StrategyConfig, StrategyError,
+    Builtins, Context, IndicatorRegistry, Intent, Setup, Strategy, StrategyConfig, StrategyError,
+    StrategyFactory,
 };
 use crate::vec_map::VecMap;
 
@@ -51,6 +53,13 @@ pub enum EngineEvent {
     Filled(Fill),
     /// A candle closed (dispatched to strategies).
     Candle(Candle),
+    /// A strategy stopped itself (a module trapped, ran out of fuel or memory, or asked
+    /// for a malformed order): the engine has paused it, and reports this once.
+    StrategyFaulted {
+        strategy: StrategyId,
+        account: AccountId,
+        reason: String,
+    },
 }
 
 /// One deployed strategy and what the engine keeps for it.
@@ -65,6 +74,8 @@ struct Slot {
     open_orders: VecMap<OrderId, Symbol>,
     next_order: u64,
     paused: bool,
+    /// Set when the strategy faulted: it stays paused, and is reported once.
+    fault: Option<String>,
 }
 
 impl Slot {
@@ -98,6 +109,16 @@ pub struct StrategySnapshot {
     pub next_order: u64,
     pub paused: bool,
     pub state: serde_json::Value,
+    /// Why the strategy stopped itself, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
+}
+
+impl EngineSnapshot {
+    /// The names the strategies are re-created from (to load their modules first).
+    pub fn strategy_names(&self) -> impl Iterator<Item = &str> {
+        self.strategies.iter().map(|s| s.name.as_str())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -130,6 +151,10 @@ pub struct Engine {
     /// Refuse a buy fill the account's cash cannot pay for (the live core: cash is real
     /// there; backtests let a strategy's sizing be its own business).
     refuse_overdraft: bool,
+    /// What deployments are created from by name.
+    strategies: Arc<dyn StrategyFactory>,
+    /// Modules that could not be brought back by [`Engine::restore_with`] (until taken).
+    restore_failures: Vec<(StrategyId, AccountId, String)>,
 }
 
 impl Engine {
@@ -144,7 +169,22 @@ impl Engine {
             paper: Vec::new(),
             intents: Vec::new(),
             refuse_overdraft: false,
+            strategies: Arc::new(Builtins),
+            restore_failures: Vec::new(),
         }
+    }
+
+    /// The users' modules [`Engine::restore_with`] could not bring back — dropped when
+    /// they could not be created, kept paused with the reason when their state could not
+    /// be restored — for the runner to stop their deployments with the reason. One bad
+    /// module never stops the engine from restoring.
+    pub fn take_restore_failures(&mut self) -> Vec<(StrategyId, AccountId, String)> {
+        std::mem::take(&mut self.restore_failures)
+    }
+
+    /// Where [`Engine::deploy`] creates strategies from (the built-ins unless set).
+    pub fn set_strategies(&mut self, strategies: Arc<dyn StrategyFactory>) {
+        self.strategies = strategies;
     }
 
     /// Refuses buy fills that would take an account's cash below zero: the order is
@@ -208,15 +248,18 @@ impl Engine {
         config: StrategyConfig,
     ) -> Result<(), EngineError> {
         self.check_deployable(id, account, &config)?;
-        let strategy = strategy::create(name, &config)?;
+        if config.symbols.is_empty() {
+            return Err(StrategyError::NoSymbols.into());
+        }
+        config.primary_timeframe()?;
+        let strategy = self.strategies.create(name, &config)?;
         self.deploy_strategy(id, account, strategy, config)
     }
 
     /// Deploys a strategy built by the caller rather than by name from the built-ins (a
     /// strategy of one's own, or a test's). It runs exactly as a built-in does. An engine
-    /// holding one cannot be [`Engine::restore`]d: restoring re-creates strategies by
-    /// name, and the name is not a built-in's (restore then fails with
-    /// `UnknownStrategy`).
+    /// holding one can be [`Engine::restore_with`] a factory that creates it by its name
+    /// (restoring with one that cannot fails with `UnknownStrategy`).
     pub fn deploy_strategy(
         &mut self,
         id: StrategyId,
@@ -234,6 +277,12 @@ impl Engine {
             config: &config,
             registry: &mut registry,
         })?;
+        if let Some(reason) = strategy.fault() {
+            return Err(StrategyError::Module {
+                reason: reason.to_owned(),
+            }
+            .into());
+        }
         self.slots.push(Slot {
             id,
             account,
@@ -244,6 +293,7 @@ impl Engine {
             open_orders: VecMap::new(),
             next_order: 0,
             paused: false,
+            fault: None,
         });
         self.rebuild_aggregators();
         Ok(())
@@ -279,7 +329,8 @@ impl Engine {
             .iter_mut()
             .find(|s| s.id == id)
             .ok_or(EngineError::UnknownStrategy(id))?;
-        slot.paused = paused;
+        // A faulted strategy stays paused: resuming would run the module that failed.
+        slot.paused = paused || slot.fault.is_some();
         Ok(())
     }
 
@@ -578,6 +629,18 @@ impl Engine {
         };
         call(slot.strategy.as_mut(), &mut ctx);
         let strategy = slot.id;
+        if slot.fault.is_none() {
+            if let Some(reason) = slot.strategy.fault() {
+                // A faulted callback asked for nothing: its intents never reached `ctx`.
+                slot.fault = Some(reason.to_owned());
+                slot.paused = true;
+                out.push(EngineEvent::StrategyFaulted {
+                    strategy,
+                    account: slot.account,
+                    reason: reason.to_owned(),
+                });
+            }
+        }
         for intent in self.intents.drain(..) {
             match intent {
                 Intent::Submit(order) => match self.broker.submit(order.clone()) {
@@ -639,6 +702,7 @@ impl Engine {
                     next_order: s.next_order,
                     paused: s.paused,
                     state: s.strategy.snapshot(),
+                    fault: s.fault.clone(),
                 })
                 .collect(),
             aggregators: self.aggregators.clone(),
@@ -648,7 +712,17 @@ impl Engine {
 
     /// An engine continuing from `snapshot`, partly built candles of tick input included.
     pub fn restore(snapshot: EngineSnapshot) -> Result<Self, EngineError> {
+        Self::restore_with(snapshot, Arc::new(Builtins))
+    }
+
+    /// [`Engine::restore`], re-creating strategies (and later deployments) with
+    /// `strategies`.
+    pub fn restore_with(
+        snapshot: EngineSnapshot,
+        strategies: Arc<dyn StrategyFactory>,
+    ) -> Result<Self, EngineError> {
         let mut engine = Engine::new(snapshot.broker.costs());
+        engine.strategies = strategies;
         engine.broker = snapshot.broker;
         engine.broker.reindex();
         engine.refuse_overdraft = snapshot.refuse_overdraft;
@@ -656,15 +730,44 @@ impl Engine {
         engine.aggregators = snapshot.aggregators;
         engine.accounts = snapshot.accounts.into_iter().collect();
         for s in snapshot.strategies {
-            let mut strategy = strategy::create(&s.name, &s.config)?;
+            let is_module = crate::wasm::module_id(&s.name).is_some();
+            let mut strategy = match engine.strategies.create(&s.name, &s.config) {
+                Ok(strategy) => strategy,
+                Err(e) if is_module => {
+                    engine
+                        .restore_failures
+                        .push((s.id, s.account, e.to_string()));
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             // init registers indicator ids in the same order as before; the registry
             // itself (with its warmed-up state) comes from the snapshot.
             let mut scratch = IndicatorRegistry::default();
-            strategy.init(&mut Setup {
-                config: &s.config,
-                registry: &mut scratch,
-            })?;
-            strategy.restore(&s.state)?;
+            let mut fault = s.fault;
+            let restored = strategy
+                .init(&mut Setup {
+                    config: &s.config,
+                    registry: &mut scratch,
+                })
+                .and_then(|()| {
+                    // A strategy that faulted stays paused with its reason.
+                    if fault.is_none() {
+                        strategy.restore(&s.state)
+                    } else {
+                        Ok(())
+                    }
+                });
+            match restored {
+                Ok(()) => {}
+                Err(e) if is_module => {
+                    engine
+                        .restore_failures
+                        .push((s.id, s.account, e.to_string()));
+                    fault = Some(e.to_string());
+                }
+                Err(e) => return Err(e.into()),
+            }
             engine.slots.push(Slot {
                 id: s.id,
                 account: s.account,
@@ -674,7 +777,8 @@ impl Engine {
                 registry: s.registry,
                 open_orders: s.open_orders.into_iter().collect(),
                 next_order: s.next_order,
-                paused: s.paused,
+                paused: s.paused || fault.is_some(),
+                fault,
             });
         }
         engine.rebuild_aggregators();

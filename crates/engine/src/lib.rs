@@ -13,3 +13,4 @@ pub mod portfolio;
 pub mod rng;
 pub mod strategy;
 mod vec_map;
+pub mod wasm;

@@ -263,7 +263,7 @@ pub fn valid_sets(
     let mut first_error = None;
     for set in sets {
         let probe = StrategyConfig::new(vec![backtest.symbol], timeframes.clone(), set.clone());
-        match crate::strategy::create(&backtest.strategy, &probe) {
+        match backtest.strategies.create(&backtest.strategy, &probe) {
             Ok(_) => valid.push(set),
             Err(e) => {
                 skipped.push(Skipped {

@@ -275,6 +275,7 @@ fn backtest_config(strategy: &str) -> BacktestConfig {
         from: None,
         to: None,
         tick_size: Decimal::new(1, 6),
+        strategies: std::sync::Arc::new(engine::strategy::Builtins),
     }
 }
 
@@ -720,6 +721,7 @@ fn optimisation_runs_are_backtests_ranked_the_same_on_any_number_of_threads() {
         from: None,
         to: None,
         tick_size: Decimal::new(1, 2),
+        strategies: std::sync::Arc::new(engine::strategy::Builtins),
     };
     let grid: std::collections::BTreeMap<String, Vec<serde_json::Value>> = [(
         "period".to_owned(),

@@ -29,15 +29,17 @@ pub mod tables {
     pub const LEASES: &str = "leases";
     pub const RATE_LIMITS: &str = "rate-limits";
     pub const DEAD_LETTERS: &str = "dead-letters";
+    pub const STRATEGY_MODULES: &str = "strategy-modules";
 }
 
-const ALL_TABLES: [&str; 6] = [
+const ALL_TABLES: [&str; 7] = [
     tables::AUTH,
     tables::ACCOUNTS,
     tables::READ_MODELS,
     tables::LEASES,
     tables::RATE_LIMITS,
     tables::DEAD_LETTERS,
+    tables::STRATEGY_MODULES,
 ];
 
 /// Shards per stream in the embedded file's log.

@@ -40,6 +40,7 @@ pub mod records;
 pub mod resources;
 pub mod risk;
 pub mod sqlite;
+pub mod strategy_modules;
 pub mod stream;
 pub mod users;
 

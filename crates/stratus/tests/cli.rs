@@ -1937,3 +1937,60 @@ fn optimize_refuses_bad_searches_before_reading_the_data() {
         &["2001 runs", "2000"],
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// A strategy module of one's own (`--strategy-wasm`)
+// ---------------------------------------------------------------------------------------
+
+#[path = "../../engine/tests/support/wasm_examples.rs"]
+mod wasm_examples;
+
+#[test]
+fn backtest_of_the_sma_cross_module_prints_the_builtins_json_but_its_name() {
+    let Some(bytes) = wasm_examples::example("sma_cross") else {
+        return;
+    };
+    // The module's id (and so its strategy name) is the file's stem.
+    let dir = std::env::temp_dir().join(format!("stratus-cli-{}-wasm", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let module = dir.join("sma_cross.wasm");
+    std::fs::write(&module, bytes).unwrap();
+    let mut args = ORCL_SMA_CROSS.to_vec();
+    let at = args.iter().position(|a| *a == "--strategy").unwrap();
+    args.splice(at..at + 2, ["--strategy-wasm", module.to_str().unwrap()]);
+    let theirs: Value = serde_json::from_str(&succeeds(&args)).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut ours: Value = serde_json::from_str(&succeeds(ORCL_SMA_CROSS)).unwrap();
+    assert_eq!(theirs["strategy"], "wasm:sma_cross");
+    ours["strategy"] = theirs["strategy"].clone();
+    assert_eq!(theirs, ours, "the same trades, cash, equity and metrics");
+}
+
+#[test]
+fn backtest_of_a_file_that_is_no_module_names_the_file_and_the_reason() {
+    let module = TempPath::new("not-a-module.wasm");
+    std::fs::write(&module.0, "hello").unwrap();
+    let path = module.0.to_str().unwrap();
+    let err = fails(&["backtest", "--data", ORCL, "--strategy-wasm", path]);
+    assert_mentions(&err, &[path, "not a WebAssembly module"]);
+    let err = fails(&[
+        "backtest",
+        "--data",
+        ORCL,
+        "--strategy-wasm",
+        "/nonexistent/x.wasm",
+    ]);
+    assert_mentions(&err, &["/nonexistent/x.wasm", "cannot read"]);
+    // Both strategies at once is a usage error (clap's exit code 2).
+    let (status, _, err) = stratus(&[
+        "backtest",
+        "--data",
+        ORCL,
+        "--strategy",
+        "sma_cross",
+        "--strategy-wasm",
+        path,
+    ]);
+    assert_eq!(status.code(), Some(2));
+    assert_mentions(&err, &["--strategy-wasm", "cannot be used with"]);
+}

@@ -1,9 +1,12 @@
 //! Strategy deployments: `POST /accounts/{account_id}/strategies` records a deployment
-//! (a built-in strategy, its symbols, timeframes and parameters, checked here exactly as
-//! the engine will check them), and the streaming core, which reconciles the recorded
+//! (a built-in strategy or one of the caller's modules, its symbols, timeframes and
+//! parameters, checked here by creating it exactly as the engine will), and the streaming
+//! core, which reconciles the recorded
 //! deployments twice a second, runs it. Pause, resume and stop change what is recorded;
 //! the core follows. A strategy's state lives in the core's snapshot, so it survives
 //! restarts.
+
+use std::sync::Arc;
 
 use api::accounts::owned;
 use api::extract::ApiJson;
@@ -16,14 +19,15 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use domain::{StrategyId, StrategyRecord, StrategyStatus};
-use engine::strategy::{StrategyConfig, StrategyError};
+use engine::strategy::{Builtins, StrategyConfig, StrategyError, StrategyFactory};
+use engine::wasm::{Limits, WasmModules};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// Deployments an account may have running or paused.
 const MAX_ACTIVE: usize = 20;
 
-/// A deployment: a built-in strategy, the symbols and timeframes it runs on (the first
+/// A deployment: a built-in strategy or one of the caller's modules, the symbols and timeframes it runs on (the first
 /// timeframe is the one it trades on; a timeframe listed twice counts once), and its
 /// parameters (see README: each strategy checks its own, ranges and relations included).
 #[derive(Debug, Deserialize, ToSchema)]
@@ -40,27 +44,64 @@ pub struct DeployBody {
     params: serde_json::Value,
 }
 
-/// The built-in strategies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[schema(as = Strategy)]
-pub enum StrategyName {
-    SmaCross,
-    EmaCross,
-    RsiReversion,
-    MacdTrend,
-    BollingerBreakout,
-}
+/// A built-in strategy's name, or one of the caller's modules as `wasm:<module id>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StrategyName(String);
+
+/// `wasm:` and a module id (as the store makes them: a lower-case UUID).
+const MODULE_PATTERN: &str = "wasm:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
 
 impl StrategyName {
-    fn as_str(self) -> &'static str {
-        match self {
-            StrategyName::SmaCross => "sma_cross",
-            StrategyName::EmaCross => "ema_cross",
-            StrategyName::RsiReversion => "rsi_reversion",
-            StrategyName::MacdTrend => "macd_trend",
-            StrategyName::BollingerBreakout => "bollinger_breakout",
+    fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `text` can name a strategy (the pattern of the schema below).
+    fn parse(text: &str) -> Result<Self, String> {
+        let module = engine::wasm::module_id(text).is_some_and(|id| {
+            id.len() == 36
+                && id.char_indices().all(|(i, c)| match i {
+                    8 | 13 | 18 | 23 => c == '-',
+                    _ => c.is_ascii_digit() || ('a'..='f').contains(&c),
+                })
+        });
+        if module || engine::strategy::builtin::NAMES.contains(&text) {
+            Ok(StrategyName(text.to_owned()))
+        } else {
+            Err(format!(
+                "unknown strategy {text:?}: give one of {} or wasm:<module id> (GET /catalog/strategies)",
+                engine::strategy::builtin::NAMES.join(", ")
+            ))
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for StrategyName {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        StrategyName::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl utoipa::PartialSchema for StrategyName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let pattern = format!(
+            "^({}|{MODULE_PATTERN})$",
+            engine::strategy::builtin::NAMES.join("|")
+        );
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(pattern))
+            .description(Some(
+                "A built-in strategy (sma_cross, ema_cross, rsi_reversion, macd_trend, bollinger_breakout) or one of the caller's modules as wasm:<module id> (GET /catalog/strategies).",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for StrategyName {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "Strategy".into()
     }
 }
 
@@ -101,6 +142,11 @@ pub struct StrategyView {
     created_at: String,
     /// Its P&L from its own fills, marked at the last trade.
     performance: PerformanceView,
+    /// Why the core stopped it, when it did: a module that faulted (trapped, ran out of
+    /// its budget, placed a malformed order) or could not be loaded.
+    #[schema(nullable = false)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
 }
 
 impl StrategyView {
@@ -124,6 +170,7 @@ impl StrategyView {
             status: r.status.into(),
             created_at: r.created_at.to_string(),
             performance,
+            reason: r.reason.clone(),
         }
     }
 }
@@ -136,7 +183,9 @@ pub struct StrategyList {
 
 fn strategy_error(e: StrategyError) -> ApiError {
     match e {
-        StrategyError::UnknownStrategy { .. } => ApiError::invalid_field("strategy", e.to_string()),
+        StrategyError::UnknownStrategy { .. }
+        | StrategyError::Module { .. }
+        | StrategyError::UnknownModule { .. } => ApiError::invalid_field("strategy", e.to_string()),
         StrategyError::InvalidParam { ref param, .. } => {
             ApiError::invalid_field(format!("params.{param}"), e.to_string())
         }
@@ -144,6 +193,37 @@ fn strategy_error(e: StrategyError) -> ApiError {
         StrategyError::NoTimeframes => ApiError::invalid_field("timeframes", e.to_string()),
         other => ApiError::invalid_field("params", other.to_string()),
     }
+}
+
+/// The caller's module `id` loaded for creating, or a 422 naming `strategy` (another
+/// user's module is unknown).
+async fn module(state: &AppState, principal: &Principal, id: &str) -> ApiResult<WasmModules> {
+    let unknown = || {
+        ApiError::invalid_field(
+            "strategy",
+            format!("you have no strategy module {id:?} (GET /strategy-modules)"),
+        )
+    };
+    let is_gone = |e: &store::StoreError| e.kind() == store::ErrorKind::NotFound;
+    let owned = match state.modules.get(principal.user_id, id).await {
+        Ok(m) => m,
+        Err(e) if is_gone(&e) => return Err(unknown()),
+        Err(e) => return Err(e.into()),
+    };
+    let bytes = match state.modules.bytes(&owned.id).await {
+        Ok(b) if b.owner == principal.user_id => b.bytes,
+        Ok(_) => return Err(unknown()),
+        Err(e) if is_gone(&e) => return Err(unknown()),
+        Err(e) => return Err(e.into()),
+    };
+    let modules = WasmModules::new(Limits::default());
+    let loaded = modules.clone();
+    // Compiling a module is CPU work: off the request's thread.
+    tokio::task::spawn_blocking(move || loaded.insert(&owned.id, &bytes))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::invalid_field("strategy", e.to_string()))?;
+    Ok(modules)
 }
 
 #[utoipa::path(post, path = "/accounts/{account_id}/strategies", tag = "strategies", operation_id = "deployStrategy",
@@ -207,7 +287,16 @@ pub async fn deploy(
         return Err(ApiError::invalid(errors));
     }
     let config = StrategyConfig::new(symbols.clone(), timeframes.clone(), params.clone());
-    engine::strategy::create(body.strategy.as_str(), &config).map_err(strategy_error)?;
+    let factory: Arc<dyn StrategyFactory> = match engine::wasm::module_id(body.strategy.as_str()) {
+        Some(id) => Arc::new(module(&state, &principal, id).await?),
+        None => Arc::new(Builtins),
+    };
+    // Exactly as the core will create it: a module's `init` runs, on its fuel budget.
+    let name = body.strategy.as_str().to_owned();
+    tokio::task::spawn_blocking(move || factory.create(&name, &config).map(|_| ()))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(strategy_error)?;
     let active = state
         .strategies
         .strategies(Some(account.id))
@@ -230,6 +319,7 @@ pub async fn deploy(
         params,
         status: StrategyStatus::Running,
         created_at: state.clock.now(),
+        reason: None,
     };
     state.strategies.save_strategy(&record).await?;
     tracing::info!(strategy_id = %record.id, account_id = %account.id, strategy = %record.strategy, "strategy deployed");

@@ -188,6 +188,26 @@ export async function api(method, path, body) {
   return parse(response);
 }
 
+/** Uploads a file's bytes as the signed-in user (a strategy module: `application/wasm`). */
+export async function upload(path, file, type) {
+  const call = () => fetch(path, {
+    method: 'POST',
+    headers: { Accept: 'application/json, application/problem+json', 'Content-Type': type, Authorization: `Bearer ${session?.access_token}` },
+    body: file,
+  });
+  if (session && session.expires_at - Date.now() < 5_000) await refresh().catch(() => {});
+  if (!session) {
+    expire();
+    throw new ApiError(401, { title: 'Unauthorized', detail: 'sign in first' });
+  }
+  let response = await call();
+  if (response.status === 401) {
+    await refresh(true);
+    response = await call();
+  }
+  return parse(response);
+}
+
 export const get = (path) => api('GET', path);
 export const post = (path, body) => api('POST', path, body ?? {});
 export const put = (path, body) => api('PUT', path, body);

@@ -183,7 +183,7 @@ pub async fn submit_backtest(
     principal: Principal,
     ApiJson(request): ApiJson<BacktestRequest>,
 ) -> ApiResult<(StatusCode, HeaderMap, Json<JobView>)> {
-    request.check(&state).await?;
+    request.check(&state, principal.user_id).await?;
     let document = serde_json::to_value(&request).map_err(|e| ApiError::internal(e.to_string()))?;
     submit(&state, &principal, JobKind::Backtest, document).await
 }
@@ -299,7 +299,7 @@ pub async fn submit_optimization(
     principal: Principal,
     ApiJson(request): ApiJson<OptimizationRequest>,
 ) -> ApiResult<(StatusCode, HeaderMap, Json<JobView>)> {
-    request.check(&state).await?;
+    request.check(&state, principal.user_id).await?;
     let document = serde_json::to_value(&request).map_err(|e| ApiError::internal(e.to_string()))?;
     submit(&state, &principal, JobKind::Optimization, document).await
 }

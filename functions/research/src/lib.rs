@@ -3,7 +3,8 @@
 //!
 //! | route | what |
 //! |---|---|
-//! | `GET /catalog/strategies`, `GET /catalog/strategies/{name}` | strategies with their parameters as JSON Schema |
+//! | `GET /catalog/strategies`, `GET /catalog/strategies/{name}` | strategies with their parameters as JSON Schema (the built-ins, then the caller's modules) |
+//! | `POST /strategy-modules`, `GET /strategy-modules`, `GET/DELETE /strategy-modules/{module_id}` | the caller's strategy modules (WebAssembly) |
 //! | `POST /backtests`, `GET /backtests`, `GET/DELETE /backtests/{job_id}`, `GET …/chart.svg` | backtest jobs |
 //! | `POST /optimizations`, `GET /optimizations`, `GET/DELETE /optimizations/{job_id}` | parameter searches |
 //!
@@ -15,6 +16,7 @@
 
 mod catalog;
 mod jobs;
+pub mod modules;
 pub mod run;
 pub mod spec;
 pub mod worker;
@@ -29,6 +31,19 @@ pub fn routes() -> Routes {
     Routes::new()
         .add(Method::GET, "/catalog/strategies", catalog::list)
         .add(Method::GET, "/catalog/strategies/{name}", catalog::one)
+        .add_with_body_limit(
+            Method::POST,
+            "/strategy-modules",
+            modules::upload,
+            modules::body_limit(),
+        )
+        .add(Method::GET, "/strategy-modules", modules::list)
+        .add(Method::GET, "/strategy-modules/{module_id}", modules::get)
+        .add(
+            Method::DELETE,
+            "/strategy-modules/{module_id}",
+            modules::delete,
+        )
         .add(Method::POST, "/backtests", jobs::submit_backtest)
         .add(Method::GET, "/backtests", jobs::list_backtests)
         .add(Method::GET, "/backtests/{job_id}", jobs::get_backtest)
@@ -57,6 +72,10 @@ pub fn routes() -> Routes {
 #[openapi(paths(
     catalog::list,
     catalog::one,
+    modules::upload,
+    modules::list,
+    modules::get,
+    modules::delete,
     jobs::submit_backtest,
     jobs::list_backtests,
     jobs::get_backtest,

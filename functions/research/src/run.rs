@@ -186,6 +186,9 @@ async fn backtest_job(
     request: &BacktestRequest,
 ) -> Result<Value, String> {
     let window = request.market().check().map_err(|e| e.detail.clone())?;
+    let named = spec::strategy(state, job.user_id, &request.strategy)
+        .await
+        .map_err(|e| e.detail.clone())?;
     // The bars of every symbol (and the benchmark's) first: they are also the progress's
     // denominator.
     let mut inputs = Vec::new();
@@ -217,7 +220,13 @@ async fn backtest_job(
     let configs: Vec<_> = inputs
         .iter()
         .map(|(symbol, _, _)| {
-            spec::backtest_config(state, &request.strategy, &request.params, *symbol, &window)
+            spec::backtest_config(
+                state,
+                (&request.strategy, &named),
+                &request.params,
+                *symbol,
+                &window,
+            )
         })
         .collect();
     let counter = done.clone();
@@ -250,7 +259,10 @@ async fn optimization_job(
     threads: usize,
 ) -> Result<Value, String> {
     let window = request.market().check().map_err(|e| e.detail.clone())?;
-    let search = request.search().map_err(|e| e.detail.clone())?;
+    let named = spec::strategy(state, job.user_id, &request.strategy)
+        .await
+        .map_err(|e| e.detail.clone())?;
+    let search = request.search(&named).map_err(|e| e.detail.clone())?;
     let symbol = request.symbol.0;
     let source = spec::source_of(state, symbol, &window, "symbol")
         .await
@@ -259,7 +271,13 @@ async fn optimization_job(
         .await
         .map_err(|e| e.to_string())?;
     let config = OptimizeConfig {
-        backtest: spec::backtest_config(state, &request.strategy, &request.params, symbol, &window),
+        backtest: spec::backtest_config(
+            state,
+            (&request.strategy, &named),
+            &request.params,
+            symbol,
+            &window,
+        ),
         search,
         rank_by: request.rank_by.unwrap_or_default(),
         threads: threads.max(1),

@@ -3,16 +3,18 @@
 //! reasons the data gives.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use api::input::{Amount, SymbolInput, TimeframeInput};
 use api::{ApiError, ApiResult};
 use app::AppState;
-use domain::{Candle, Decimal, Money, Symbol, Timeframe, Timestamp};
+use domain::{Candle, Decimal, Money, Symbol, Timeframe, Timestamp, UserId};
 use engine::backtest::BacktestConfig;
 use engine::optimize::{ParamRange, RankBy, Search};
 use engine::paper::{Commission, CostModel, Slippage};
-use engine::strategy::StrategyConfig;
 use engine::strategy::params::ParamKind;
+use engine::strategy::{Builtins, StrategyConfig, StrategyFactory};
+use engine::wasm::{Limits, WasmModules};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -86,7 +88,8 @@ market_fields! {
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BacktestRequest {
-    /// A strategy of the catalog (`GET /catalog/strategies`).
+    /// A strategy of the catalog (`GET /catalog/strategies`): a built-in, or one of the
+    /// caller's modules as `wasm:<module id>`.
     #[schema(example = "sma_cross")]
     pub strategy: String,
     /// Its parameters (the catalog's schema); absent ones take their defaults.
@@ -122,6 +125,7 @@ market_fields! {
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OptimizationRequest {
+    /// A built-in of the catalog, or one of the caller's modules as `wasm:<module id>`.
     #[schema(example = "sma_cross")]
     pub strategy: String,
     /// Fixed parameters (the search sets the others).
@@ -203,31 +207,90 @@ impl Market<'_> {
     }
 }
 
-/// A strategy of the catalog, or a 422 naming `strategy`.
-pub fn strategy(name: &str) -> ApiResult<&'static engine::strategy::builtin::StrategyInfo> {
-    engine::strategy::builtin::info(name).ok_or_else(|| {
+/// The strategy a request names, ready to create: a built-in of the catalog, or one of
+/// the caller's modules with its bytes loaded.
+#[derive(Debug, Clone)]
+pub struct Named {
+    /// Each parameter with its kind (what a search may vary).
+    pub params: Vec<(String, ParamKind)>,
+    /// Creates it (and, for a module, nothing but the built-ins and that module).
+    pub factory: Arc<dyn StrategyFactory>,
+}
+
+/// The strategy `name` as `owner` may run it, or a 422 naming `strategy`: a built-in, or
+/// `wasm:<id>` naming one of the owner's modules (another user's module is unknown).
+pub async fn strategy(state: &AppState, owner: UserId, name: &str) -> ApiResult<Named> {
+    let Some(id) = engine::wasm::module_id(name) else {
+        let info = engine::strategy::builtin::info(name).ok_or_else(|| {
+            ApiError::invalid_field(
+                "strategy",
+                format!(
+                    "unknown strategy {name:?}; the catalog has {} and your modules (wasm:<id>)",
+                    engine::strategy::builtin::NAMES.join(", ")
+                ),
+            )
+        })?;
+        return Ok(Named {
+            params: info
+                .params
+                .iter()
+                .map(|p| (p.name.to_owned(), p.kind))
+                .collect(),
+            factory: Arc::new(Builtins),
+        });
+    };
+    let unknown = || {
         ApiError::invalid_field(
             "strategy",
-            format!(
-                "unknown strategy {name:?}; the catalog has {}",
-                engine::strategy::builtin::NAMES.join(", ")
-            ),
+            format!("you have no strategy module {id:?} (GET /strategy-modules)"),
         )
+    };
+    let module = match state.modules.get(owner, id).await {
+        Ok(m) => m,
+        Err(e) if e.kind() == store::ErrorKind::NotFound => return Err(unknown()),
+        Err(e) => return Err(e.into()),
+    };
+    let bytes = match state.modules.bytes(&module.id).await {
+        Ok(b) if b.owner == owner => b.bytes,
+        Ok(_) => return Err(unknown()),
+        Err(e) if e.kind() == store::ErrorKind::NotFound => return Err(unknown()),
+        Err(e) => return Err(e.into()),
+    };
+    let modules = WasmModules::new(Limits::default());
+    let loaded = modules.clone();
+    let id = module.id.clone();
+    // Compiling a module is CPU work: off the request's thread.
+    tokio::task::spawn_blocking(move || loaded.insert(&id, &bytes))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::invalid_field("strategy", e.to_string()))?;
+    Ok(Named {
+        params: modules.params(&module.id).unwrap_or_default(),
+        factory: Arc::new(modules),
     })
 }
 
 /// Whether `params` make the strategy (a 422 naming `field` and the parameter if not).
-pub fn check_params(name: &str, params: &Map<String, Value>, field: &str) -> ApiResult<()> {
+pub fn check_params(
+    named: &Named,
+    name: &str,
+    params: &Map<String, Value>,
+    field: &str,
+) -> ApiResult<()> {
     let config = StrategyConfig::new(
         vec![Symbol::parse("PROBE").map_err(|e| ApiError::internal(e.to_string()))?],
         vec![Timeframe::D1],
         Value::Object(params.clone()),
     );
-    match engine::strategy::create(name, &config) {
+    match named.factory.create(name, &config) {
         Ok(_) => Ok(()),
         Err(engine::strategy::StrategyError::InvalidParam { param, reason, .. }) => {
             Err(ApiError::invalid_field(format!("{field}.{param}"), reason))
         }
+        Err(
+            e @ (engine::strategy::StrategyError::Module { .. }
+            | engine::strategy::StrategyError::UnknownModule { .. }),
+        ) => Err(ApiError::invalid_field("strategy", e.to_string())),
         Err(e) => Err(ApiError::invalid_field(field, e.to_string())),
     }
 }
@@ -307,7 +370,7 @@ pub async fn bars(
 /// The backtest every run of a job shares.
 pub fn backtest_config(
     state: &AppState,
-    strategy: &str,
+    (strategy, named): (&str, &Named),
     params: &Map<String, Value>,
     symbol: Symbol,
     window: &Window,
@@ -326,14 +389,15 @@ pub fn backtest_config(
             .instruments
             .get(symbol)
             .map_or(Decimal::new(1, 2), |i| i.tick_size()),
+        strategies: named.factory.clone(),
     }
 }
 
 impl BacktestRequest {
-    /// Checks everything that can be checked before the job runs.
-    pub async fn check(&self, state: &AppState) -> ApiResult<Window> {
-        strategy(&self.strategy)?;
-        check_params(&self.strategy, &self.params, "params")?;
+    /// Checks everything that can be checked before the job runs, for `owner`'s job.
+    pub async fn check(&self, state: &AppState, owner: UserId) -> ApiResult<Window> {
+        let named = strategy(state, owner, &self.strategy).await?;
+        check_params(&named, &self.strategy, &self.params, "params")?;
         if self.symbols.is_empty() || self.symbols.len() > MAX_SYMBOLS {
             return Err(ApiError::invalid_field(
                 "symbols",
@@ -363,17 +427,17 @@ impl OptimizationRequest {
     /// The search, checked: its parameters are the strategy's, of the right kind, within
     /// their bounds, and at least one set it makes is one the strategy accepts (sets it
     /// refuses — a grid's `fast` not below its `slow` — are skipped when the job runs).
-    pub fn search(&self) -> ApiResult<Search> {
-        let info = strategy(&self.strategy)?;
+    pub fn search(&self, named: &Named) -> ApiResult<Search> {
         let kind_of = |name: &str, field: &str| {
-            info.params
+            named
+                .params
                 .iter()
-                .find(|p| p.name == name)
-                .map(|p| p.kind)
+                .find(|(p, _)| p == name)
+                .map(|(_, kind)| *kind)
                 .ok_or_else(|| {
                     ApiError::invalid_field(
                         format!("{field}.{name}"),
-                        format!("{} has no parameter {name:?}", info.name),
+                        format!("{} has no parameter {name:?}", self.strategy),
                     )
                 })
         };
@@ -473,6 +537,7 @@ impl OptimizationRequest {
             from: None,
             to: None,
             tick_size: Decimal::new(1, 2),
+            strategies: named.factory.clone(),
         };
         match engine::optimize::valid_sets(&probe, sets) {
             Ok(_) => Ok(search),
@@ -486,10 +551,11 @@ impl OptimizationRequest {
         }
     }
 
-    pub async fn check(&self, state: &AppState) -> ApiResult<(Window, Search)> {
-        strategy(&self.strategy)?;
-        check_params(&self.strategy, &self.params, "params")?;
-        let search = self.search()?;
+    /// Checks everything that can be checked before the job runs, for `owner`'s job.
+    pub async fn check(&self, state: &AppState, owner: UserId) -> ApiResult<(Window, Search)> {
+        let named = strategy(state, owner, &self.strategy).await?;
+        check_params(&named, &self.strategy, &self.params, "params")?;
+        let search = self.search(&named)?;
         if let Some(f) = self.walk_forward {
             if !(0.5..=0.95).contains(&f) {
                 return Err(ApiError::invalid_field("walk_forward", "from 0.5 to 0.95"));

@@ -17,6 +17,13 @@ use crate::vec_map::VecMap;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct IndicatorId(usize);
 
+impl IndicatorId {
+    /// The id of the `index`-th registration of a strategy (ids are handed out in order).
+    pub(crate) fn from_index(index: usize) -> Self {
+        IndicatorId(index)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Entry {
     symbol: Symbol,

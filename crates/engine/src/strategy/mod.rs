@@ -56,7 +56,7 @@ pub enum StrategyError {
     UnknownStrategy { name: String },
     #[error("{strategy}: parameter {param:?}: {reason}")]
     InvalidParam {
-        strategy: &'static str,
+        strategy: String,
         param: String,
         reason: String,
     },
@@ -65,19 +65,22 @@ pub enum StrategyError {
     #[error("a strategy needs at least one timeframe")]
     NoTimeframes,
     #[error("cannot restore {strategy} state: {reason}")]
-    BadSnapshot {
-        strategy: &'static str,
-        reason: String,
-    },
+    BadSnapshot { strategy: String, reason: String },
     #[error("{0}")]
     Domain(#[from] DomainError),
+    /// A WebAssembly module that cannot be loaded, instantiated or initialised.
+    #[error("{reason}")]
+    Module { reason: String },
+    /// A `wasm:<id>` name whose module the factory does not hold.
+    #[error("no strategy module {id:?}")]
+    UnknownModule { id: String },
 }
 
 /// What a trading strategy implements. Every callback gets a [`Context`] for reading
 /// positions, cash and indicators and for submitting orders.
 pub trait Strategy: Send + Sync + std::fmt::Debug {
-    /// The registered name (`sma_cross`, …).
-    fn name(&self) -> &'static str;
+    /// The name it is created from again on restore (`sma_cross`, `wasm:<module id>`).
+    fn name(&self) -> &str;
 
     /// Registers the indicators the strategy reads.
     fn init(&mut self, setup: &mut Setup<'_>) -> Result<(), StrategyError>;
@@ -99,10 +102,44 @@ pub trait Strategy: Send + Sync + std::fmt::Debug {
 
     /// Puts back what [`Strategy::snapshot`] returned.
     fn restore(&mut self, state: &serde_json::Value) -> Result<(), StrategyError>;
+
+    /// Why the strategy stopped itself, if it did (a sandboxed module that trapped or ran
+    /// out of its budget). The engine pauses it and reports the reason once.
+    fn fault(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// Creates strategies by name: the engine, backtests and optimisations ask one, so a
+/// deployment of a user's module is created (and re-created on restore) exactly as a
+/// built-in is.
+pub trait StrategyFactory: Send + Sync + std::fmt::Debug {
+    fn create(
+        &self,
+        name: &str,
+        config: &StrategyConfig,
+    ) -> Result<Box<dyn Strategy>, StrategyError>;
+}
+
+/// The built-in strategies, and nothing else.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Builtins;
+
+impl StrategyFactory for Builtins {
+    fn create(
+        &self,
+        name: &str,
+        config: &StrategyConfig,
+    ) -> Result<Box<dyn Strategy>, StrategyError> {
+        create(name, config)
+    }
 }
 
 /// Creates a built-in strategy by name, validating its parameters.
 pub fn create(name: &str, config: &StrategyConfig) -> Result<Box<dyn Strategy>, StrategyError> {
+    if let Some(id) = crate::wasm::module_id(name) {
+        return Err(StrategyError::UnknownModule { id: id.to_owned() });
+    }
     if config.symbols.is_empty() {
         return Err(StrategyError::NoSymbols);
     }

@@ -32,14 +32,14 @@ impl std::fmt::Display for ParamKind {
 /// lists them all says, and what a client draws a form field from
 /// ([`ParamDoc::json_schema`]).
 #[derive(Debug, Clone, Copy)]
-pub struct ParamDoc {
-    pub name: &'static str,
+pub struct ParamDoc<'a> {
+    pub name: &'a str,
     pub kind: ParamKind,
-    pub default: &'static str,
-    pub help: &'static str,
+    pub default: &'a str,
+    pub help: &'a str,
 }
 
-impl ParamDoc {
+impl ParamDoc<'_> {
     /// The parameter as a JSON Schema (2020-12): type, bounds, default, description.
     pub fn json_schema(&self) -> Value {
         let mut schema = Map::new();
@@ -92,9 +92,9 @@ pub fn params_schema(docs: &[ParamDoc]) -> Value {
 
 /// A strategy's parameters, read one by one with defaults and range checks.
 #[derive(Debug)]
-pub struct Params {
-    strategy: &'static str,
-    docs: &'static [ParamDoc],
+pub struct Params<'a> {
+    strategy: &'a str,
+    docs: &'a [ParamDoc<'a>],
     map: Map<String, Value>,
 }
 
@@ -105,19 +105,19 @@ fn valid_list(docs: &[ParamDoc]) -> String {
         .join("; ")
 }
 
-impl Params {
+impl<'a> Params<'a> {
     /// Checks that `value` is an object (or null: all defaults) with known keys only.
     pub fn new(
-        strategy: &'static str,
+        strategy: &'a str,
         value: &Value,
-        docs: &'static [ParamDoc],
+        docs: &'a [ParamDoc<'a>],
     ) -> Result<Self, StrategyError> {
         let map = match value {
             Value::Null => Map::new(),
             Value::Object(m) => m.clone(),
             _ => {
                 return Err(StrategyError::InvalidParam {
-                    strategy,
+                    strategy: strategy.to_owned(),
                     param: "params".into(),
                     reason: format!(
                         "must be a JSON object; valid parameters: {}",
@@ -131,7 +131,7 @@ impl Params {
             .find(|k| !docs.iter().any(|d| d.name == k.as_str()))
         {
             return Err(StrategyError::InvalidParam {
-                strategy,
+                strategy: strategy.to_owned(),
                 param: unknown.clone(),
                 reason: format!("unknown parameter; valid parameters: {}", valid_list(docs)),
             });
@@ -145,17 +145,17 @@ impl Params {
 
     fn invalid(&self, param: &str, reason: String) -> StrategyError {
         StrategyError::InvalidParam {
-            strategy: self.strategy,
+            strategy: self.strategy.to_owned(),
             param: param.to_owned(),
             reason,
         }
     }
 
-    fn doc(&self, name: &str) -> Option<&'static ParamDoc> {
+    fn doc(&self, name: &str) -> Option<&'a ParamDoc<'a>> {
         self.docs.iter().find(|d| d.name == name)
     }
 
-    fn default_of(&self, name: &str) -> &'static str {
+    fn default_of(&self, name: &str) -> &'a str {
         self.doc(name).map(|d| d.default).unwrap_or("0")
     }
 

@@ -9,6 +9,7 @@ pub mod account_stores;
 pub mod kv;
 pub mod records;
 pub mod stores;
+pub mod strategy_modules;
 pub mod stream;
 
 /// Expands the key-value suite into tests for one adapter: `kv_conformance!(factory)`
@@ -44,6 +45,18 @@ macro_rules! kv_conformance {
             dead_letters_are_kept_per_consumer,
             the_core_status_only_moves_forward,
         );
+        $crate::kv_conformance!(@modules $factory,
+            strategy_modules_are_stored_whole_and_read_by_their_owner,
+            strategy_modules_are_capped_per_user_even_when_uploading_at_once,
+        );
+    };
+    (@modules $factory:path, $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                $crate::conformance::strategy_modules::$case(|clock| $factory(clock)).await;
+            }
+        )*
     };
     (@accounts $factory:path, $($case:ident),* $(,)?) => {
         $(

@@ -103,6 +103,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
         from: None,
         to: None,
         tick_size: Decimal::new(1, 2),
+        strategies: std::sync::Arc::new(engine::strategy::Builtins),
     };
     // How much of the time is reading the file, for the log line.
     let started = Instant::now();

@@ -10,6 +10,7 @@ mod indicators;
 mod matching;
 mod pipeline;
 mod research;
+mod wasm;
 
 use clap::{Args, Subcommand};
 
@@ -41,6 +42,10 @@ enum Bench {
     Sweep(research::SweepArgs),
     /// A backtest job over HTTP, its report against the CLI's on the same bars.
     BacktestJob(research::ResearchArgs),
+    /// The sma_cross module against the built-in on a million bars, in one run.
+    WasmBacktest(wasm::WasmBacktestArgs),
+    /// 100 module deployments on 4 symbols in the live engine against the feed.
+    WasmCore(wasm::WasmCoreArgs),
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -57,6 +62,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         Bench::CandlesRoute(a) => research::candles_route(a),
         Bench::Sweep(a) => research::sweep(a),
         Bench::BacktestJob(a) => research::backtest_job(a),
+        Bench::WasmBacktest(a) => wasm::backtest(a),
+        Bench::WasmCore(a) => wasm::core(a),
     }
 }
 

@@ -104,14 +104,19 @@ fn run_once(
     ))
 }
 
-pub fn run(args: PipelineArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(args.ticks >= 1, "--ticks must be at least 1");
-    anyhow::ensure!(args.passes >= 1, "--passes must be at least 1");
+/// `symbols` synthetic symbols (SYMA, SYMB, …) and `ticks` trades of them merged in
+/// time order: the market of the benches that replay ticks.
+pub(super) fn synthetic_market(
+    symbols: usize,
+    ticks_per_second: f64,
+    ticks: usize,
+    seed: u64,
+) -> anyhow::Result<(Vec<SyntheticSymbol>, Vec<Tick>)> {
     anyhow::ensure!(
-        (1..=26).contains(&args.symbols),
+        (1..=26).contains(&symbols),
         "--symbols must be between 1 and 26"
     );
-    let symbols = (0..args.symbols)
+    let symbols = (0..symbols)
         .map(|i| {
             let letter = char::from(b'A' + i as u8);
             SyntheticSymbol::simple(&format!("SYM{letter}"), 50.0 + 25.0 * i as f64)
@@ -121,11 +126,19 @@ pub fn run(args: PipelineArgs) -> anyhow::Result<()> {
         symbols: symbols.clone(),
         drift: 0.05,
         volatility: 0.3,
-        ticks_per_second: args.ticks_per_second,
+        ticks_per_second,
         start: Timestamp::parse("2026-01-05T00:00:00Z")?,
-        seed: args.seed,
+        seed,
     };
-    let ticks: Vec<Tick> = SyntheticFeed::new(config)?.take(args.ticks).collect();
+    let ticks = SyntheticFeed::new(config)?.take(ticks).collect();
+    Ok((symbols, ticks))
+}
+
+pub fn run(args: PipelineArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.ticks >= 1, "--ticks must be at least 1");
+    anyhow::ensure!(args.passes >= 1, "--passes must be at least 1");
+    let (symbols, ticks) =
+        synthetic_market(args.symbols, args.ticks_per_second, args.ticks, args.seed)?;
 
     let mut best: Option<(f64, Outcome)> = None;
     for pass in 0..args.passes {

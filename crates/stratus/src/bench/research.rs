@@ -227,6 +227,7 @@ pub fn sweep(args: SweepArgs) -> anyhow::Result<()> {
             from: None,
             to: None,
             tick_size: Decimal::new(1, 2),
+            strategies: std::sync::Arc::new(engine::strategy::Builtins),
         },
         search: Search::Grid([("period".to_owned(), periods.clone())].into()),
         rank_by: RankBy::Sharpe,
@@ -363,6 +364,7 @@ pub fn backtest_job(args: ResearchArgs) -> anyhow::Result<()> {
             from: None,
             to: None,
             tick_size: Decimal::new(1, 2),
+            strategies: std::sync::Arc::new(engine::strategy::Builtins),
         };
         let reader = engine::market_data::csv::DataReader::open(&path, config.symbol)?;
         let cli = engine::backtest::run(reader, &config, &mut |_| {})?.to_json();

@@ -13,7 +13,8 @@ use domain::{Decimal, Money, Timeframe};
 use engine::backtest::{self, BacktestConfig, BacktestReport};
 use engine::market_data::csv::DataReader;
 use engine::paper::{Commission, CostModel, Slippage};
-use engine::strategy::builtin;
+use engine::strategy::{Builtins, StrategyFactory, builtin};
+use engine::wasm::WasmModules;
 
 use super::input::DataArgs;
 
@@ -24,8 +25,16 @@ pub struct RunArgs {
     #[command(flatten)]
     pub data: DataArgs,
     /// Strategy to run: sma_cross, ema_cross, rsi_reversion, macd_trend, bollinger_breakout.
-    #[arg(long)]
-    pub strategy: String,
+    #[arg(
+        long,
+        required_unless_present = "strategy_wasm",
+        conflicts_with = "strategy_wasm"
+    )]
+    pub strategy: Option<String>,
+    /// Run a strategy module of your own instead (a `.wasm` built with the guest SDK,
+    /// `wasm/sdk`), in the same sandbox the platform runs uploaded modules in.
+    #[arg(long, value_name = "FILE")]
+    pub strategy_wasm: Option<PathBuf>,
     /// A strategy parameter, repeatable: --param period=30 --param size=10.
     #[arg(long = "param", value_name = "KEY=VALUE")]
     pub params: Vec<String>,
@@ -122,14 +131,35 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-pub fn config(args: &RunArgs) -> anyhow::Result<BacktestConfig> {
-    if !builtin::NAMES.contains(&args.strategy.as_str()) {
+/// The strategy to run and what creates it: a built-in by name, or the module in
+/// `--strategy-wasm` (checked as an upload is: an error names the file and the reason).
+fn strategy(args: &RunArgs) -> anyhow::Result<(String, Arc<dyn StrategyFactory>)> {
+    if let Some(path) = &args.strategy_wasm {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let id = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "module".into());
+        let modules = WasmModules::default();
+        modules
+            .insert(&id, &bytes)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        return Ok((format!("{}{id}", engine::wasm::PREFIX), Arc::new(modules)));
+    }
+    let name = args.strategy.clone().unwrap_or_default();
+    if !builtin::NAMES.contains(&name.as_str()) {
         bail!(
-            "unknown strategy {:?}; valid: {}",
-            args.strategy,
+            "unknown strategy {name:?}; valid: {} (or --strategy-wasm FILE)",
             builtin::NAMES.join(", ")
         );
     }
+    Ok((name, Arc::new(Builtins)))
+}
+
+pub fn config(args: &RunArgs) -> anyhow::Result<BacktestConfig> {
+    let (strategy, strategies) = strategy(args)?;
     let cash = domain::num::parse_decimal("cash", &args.cash)
         .ok()
         .filter(|c| *c > Decimal::ZERO)
@@ -152,7 +182,7 @@ pub fn config(args: &RunArgs) -> anyhow::Result<BacktestConfig> {
     let (from, to) = args.data.window()?;
     Ok(BacktestConfig {
         symbol: args.data.symbol()?,
-        strategy: args.strategy.clone(),
+        strategy,
         params: params(&args.params)?,
         cash: Money::new(cash),
         costs: CostModel {
@@ -163,6 +193,7 @@ pub fn config(args: &RunArgs) -> anyhow::Result<BacktestConfig> {
         from: (from != domain::Timestamp::from_nanos(i64::MIN)).then_some(from),
         to: (to != domain::Timestamp::MAX).then_some(to),
         tick_size,
+        strategies,
     })
 }
 
@@ -174,7 +205,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
         vec![Timeframe::D1],
         config.params.clone(),
     );
-    engine::strategy::create(&config.strategy, &probe)?;
+    config.strategies.create(&config.strategy, &probe)?;
 
     let path = &args.run.data.data;
     let file =

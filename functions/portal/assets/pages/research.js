@@ -5,7 +5,7 @@ import { html, useState, useEffect, useMemo, Field, Problem, useAction, useLoad,
 import { get, post, del } from '../api.js';
 import { money, number, percent, plain, time, epochSeconds } from '../format.js';
 import { CandleChart, LineChart, timeframeSeconds } from '../charts.js';
-import { useCatalog, SchemaForm, defaults, paramsJson } from './strategies.js';
+import { useCatalog, strategyOptions, SchemaForm, defaults, paramsJson } from './strategies.js';
 import { useInstruments } from './trade.js';
 import { Metrics } from './performance.js';
 
@@ -71,7 +71,7 @@ function Submit({ kind, catalog, onSubmitted }) {
   });
   return html`<form novalidate class="card submit" aria-label=${kind === 'backtests' ? 'New backtest' : 'New optimisation'} onSubmit=${(e) => { e.preventDefault(); submit(); }}>
     <h2>${kind === 'backtests' ? 'New backtest' : 'New optimisation'}</h2>
-    <${Field} label="Strategy" name="strategy" value=${v.strategy} onInput=${set('strategy')} options=${catalog.map((s) => s.name)} error=${error} />
+    <${Field} label="Strategy" name="strategy" value=${v.strategy} onInput=${set('strategy')} options=${strategyOptions(catalog)} error=${error} />
     <${Field} label=${kind === 'backtests' ? 'Symbols (comma separated)' : 'Symbol'} name=${kind === 'backtests' ? 'symbols' : 'symbol'}
       value=${symbol} onInput=${set('symbol')} list="research-symbols" error=${error} hint="An instrument, or a symbol imported with stratus data import" />
     <datalist id="research-symbols">${symbols.map((s) => html`<option value=${s} />`)}</datalist>

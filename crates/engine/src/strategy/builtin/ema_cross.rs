@@ -52,7 +52,7 @@ impl EmaCross {
         let (fast, slow) = (p.integer("fast")?, p.integer("slow")?);
         if fast >= slow {
             return Err(StrategyError::InvalidParam {
-                strategy: "ema_cross",
+                strategy: "ema_cross".into(),
                 param: "fast".into(),
                 reason: format!("must be below slow ({slow}), got {fast}"),
             });

@@ -62,7 +62,7 @@ impl MacdTrend {
         let (fast, slow) = (p.integer("fast")?, p.integer("slow")?);
         if fast >= slow {
             return Err(StrategyError::InvalidParam {
-                strategy: "macd_trend",
+                strategy: "macd_trend".into(),
                 param: "fast".into(),
                 reason: format!("must be below slow ({slow}), got {fast}"),
             });

@@ -119,7 +119,7 @@ fn restore_state<T: serde::de::DeserializeOwned>(
     state: &serde_json::Value,
 ) -> Result<T, StrategyError> {
     serde_json::from_value(state.clone()).map_err(|e| StrategyError::BadSnapshot {
-        strategy,
+        strategy: strategy.to_owned(),
         reason: e.to_string(),
     })
 }
@@ -130,7 +130,7 @@ pub struct StrategyInfo {
     pub name: &'static str,
     /// What it does, in a sentence.
     pub summary: &'static str,
-    pub params: &'static [super::params::ParamDoc],
+    pub params: &'static [super::params::ParamDoc<'static>],
     /// Rules between parameters that a schema of each alone cannot state.
     pub rules: &'static [&'static str],
 }

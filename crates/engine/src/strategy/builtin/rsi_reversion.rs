@@ -61,7 +61,7 @@ impl RsiReversion {
         let (lower, upper) = (p.number("lower")?, p.number("upper")?);
         if lower >= upper {
             return Err(StrategyError::InvalidParam {
-                strategy: "rsi_reversion",
+                strategy: "rsi_reversion".into(),
                 param: "lower".into(),
                 reason: format!("must be below upper ({upper}), got {lower}"),
             });

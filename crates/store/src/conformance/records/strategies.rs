@@ -22,10 +22,27 @@ where
         params: serde_json::json!({"period": 20, "size": "2"}),
         status: StrategyStatus::Running,
         created_at: Timestamp::from_secs(10),
+        reason: None,
     };
     s.save_strategy(&deployment).await.expect("save");
     deployment.status = StrategyStatus::Paused;
     s.save_strategy(&deployment).await.expect("pause");
+    // The core stops a deployment with why (its reason is kept with it).
+    let mut stopped = StrategyRecord {
+        id: domain::StrategyId::from_u128(7),
+        created_at: Timestamp::from_secs(20),
+        ..deployment.clone()
+    };
+    s.save_strategy(&stopped).await.expect("save");
+    stopped.status = StrategyStatus::Stopped;
+    stopped.reason = Some("the module trapped: unreachable".into());
+    s.save_strategy(&stopped).await.expect("stop");
+    assert_eq!(
+        s.strategy(UserId::from_u128(10), stopped.id)
+            .await
+            .expect("get"),
+        Some(stopped.clone())
+    );
     let other = StrategyRecord {
         id: domain::StrategyId::from_u128(6),
         account_id: AccountId::from_u128(2),
@@ -50,11 +67,11 @@ where
         s.strategies(Some(AccountId::from_u128(1)))
             .await
             .expect("list"),
-        vec![deployment.clone()]
+        vec![deployment.clone(), stopped.clone()]
     );
     assert_eq!(
         s.strategies(None).await.expect("all"),
-        vec![other, deployment],
+        vec![other, deployment, stopped],
         "every account's, oldest first"
     );
 }
