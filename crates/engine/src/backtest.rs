@@ -50,6 +50,9 @@ pub enum BacktestError {
     Domain(#[from] DomainError),
     #[error("no data in the selected period")]
     NoData,
+    /// The strategy (a user's module) stopped itself: the run's results would be partial.
+    #[error("the strategy stopped: {0}")]
+    StrategyStopped(String),
     #[error("--from {from} is not before --to {to}")]
     EmptyWindow { from: Timestamp, to: Timestamp },
     #[error(transparent)]
@@ -184,6 +187,9 @@ impl Recorder {
                         equity: bench,
                         exposed: true,
                     });
+                }
+                EngineEvent::StrategyFaulted { reason, .. } => {
+                    return Err(BacktestError::StrategyStopped(reason.clone()));
                 }
                 _ => {}
             }

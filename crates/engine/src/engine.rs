@@ -734,9 +734,27 @@ impl Engine {
             let mut strategy = match engine.strategies.create(&s.name, &s.config) {
                 Ok(strategy) => strategy,
                 Err(e) if is_module => {
+                    // Kept as a paused slot that runs nothing: its working orders stay
+                    // its own, so stopping the deployment cancels them.
+                    let reason = e.to_string();
                     engine
                         .restore_failures
-                        .push((s.id, s.account, e.to_string()));
+                        .push((s.id, s.account, reason.clone()));
+                    engine.slots.push(Slot {
+                        id: s.id,
+                        account: s.account,
+                        strategy: Box::new(Unavailable {
+                            name: s.name.clone(),
+                            reason: reason.clone(),
+                        }),
+                        name: s.name,
+                        config: s.config,
+                        registry: s.registry,
+                        open_orders: s.open_orders.into_iter().collect(),
+                        next_order: s.next_order,
+                        paused: true,
+                        fault: Some(reason),
+                    });
                     continue;
                 }
                 Err(e) => return Err(e.into()),
@@ -783,6 +801,37 @@ impl Engine {
         }
         engine.rebuild_aggregators();
         Ok(engine)
+    }
+}
+
+/// A restored deployment whose module cannot be created: it runs nothing and says why.
+#[derive(Debug)]
+struct Unavailable {
+    name: String,
+    reason: String,
+}
+
+impl Strategy for Unavailable {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn init(&mut self, _setup: &mut Setup<'_>) -> Result<(), StrategyError> {
+        Ok(())
+    }
+
+    fn on_candle(&mut self, _candle: &Candle, _ctx: &mut Context<'_>) {}
+
+    fn snapshot(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
+
+    fn restore(&mut self, _state: &serde_json::Value) -> Result<(), StrategyError> {
+        Ok(())
+    }
+
+    fn fault(&self) -> Option<&str> {
+        Some(&self.reason)
     }
 }
 

@@ -563,7 +563,9 @@ fn a_module_whose_state_cannot_be_restored_is_reported_and_the_rest_restores() {
     let failures = restored.take_restore_failures();
     assert_eq!(failures.len(), 1);
     assert_eq!(failures[0].0, StrategyId::from_u128(1));
-    // Restored with the built-ins only, the module is dropped and reported.
+    // Restored with the built-ins only, the module cannot be created: it is reported and
+    // kept as a paused deployment that runs nothing (its orders stay its own, so
+    // stopping it cancels them).
     let mut builtins = Engine::restore(snapshot).unwrap();
     let failures = builtins.take_restore_failures();
     assert_eq!(failures.len(), 1);
@@ -572,5 +574,171 @@ fn a_module_whose_state_cannot_be_restored_is_reported_and_the_rest_restores() {
         "{}",
         failures[0].2
     );
-    assert_eq!(builtins.strategies().count(), 1);
+    let paused: Vec<(StrategyId, bool)> = builtins
+        .strategies()
+        .map(|(id, _, _, _, paused)| (id, paused))
+        .collect();
+    assert_eq!(
+        paused,
+        [
+            (StrategyId::from_u128(1), true),
+            (StrategyId::from_u128(2), false)
+        ]
+    );
+    let mut events = Vec::new();
+    builtins
+        .stop(StrategyId::from_u128(1), &mut events)
+        .unwrap();
+}
+
+/// `init` registering each of `specs` on symbol 0 of the daily timeframe.
+fn registering(specs: &[&str]) -> Vec<u8> {
+    let mut data = String::new();
+    let mut calls = String::new();
+    let mut at = 100;
+    for spec in specs {
+        data.push_str(&format!(r#"(data (i32.const {at}) "{spec}")"#));
+        calls.push_str(&format!(
+            "(drop (call $i (i32.const 0) (i64.const 86400) (i32.const {at}) (i32.const {})))",
+            spec.len()
+        ));
+        at += spec.len() + 1;
+    }
+    module(
+        r#"(import "stratus" "indicator" (func $i (param i32 i64 i32 i32) (result i32)))"#,
+        &calls,
+        "",
+        &data,
+    )
+}
+
+fn deploy_error(bytes: &[u8], limits: Limits) -> String {
+    let modules = WasmModules::new(limits);
+    modules.insert("m", bytes).unwrap();
+    let symbol = sym("ORCL");
+    let (mut e, account) = engine(&[symbol], Arc::new(modules));
+    let config = StrategyConfig::new(vec![symbol], vec![Timeframe::D1], serde_json::json!({}));
+    e.deploy(StrategyId::from_u128(1), account, "wasm:m", config)
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn indicators_are_capped_in_number_and_in_periods() {
+    let many: Vec<String> = (1..=65).map(|n| format!("sma:{n}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    let err = deploy_error(&registering(&many), Limits::default());
+    assert!(err.contains("registers more than 64 indicators"), "{err}");
+    let err = deploy_error(&registering(&["sma:60000", "ema:60000"]), Limits::default());
+    assert!(err.contains("over 100000 bars of periods"), "{err}");
+    // The same registration twice is one indicator.
+    let modules = WasmModules::default();
+    modules
+        .insert("m", &registering(&["sma:30", "sma:30", "rsi:14"]))
+        .unwrap();
+    let symbol = sym("ORCL");
+    let (mut e, account) = engine(&[symbol], Arc::new(modules));
+    let config = StrategyConfig::new(vec![symbol], vec![Timeframe::D1], serde_json::json!({}));
+    e.deploy(StrategyId::from_u128(1), account, "wasm:m", config)
+        .unwrap();
+}
+
+#[test]
+fn a_module_that_spends_its_budget_on_every_callback_is_stopped() {
+    // About 200,000 fuel a candle against a bucket of 1,000,000 that earns 1 fuel per
+    // second of market time (86,400 a daily bar): drained within a few bars.
+    let busy = module(
+        "",
+        "",
+        "(local $n i32) (local.set $n (i32.const 50000)) (loop $l (local.set $n (i32.sub (local.get $n) (i32.const 1))) (br_if $l (local.get $n)))",
+        "",
+    );
+    let limits = Limits {
+        fuel_per_callback: 500_000,
+        fuel_init: 1_000_000,
+        fuel_per_second: 1,
+        ..Limits::default()
+    };
+    let alone = builtin_alone();
+    let (faults, theirs) = run_next_to_a_builtin(&busy, limits);
+    assert_eq!(faults.len(), 1, "{faults:?}");
+    assert!(
+        faults[0].contains("used up its fuel budget (1 a second"),
+        "{}",
+        faults[0]
+    );
+    assert_eq!(trades(&theirs), trades(&alone));
+    // With the default budget the same module runs to the end.
+    let (faults, _) = run_next_to_a_builtin(&busy, Limits::default());
+    assert!(faults.is_empty(), "{faults:?}");
+}
+
+#[test]
+fn a_snapshot_that_fails_stops_the_module_at_its_next_callback() {
+    let looping = wat(r#"(module (memory (export "memory") 1)
+        (func (export "stratus_alloc") (param i32) (result i32) (i32.const 0))
+        (func (export "stratus_init"))
+        (func (export "stratus_on_candle") (param i32 i64 i64 f64 f64 f64 f64 f64))
+        (func (export "stratus_snapshot") (result i64) (loop $l (br $l)) (i64.const 0))
+        (func (export "stratus_restore") (param i32 i32))
+        (@custom "stratus.strategy" "{\"abi\":1,\"name\":\"x\",\"summary\":\"y\"}"))"#);
+    let modules = WasmModules::default();
+    modules.insert("m", &looping).unwrap();
+    let symbol = sym("ORCL");
+    let (mut e, account) = engine(&[symbol], Arc::new(modules));
+    let config = StrategyConfig::new(vec![symbol], vec![Timeframe::D1], serde_json::json!({}));
+    e.deploy(StrategyId::from_u128(1), account, "wasm:m", config)
+        .unwrap();
+    let snapshot = e.snapshot();
+    let error = snapshot.strategies[0].state["error"].as_str().unwrap();
+    assert!(
+        error.contains("snapshot: ran out of fuel (20000000 per call)"),
+        "{error}"
+    );
+    let mut events = Vec::new();
+    for c in bars(symbol, &[100.0, 101.0], 0) {
+        e.on_bar(&c, &mut events);
+    }
+    let faults: Vec<&String> = events
+        .iter()
+        .filter_map(|e| match e {
+            EngineEvent::StrategyFaulted { reason, .. } => Some(reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(faults.len(), 1);
+    assert!(
+        faults[0].starts_with("snapshot: ran out of fuel"),
+        "{}",
+        faults[0]
+    );
+}
+
+#[test]
+fn a_backtest_of_a_module_that_faults_fails_with_the_reason() {
+    let modules = WasmModules::default();
+    modules
+        .insert("m", &module("", "", "unreachable", ""))
+        .unwrap();
+    let config = BacktestConfig {
+        symbol: sym("ORCL"),
+        strategy: "wasm:m".into(),
+        params: serde_json::json!({}),
+        cash: Money::new(Decimal::from(100_000)),
+        costs: CostModel::default(),
+        timeframe: None,
+        from: None,
+        to: None,
+        tick_size: Decimal::new(1, 2),
+        strategies: Arc::new(modules),
+    };
+    let reader =
+        engine::market_data::csv::DataReader::open(&data("orcl-1995-2014.txt"), sym("ORCL"))
+            .unwrap();
+    let err = backtest::run(reader, &config, &mut |_| {}).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("the strategy stopped: on_candle: trapped"),
+        "{err}"
+    );
 }

@@ -291,7 +291,9 @@ pub async fn deploy(
         Some(id) => Arc::new(module(&state, &principal, id).await?),
         None => Arc::new(Builtins),
     };
-    // Exactly as the core will create it: a module's `init` runs, on its fuel budget.
+    // Created as the core will create it: the parameters checked against the declaration
+    // and a module instantiated within its caps. Its `init` runs in the core (which
+    // stops the deployment with the reason if it fails there).
     let name = body.strategy.as_str().to_owned();
     tokio::task::spawn_blocking(move || factory.create(&name, &config).map(|_| ()))
         .await

@@ -287,6 +287,22 @@ fn order_of(host: &Host, bytes: &[u8]) -> Result<(usize, OrderIntent), String> {
     ))
 }
 
+/// The bars an indicator's windows hold, about (what its memory grows with).
+fn periods(spec: &IndicatorSpec) -> usize {
+    match *spec {
+        IndicatorSpec::Sma(n)
+        | IndicatorSpec::Ema(n)
+        | IndicatorSpec::Wma(n)
+        | IndicatorSpec::Rsi(n)
+        | IndicatorSpec::Atr(n)
+        | IndicatorSpec::BBands(n, _) => n,
+        IndicatorSpec::Macd(a, b, c) | IndicatorSpec::Stoch(a, b, c) => {
+            a.saturating_add(b).saturating_add(c)
+        }
+        IndicatorSpec::Vwap | IndicatorSpec::Obv => 1,
+    }
+}
+
 /// The host functions of ABI.md.
 fn linker(engine: &wasmi::Engine) -> Result<Linker<Host>, wasmi::Error> {
     let mut l = Linker::<Host>::new(engine);
@@ -368,19 +384,45 @@ fn linker(engine: &wasmi::Engine) -> Result<Linker<Host>, wasmi::Error> {
                 );
             };
             let spec = match IndicatorSpec::parse(&spec_text) {
-                Ok(spec) if spec.build().is_ok() => spec,
-                Ok(_) => return stop(&mut c, format!("indicator {spec_text:?} cannot be built")),
+                Ok(spec) => spec,
                 Err(e) => return stop(&mut c, format!("indicator {spec_text:?}: {e}")),
             };
             let symbol = c.data().symbols[i];
-            let host = c.data_mut();
-            let id = match host
+            let host = c.data();
+            let known = host
                 .registrations
                 .iter()
-                .position(|(s, t, sp)| *s == symbol && *t == timeframe && *sp == spec)
-            {
+                .position(|(s, t, sp)| *s == symbol && *t == timeframe && *sp == spec);
+            let id = match known {
                 Some(id) => id,
                 None => {
+                    // Indicators live in the engine, outside the module's memory cap:
+                    // their number and their windows are capped here (checked before
+                    // anything is built).
+                    let (max, max_periods) = (
+                        host.limits.max_indicators,
+                        host.limits.max_indicator_periods,
+                    );
+                    let periods = host
+                        .registrations
+                        .iter()
+                        .map(|(.., sp)| periods(sp))
+                        .fold(periods(&spec), usize::saturating_add);
+                    if host.registrations.len() >= max {
+                        return stop(&mut c, format!("registers more than {max} indicators"));
+                    }
+                    if periods > max_periods {
+                        return stop(
+                            &mut c,
+                            format!(
+                                "registers indicators over {max_periods} bars of periods in all"
+                            ),
+                        );
+                    }
+                    if spec.build().is_err() {
+                        return stop(&mut c, format!("indicator {spec_text:?} cannot be built"));
+                    }
+                    let host = c.data_mut();
                     host.registrations.push((symbol, timeframe, spec));
                     host.registrations.len() - 1
                 }
@@ -464,7 +506,7 @@ fn linker(engine: &wasmi::Engine) -> Result<Linker<Host>, wasmi::Error> {
         host.submitted += 1;
         host.next_order += 1;
         let id = uuid::Uuid::new_v5(&host.strategy.as_uuid(), &host.next_order.to_be_bytes());
-        host.open_orders[symbol] += 1;
+        host.open_orders[symbol] = host.open_orders[symbol].saturating_add(1);
         host.intents.push(HostIntent::Submit(intent));
         write(&mut c, ptr.saturating_add(64), id.as_bytes())
     })?;
@@ -550,13 +592,13 @@ struct Exports {
 struct Instance {
     store: Store<Host>,
     exports: Exports,
+    /// Why the last snapshot failed (`snapshot` has `&self`): the strategy faults with
+    /// it at its next callback.
+    snapshot_failure: Option<String>,
 }
 
-fn instantiate(
-    engine: &wasmi::Engine,
-    compiled: &Compiled,
-    host: Host,
-) -> Result<Instance, WasmError> {
+fn instantiate(compiled: &Compiled, host: Host) -> Result<Instance, WasmError> {
+    let engine = &compiled.engine;
     let failed = |e: wasmi::Error| WasmError::Instantiate(e.to_string());
     let fuel = host.limits.fuel_init;
     let mut store = Store::new(engine, host);
@@ -596,17 +638,17 @@ fn instantiate(
         snapshot: func!("stratus_snapshot"),
         restore: func!("stratus_restore"),
     };
-    Ok(Instance { store, exports })
+    Ok(Instance {
+        store,
+        exports,
+        snapshot_failure: None,
+    })
 }
 
 /// Instantiates a module once with nothing deployed: data segments, memory and tables
 /// within the caps (the upload check).
-pub(crate) fn probe_instantiate(
-    engine: &wasmi::Engine,
-    compiled: &Compiled,
-    limits: &Limits,
-) -> Result<(), WasmError> {
-    instantiate(engine, compiled, Host::new(*limits, Vec::new(), Vec::new())).map(|_| ())
+pub(crate) fn probe_instantiate(compiled: &Compiled, limits: &Limits) -> Result<(), WasmError> {
+    instantiate(compiled, Host::new(*limits, Vec::new(), Vec::new())).map(|_| ())
 }
 
 /// What the module imports to read, decided once.
@@ -628,13 +670,16 @@ pub struct WasmStrategy {
     reads: Reads,
     symbols: Vec<Symbol>,
     fault: Option<String>,
+    /// Fuel left to spend (see `Limits::fuel_per_second`), and when it was last topped up
+    /// (engine time, ms).
+    bucket: u64,
+    refilled_ms: Option<i64>,
     _compiled: Arc<Compiled>,
 }
 
 impl WasmStrategy {
     /// Checks `config`'s parameters against the module's declaration and instantiates it.
     pub(crate) fn new(
-        engine: &wasmi::Engine,
         name: &str,
         compiled: Arc<Compiled>,
         config: &StrategyConfig,
@@ -649,13 +694,27 @@ impl WasmStrategy {
                     ParamValue::Int(i64::try_from(checked.integer(doc.name)?).unwrap_or(i64::MAX))
                 }
                 ParamKind::Number { .. } => ParamValue::Num(checked.number(doc.name)?),
-                ParamKind::PositiveDecimal => ParamValue::Dec(checked.positive_decimal(doc.name)?),
+                ParamKind::PositiveDecimal => {
+                    let d = checked.positive_decimal(doc.name)?;
+                    // The module reads it as the ABI's decimal: exactly, or not at all.
+                    let (m, s) = decimal_to_wire(d);
+                    if Decimal::new(m, s) != d {
+                        return Err(StrategyError::InvalidParam {
+                            strategy: compiled.info.name.clone(),
+                            param: doc.name.to_owned(),
+                            reason: format!(
+                                "{d} does not fit a module's decimal (at most 18 places and 19 digits)"
+                            ),
+                        });
+                    }
+                    ParamValue::Dec(d)
+                }
             };
             params.push((doc.name.to_owned(), value));
         }
         let mut host = Host::new(limits, config.symbols.clone(), config.timeframes.clone());
         host.params = params;
-        let instance = instantiate(engine, &compiled, host).map_err(|e| StrategyError::Module {
+        let instance = instantiate(&compiled, host).map_err(|e| StrategyError::Module {
             reason: e.to_string(),
         })?;
         let has = |name: &str| compiled.imports.has(name);
@@ -673,6 +732,8 @@ impl WasmStrategy {
             reads,
             symbols: config.symbols.clone(),
             fault: None,
+            bucket: limits.fuel_init,
+            refilled_ms: None,
             _compiled: compiled,
         })
     }
@@ -692,6 +753,7 @@ impl WasmStrategy {
         host.intents.clear();
         host.submitted = 0;
         host.logged = 0;
+        host.failure = None;
         if reads.cash {
             host.cash = ctx.cash().value();
         }
@@ -737,12 +799,37 @@ impl WasmStrategy {
             self.fault = Some(format!("{callback}: the module's state was lost"));
             return;
         };
+        if let Some(failure) = instance.snapshot_failure.take() {
+            self.fault = Some(failure);
+            return;
+        }
+        let limits = instance.store.data().limits;
+        // Top the bucket up for the engine time that passed since the last callback.
+        let now_ms = ctx.now().nanos().div_euclid(1_000_000);
+        if let Some(last) = self.refilled_ms {
+            let elapsed = u64::try_from(now_ms.saturating_sub(last)).unwrap_or(0);
+            let earned = elapsed.saturating_mul(limits.fuel_per_second) / 1000;
+            self.bucket = self.bucket.saturating_add(earned).min(limits.fuel_init);
+        }
+        self.refilled_ms = Some(now_ms);
+        let fuel = limits.fuel_per_callback.min(self.bucket);
+        let budget = || {
+            format!(
+                "{callback}: used up its fuel budget ({} a second of market time, {} at most in a burst)",
+                limits.fuel_per_second, limits.fuel_init
+            )
+        };
+        if fuel == 0 {
+            self.fault = Some(budget());
+            return;
+        }
         Self::prepare(reads, instance.store.data_mut(), ctx);
-        let fuel = instance.store.data().limits.fuel_per_callback;
         let outcome = instance
             .store
             .set_fuel(fuel)
             .and_then(|()| call(&mut instance.store, &instance.exports));
+        let left = instance.store.get_fuel().unwrap_or(0);
+        self.bucket = self.bucket.saturating_sub(fuel.saturating_sub(left));
         match outcome {
             Ok(()) => {
                 for intent in instance.store.data_mut().intents.drain(..) {
@@ -757,9 +844,46 @@ impl WasmStrategy {
             Err(e) => {
                 let host = instance.store.data_mut();
                 host.intents.clear();
-                self.fault = Some(reason(host, &e, callback, fuel));
+                let out_of_fuel = e.as_trap_code() == Some(TrapCode::OutOfFuel);
+                self.fault = Some(if out_of_fuel && fuel < limits.fuel_per_callback {
+                    budget()
+                } else {
+                    reason(host, &e, callback, fuel)
+                });
             }
         }
+    }
+}
+
+impl WasmStrategy {
+    /// The module's snapshot bytes, on the per-callback budget (it runs at every
+    /// commit of the live core).
+    fn take_snapshot(instance: &mut Instance) -> Result<Vec<u8>, String> {
+        let store = &mut instance.store;
+        let limits = store.data().limits;
+        let fuel = limits.fuel_per_callback;
+        store.data_mut().failure = None;
+        let packed = store
+            .set_fuel(fuel)
+            .and_then(|()| instance.exports.snapshot.call(&mut *store, ()))
+            .map_err(|e| reason(store.data(), &e, "snapshot", fuel))?;
+        let packed = packed as u64;
+        let (ptr, len) = ((packed & 0xffff_ffff) as usize, (packed >> 32) as usize);
+        if len > limits.max_snapshot_bytes {
+            return Err(format!(
+                "snapshot: {len} bytes; at most {}",
+                limits.max_snapshot_bytes
+            ));
+        }
+        let memory = store
+            .data()
+            .memory
+            .ok_or_else(|| "snapshot: the module has no memory".to_owned())?;
+        let mut bytes = vec![0; len];
+        memory
+            .read(store.as_context(), ptr, &mut bytes)
+            .map_err(|_| "snapshot: its bytes are outside its memory".to_owned())?;
+        Ok(bytes)
     }
 }
 
@@ -776,6 +900,7 @@ impl Strategy for WasmStrategy {
         };
         let store = &mut instance.store;
         let fuel = store.data().limits.fuel_init;
+        store.data_mut().failure = None;
         store.data_mut().in_init = true;
         let outcome = store
             .set_fuel(fuel)
@@ -881,30 +1006,17 @@ impl Strategy for WasmStrategy {
             return serde_json::json!({"error": "the module's state was lost"});
         };
         let instance = &mut *instance;
-        let store = &mut instance.store;
-        let fuel = store.data().limits.fuel_init;
-        let max = store.data().limits.max_snapshot_bytes;
-        let packed = store
-            .set_fuel(fuel)
-            .and_then(|()| instance.exports.snapshot.call(&mut *store, ()));
-        let packed = match packed {
-            Ok(p) => p as u64,
-            Err(e) => {
-                return serde_json::json!({"error": reason(store.data(), &e, "snapshot", fuel)});
+        match Self::take_snapshot(instance) {
+            Ok(bytes) => serde_json::json!({
+                "bytes": base64::engine::general_purpose::STANDARD.encode(bytes)
+            }),
+            Err(failure) => {
+                // Kept for the next callback, which stops the strategy with it; until
+                // then the snapshot says why it has no state.
+                instance.snapshot_failure = Some(failure.clone());
+                serde_json::json!({ "error": failure })
             }
-        };
-        let (ptr, len) = ((packed & 0xffff_ffff) as usize, (packed >> 32) as usize);
-        if len > max {
-            return serde_json::json!({"error": format!("snapshot: {len} bytes; at most {max}")});
         }
-        let mut bytes = vec![0; len];
-        let Some(memory) = store.data().memory else {
-            return serde_json::Value::Null;
-        };
-        if memory.read(store.as_context(), ptr, &mut bytes).is_err() {
-            return serde_json::json!({"error": "snapshot: its bytes are outside its memory"});
-        }
-        serde_json::json!({ "bytes": base64::engine::general_purpose::STANDARD.encode(bytes) })
     }
 
     fn restore(&mut self, state: &serde_json::Value) -> Result<(), StrategyError> {
@@ -924,13 +1036,19 @@ impl Strategy for WasmStrategy {
                 Err(bad("expected {\"bytes\": base64}".into()))
             };
         };
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .map_err(|e| bad(e.to_string()))?;
         let Ok(instance) = self.instance.get_mut() else {
             return Err(bad("the module's state was lost".into()));
         };
+        let max = instance.store.data().limits.max_snapshot_bytes;
+        // Checked before decoding: base64 is 4 characters for 3 bytes.
+        if encoded.len() / 4 * 3 > max {
+            return Err(bad(format!("over {max} bytes")));
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|e| bad(e.to_string()))?;
         let store = &mut instance.store;
+        store.data_mut().failure = None;
         let fuel = store.data().limits.fuel_init;
         let len = i32::try_from(bytes.len()).map_err(|_| bad("too large".into()))?;
         let exports = &instance.exports;

@@ -57,6 +57,13 @@ pub struct Limits {
     pub max_call_depth: usize,
     pub max_orders_per_callback: usize,
     pub max_snapshot_bytes: usize,
+    /// Fuel a deployment earns per second of engine time, into a bucket of `fuel_init`:
+    /// a module may not keep every callback near its cap for long (the live core is one
+    /// thread; backtests, whose time moves by bars, are not held back by it).
+    pub fuel_per_second: u64,
+    /// Indicators a module registers, and the sum of their periods.
+    pub max_indicators: usize,
+    pub max_indicator_periods: usize,
 }
 
 impl Default for Limits {
@@ -69,6 +76,9 @@ impl Default for Limits {
             max_call_depth: 1024,
             max_orders_per_callback: 100,
             max_snapshot_bytes: 1 << 20,
+            fuel_per_second: 20_000_000,
+            max_indicators: 64,
+            max_indicator_periods: 100_000,
         }
     }
 }
@@ -130,6 +140,9 @@ impl DeclaredParam {
 /// A module checked and compiled, ready to instantiate.
 #[derive(Debug)]
 pub(crate) struct Compiled {
+    /// Its own engine: wasmi frees compiled code only with its engine, so a module
+    /// dropped and loaded again in a long-running core must not grow a shared one.
+    pub engine: wasmi::Engine,
     pub module: wasmi::Module,
     pub info: ModuleInfo,
     pub params: Vec<DeclaredParam>,
@@ -150,8 +163,8 @@ fn sandbox_engine(limits: &Limits) -> wasmi::Engine {
     wasmi::Engine::new(&config)
 }
 
-/// Checks and compiles a module.
-fn compile(engine: &wasmi::Engine, bytes: &[u8], limits: &Limits) -> Result<Compiled, WasmError> {
+/// Checks and compiles a module (with an engine of its own).
+fn compile(bytes: &[u8], limits: &Limits) -> Result<Compiled, WasmError> {
     if bytes.len() > limits.max_module_bytes {
         return Err(WasmError::TooLarge {
             size: bytes.len(),
@@ -161,7 +174,8 @@ fn compile(engine: &wasmi::Engine, bytes: &[u8], limits: &Limits) -> Result<Comp
     if !bytes.starts_with(b"\0asm") {
         return Err(WasmError::NotWasm);
     }
-    let module = wasmi::Module::new(engine, bytes).map_err(|e| {
+    let engine = sandbox_engine(limits);
+    let module = wasmi::Module::new(&engine, bytes).map_err(|e| {
         let message = e.to_string();
         // The engine refuses start functions (`allow_start_fn(false)`).
         if message.contains("disallows start functions") {
@@ -174,6 +188,7 @@ fn compile(engine: &wasmi::Engine, bytes: &[u8], limits: &Limits) -> Result<Comp
     abi::check_exports(&module, limits)?;
     let (info, params) = declaration(&module, bytes.len())?;
     Ok(Compiled {
+        engine,
         module,
         info,
         params,
@@ -331,9 +346,8 @@ fn declared_params(schema: &Value) -> Result<Vec<DeclaredParam>, String> {
 /// The upload check: everything about a module that can be known without running it,
 /// and an instantiation within the memory cap.
 pub fn inspect(bytes: &[u8], limits: &Limits) -> Result<ModuleInfo, WasmError> {
-    let engine = sandbox_engine(limits);
-    let compiled = compile(&engine, bytes, limits)?;
-    host::probe_instantiate(&engine, &compiled, limits)?;
+    let compiled = compile(bytes, limits)?;
+    host::probe_instantiate(&compiled, limits)?;
     Ok(compiled.info)
 }
 
@@ -341,7 +355,6 @@ pub fn inspect(bytes: &[u8], limits: &Limits) -> Result<ModuleInfo, WasmError> {
 /// Cheap to clone; shared between threads.
 #[derive(Clone)]
 pub struct WasmModules {
-    engine: wasmi::Engine,
     limits: Limits,
     modules: Arc<RwLock<HashMap<String, Arc<Compiled>>>>,
 }
@@ -365,7 +378,6 @@ impl Default for WasmModules {
 impl WasmModules {
     pub fn new(limits: Limits) -> Self {
         WasmModules {
-            engine: sandbox_engine(&limits),
             limits,
             modules: Arc::default(),
         }
@@ -377,8 +389,8 @@ impl WasmModules {
 
     /// Checks and compiles `bytes` as module `id` (replacing one with that id).
     pub fn insert(&self, id: &str, bytes: &[u8]) -> Result<ModuleInfo, WasmError> {
-        let compiled = compile(&self.engine, bytes, &self.limits)?;
-        host::probe_instantiate(&self.engine, &compiled, &self.limits)?;
+        let compiled = compile(bytes, &self.limits)?;
+        host::probe_instantiate(&compiled, &self.limits)?;
         let info = compiled.info.clone();
         if let Ok(mut modules) = self.modules.write() {
             modules.insert(id.to_owned(), Arc::new(compiled));
@@ -433,7 +445,6 @@ impl StrategyFactory for WasmModules {
             .compiled(id)
             .ok_or_else(|| StrategyError::UnknownModule { id: id.to_owned() })?;
         Ok(Box::new(WasmStrategy::new(
-            &self.engine,
             name,
             compiled,
             config,

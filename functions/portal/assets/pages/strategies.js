@@ -62,6 +62,10 @@ function Deploy({ account, catalog, instruments, onDeployed }) {
   const [symbol, setSymbol] = useState(instruments[0]?.symbol);
   const [timeframe, setTimeframe] = useState('1m');
   useEffect(() => setValues(defaults(strategy?.params_schema)), [name]);
+  // The chosen strategy left the catalog (its module was deleted): choose the first.
+  useEffect(() => {
+    if (!strategy && catalog.length) setName(catalog[0].name);
+  }, [catalog, strategy]);
   const [deploy, busy, error] = useAction(async () => {
     const d = await post(`/accounts/${account.id}/strategies`, {
       strategy: name,
