@@ -243,14 +243,18 @@ impl Browser {
         .await;
     }
 
-    async fn fill(&self, css: &str, value: &str) {
-        let field = self
-            .client
+    /// The element at `css`, once it is in the page (10 s at most).
+    async fn element(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
             .wait()
             .at_most(Duration::from_secs(10))
             .for_element(Locator::Css(css))
             .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"));
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+    }
+
+    async fn fill(&self, css: &str, value: &str) {
+        let field = self.element(css).await;
         // Select what is there and type over it, as a person does (WebDriver's `clear`
         // fires no input event, so the page would put its value back).
         field.send_keys(SELECT_ALL).await.unwrap();
@@ -269,35 +273,17 @@ impl Browser {
 
     /// Puts the file at `path` into the file input at `css`, as choosing it does.
     async fn attach(&self, css: &str, path: &std::path::Path) {
-        let field = self
-            .client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        let field = self.element(css).await;
         field.send_keys(&path.display().to_string()).await.unwrap();
     }
 
     async fn choose(&self, css: &str, value: &str) {
-        let field = self
-            .client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        let field = self.element(css).await;
         field.select_by_value(value).await.unwrap();
     }
 
     async fn click(&self, css: &str) {
-        let element = self
-            .client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        let element = self.element(css).await;
         self.click_element(element).await;
     }
 

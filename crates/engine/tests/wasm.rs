@@ -31,14 +31,13 @@ fn sym(s: &str) -> Symbol {
     Symbol::parse(s).unwrap()
 }
 
-fn backtest_with(
+fn backtest_config(
     strategies: Arc<dyn StrategyFactory>,
     strategy: &str,
     params: serde_json::Value,
-    file: &str,
     symbol: Symbol,
-) -> backtest::BacktestReport {
-    let config = BacktestConfig {
+) -> BacktestConfig {
+    BacktestConfig {
         symbol,
         strategy: strategy.into(),
         params,
@@ -49,9 +48,25 @@ fn backtest_with(
         to: None,
         tick_size: Decimal::new(1, 6),
         strategies,
-    };
-    let reader = engine::market_data::csv::DataReader::open(&data(file), symbol).unwrap();
-    backtest::run(reader, &config, &mut |_| {}).unwrap()
+    }
+}
+
+fn backtest_of(
+    config: &BacktestConfig,
+    file: &str,
+) -> Result<backtest::BacktestReport, backtest::BacktestError> {
+    let reader = engine::market_data::csv::DataReader::open(&data(file), config.symbol).unwrap();
+    backtest::run(reader, config, &mut |_| {})
+}
+
+fn backtest_with(
+    strategies: Arc<dyn StrategyFactory>,
+    strategy: &str,
+    params: serde_json::Value,
+    file: &str,
+    symbol: Symbol,
+) -> backtest::BacktestReport {
+    backtest_of(&backtest_config(strategies, strategy, params, symbol), file).unwrap()
 }
 
 fn trades(fills: &[Fill]) -> Vec<(domain::Side, Decimal, Decimal, Decimal, Timestamp)> {
@@ -720,22 +735,13 @@ fn a_backtest_of_a_module_that_faults_fails_with_the_reason() {
     modules
         .insert("m", &module("", "", "unreachable", ""))
         .unwrap();
-    let config = BacktestConfig {
-        symbol: sym("ORCL"),
-        strategy: "wasm:m".into(),
-        params: serde_json::json!({}),
-        cash: Money::new(Decimal::from(100_000)),
-        costs: CostModel::default(),
-        timeframe: None,
-        from: None,
-        to: None,
-        tick_size: Decimal::new(1, 2),
-        strategies: Arc::new(modules),
-    };
-    let reader =
-        engine::market_data::csv::DataReader::open(&data("orcl-1995-2014.txt"), sym("ORCL"))
-            .unwrap();
-    let err = backtest::run(reader, &config, &mut |_| {}).unwrap_err();
+    let config = backtest_config(
+        Arc::new(modules),
+        "wasm:m",
+        serde_json::json!({}),
+        sym("ORCL"),
+    );
+    let err = backtest_of(&config, "orcl-1995-2014.txt").unwrap_err();
     assert!(
         err.to_string()
             .starts_with("the strategy stopped: on_candle: trapped"),

@@ -85,12 +85,12 @@ impl Decimal {
         ))
     }
 
-    /// Both at the larger scale (`None` if that overflows).
-    fn aligned(self, other: Self) -> Option<(i128, i128)> {
+    /// Both mantissas at the larger scale (an i64 times 10^18 fits an i128).
+    fn aligned(self, other: Self) -> (i128, i128) {
         let scale = self.scale.max(other.scale);
         let a = i128::from(self.mantissa) * i128::from(POW10[(scale - self.scale) as usize]);
         let b = i128::from(other.mantissa) * i128::from(POW10[(scale - other.scale) as usize]);
-        Some((a, b))
+        (a, b)
     }
 }
 
@@ -108,10 +108,8 @@ impl PartialOrd for Decimal {
 
 impl Ord for Decimal {
     fn cmp(&self, other: &Self) -> Ordering {
-        match self.aligned(*other) {
-            Some((a, b)) => a.cmp(&b),
-            None => Ordering::Equal,
-        }
+        let (a, b) = self.aligned(*other);
+        a.cmp(&b)
     }
 }
 

@@ -398,10 +398,6 @@ impl WasmModules {
         Ok(info)
     }
 
-    pub fn contains(&self, id: &str) -> bool {
-        self.modules.read().is_ok_and(|m| m.contains_key(id))
-    }
-
     pub fn remove(&self, id: &str) {
         if let Ok(mut modules) = self.modules.write() {
             modules.remove(id);
@@ -419,11 +415,6 @@ impl WasmModules {
                 .map(|p| (p.name.clone(), p.kind))
                 .collect(),
         )
-    }
-
-    pub fn info(&self, id: &str) -> Option<ModuleInfo> {
-        let modules = self.modules.read().ok()?;
-        modules.get(id).map(|c| c.info.clone())
     }
 
     fn compiled(&self, id: &str) -> Option<Arc<Compiled>> {
