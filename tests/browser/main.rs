@@ -254,12 +254,28 @@ impl Browser {
     }
 
     async fn fill(&self, css: &str, value: &str) {
-        let field = self.element(css).await;
         // Select what is there and type over it, as a person does (WebDriver's `clear`
-        // fires no input event, so the page would put its value back).
-        field.send_keys(SELECT_ALL).await.unwrap();
-        field.send_keys(BACKSPACE).await.unwrap();
-        field.send_keys(value).await.unwrap();
+        // fires no input event, so the page would put its value back). A field the page
+        // re-rendered between finding and typing is found again.
+        let mut tries = 0;
+        let field = loop {
+            let field = self.element(css).await;
+            let typed = async {
+                field.send_keys(SELECT_ALL).await?;
+                field.send_keys(BACKSPACE).await?;
+                field.send_keys(value).await
+            };
+            match typed.await {
+                Ok(()) => break field,
+                Err(fantoccini::error::CmdError::Standard(e))
+                    if e.error == fantoccini::error::ErrorStatus::StaleElementReference
+                        && tries < 3 =>
+                {
+                    tries += 1;
+                }
+                Err(e) => panic!("{css}: typing {value:?}: {e}"),
+            }
+        };
         let now = self
             .client
             .execute(
@@ -419,6 +435,13 @@ async fn sign_up(b: &Browser, addr: &str, email: &str) {
     )
     .await;
     b.click("a[href='#/signup']").await;
+    // The sign-in page has the same fields: type once the sign-up page is there.
+    b.until(
+        "the sign-up page",
+        10,
+        "location.hash.startsWith('#/signup') && [...document.querySelectorAll('button')].some((e) => e.innerText.trim() === 'Sign up')",
+    )
+    .await;
     b.fill("input[name=email]", email).await;
     b.fill("input[name=password]", PASSWORD).await;
     b.button("Sign up").await;
