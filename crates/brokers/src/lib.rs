@@ -17,12 +17,14 @@
 use async_trait::async_trait;
 use domain::{
     AssetClass, Currency, Money, OrderId, OrderStatus, OrderType, Price, Quantity, Side, Symbol,
-    TimeInForce, Timestamp,
+    Tick, TimeInForce, Timestamp,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
+pub mod alpaca;
+pub mod binance;
 pub mod client_id;
 pub mod paper;
 
@@ -242,4 +244,34 @@ pub fn describe(order: &BrokerOrder) -> String {
         order.time_in_force.as_str(),
         order.symbol
     )
+}
+
+/// The live end of a venue's market-data stream: each trade as a [`Tick`] carrying the
+/// latest quote's bid and ask where the venue sends quotes. An `Err` ends the feed
+/// (subscribe again).
+#[derive(Debug)]
+pub struct TickFeed {
+    receiver: mpsc::Receiver<BrokerResult<Tick>>,
+}
+
+impl TickFeed {
+    /// A feed and the sender an adapter's reader task writes into.
+    pub fn channel(capacity: usize) -> (mpsc::Sender<BrokerResult<Tick>>, Self) {
+        let (sender, receiver) = mpsc::channel(capacity);
+        (sender, TickFeed { receiver })
+    }
+
+    /// The next tick; `None` once the feed has ended (after its error, if any).
+    pub async fn next(&mut self) -> Option<BrokerResult<Tick>> {
+        self.receiver.recv().await
+    }
+}
+
+/// A venue's live market data (a feed source of `stratus up --feed <venue>`).
+#[async_trait]
+pub trait MarketData: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// Subscribes to the trades (and quotes, where the venue has them) of `symbols`
+    /// (Stratus's symbols; the adapter maps them to the venue's).
+    async fn subscribe(&self, symbols: &[Symbol]) -> BrokerResult<TickFeed>;
 }

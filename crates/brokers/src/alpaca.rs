@@ -1,0 +1,1 @@
+//! Alpaca (Trading API v2 and the market-data stream): see the helper notes.

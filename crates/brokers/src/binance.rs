@@ -1,0 +1,1 @@
+//! Binance Spot: see the helper notes.
