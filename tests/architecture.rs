@@ -16,9 +16,11 @@ use std::path::{Path, PathBuf};
 fn layer(package: &str) -> Option<u8> {
     Some(match package {
         "domain" => 0,
-        "analytics" | "store" => 1,
+        // `brokers` is an adapter crate like `store`: the ports to the outside world.
+        "analytics" | "store" | "brokers" => 1,
         "engine" | "app" => 2,
-        "api" => 3,
+        // The brokers' stand-ins are HTTP servers (tests and the SDK checks only).
+        "api" | "broker-stubs" => 3,
         "auth-fn" | "account-fn" | "orders-fn" | "reports-fn" | "market-fn" | "research-fn"
         | "admin-fn" | "portal-fn" | "core-service" => 4,
         "stratus" => 5,

@@ -5,5 +5,6 @@
 
 mod support;
 
+mod brokers;
 mod e2e;
 mod recovery;

@@ -8,8 +8,13 @@
 //!   keys and the instruments.
 //! - [`tokens`]: HS256 access tokens.
 //! - [`credentials`]: recent answers about users, sessions and API keys.
-//! - [`broker`]: the `Broker` port (where an account's orders go) and [`broker::CoreBroker`],
-//!   which hands them to the streaming core through the outbox.
+//! - [`routing`]: where an account's orders go — [`routing::PaperRouter`], which hands
+//!   them to the streaming core through the outbox, or [`routing::VenueRouter`], which
+//!   sends them to the account's external broker.
+//! - [`reconcile`]: a broker account against its broker — catching up what the broker
+//!   did, halting on what cannot be explained.
+//! - [`venues`]: opening a broker connection's adapter (`brokers`), checking its
+//!   credentials.
 //! - [`outbox`]: relaying committed outbox events to their streams.
 //! - [`portfolio`]: an account valued now.
 //! - [`performance`]: a strategy deployment's P&L from its own fills.
@@ -17,7 +22,6 @@
 //! - [`display`]: how numbers are written for clients.
 //! - [`reports`]: the reports' running metrics from `executions`, and the daily job.
 
-pub mod broker;
 pub mod credentials;
 pub mod crypto;
 pub mod display;
@@ -25,10 +29,13 @@ pub mod error;
 pub mod outbox;
 pub mod performance;
 pub mod portfolio;
+pub mod reconcile;
 pub mod reports;
+pub mod routing;
 pub mod settings;
 pub mod state;
 pub mod tokens;
+pub mod venues;
 
 pub use domain::Clock;
 pub use error::{AppError, AppResult};

@@ -126,6 +126,17 @@ pub struct Settings {
     pub daily_reports: bool,
     /// Research jobs (backtests, optimisations) `stratus up` runs at once.
     pub research_workers: u32,
+    /// Where Alpaca is, instead of its public addresses (REST at the URL, the trade
+    /// stream at `/stream`, market data at `/v2/iex`): a local stand-in
+    /// (`stratus-broker-stub alpaca`), a proxy.
+    pub alpaca_url: Option<String>,
+    /// Where Binance is, instead of its public addresses (a local stand-in, a proxy).
+    pub binance_url: Option<String>,
+    /// How long a request to a broker may take before its outcome counts as unknown.
+    pub broker_timeout_ms: u32,
+    /// How often the core reconciles each broker account with its broker (it also does
+    /// at start and whenever a broker's stream reconnects).
+    pub broker_reconcile_seconds: u32,
 }
 
 /// A list given as a list (TOML) or comma-separated (an environment variable).
@@ -180,6 +191,10 @@ impl Default for Settings {
             consume_executions: false,
             daily_reports: false,
             research_workers: 2,
+            alpaca_url: None,
+            binance_url: None,
+            broker_timeout_ms: 10_000,
+            broker_reconcile_seconds: 60,
         }
     }
 }
@@ -331,6 +346,8 @@ impl Settings {
             ("ws_max_per_user", self.ws_max_per_user),
             ("ws_max_subscriptions", self.ws_max_subscriptions),
             ("research_workers", self.research_workers),
+            ("broker_timeout_ms", self.broker_timeout_ms),
+            ("broker_reconcile_seconds", self.broker_reconcile_seconds),
         ];
         for (setting, value) in positive {
             if value == 0 {

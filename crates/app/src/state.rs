@@ -77,6 +77,8 @@ pub struct AppState {
     pub modules: StrategyModules,
     /// Recent answers about users, sessions and API keys (see `crate::credentials`).
     pub credentials: Arc<crate::credentials::CredentialChecks>,
+    /// Broker connections' adapters, opened once (see `crate::venues`).
+    pub venues: Arc<crate::venues::Venues>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -135,6 +137,7 @@ impl AppState {
             core_status: CoreStatusStore::new(table(&ports, tables::READ_MODELS)?),
             modules: StrategyModules::new(table(&ports, tables::STRATEGY_MODULES)?),
             credentials: Arc::default(),
+            venues: Arc::default(),
             settings: Arc::new(settings),
             clock,
         })

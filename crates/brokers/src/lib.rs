@@ -27,6 +27,9 @@ pub mod alpaca;
 pub mod binance;
 pub mod client_id;
 pub mod paper;
+pub mod registry;
+
+pub use registry::{OpenSpec, open, open_market_data};
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -117,19 +120,8 @@ pub struct BrokerOrderState {
     pub updated_at: Timestamp,
 }
 
-/// What an execution report says happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ExecutionKind {
-    Accepted,
-    PartialFill,
-    Fill,
-    Cancelled,
-    Rejected,
-    Expired,
-    /// The order's terms changed (a replace took effect).
-    Replaced,
-}
+/// What an execution report says happened (the domain's, as the core applies it).
+pub use domain::events::ExecutionKind;
 
 /// One fill, as the venue reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,7 +1,9 @@
 //! The market feed of `stratus up`: a seeded synthetic market (geometric Brownian motion)
-//! in real time, or a CSV file replayed at a speed factor — published as `market.tick`
-//! events on the `ticks` stream, partitioned by symbol, exactly as a producer in the
-//! cloud would publish them.
+//! in real time, a CSV file replayed at a speed factor, or a broker's live market data
+//! (Alpaca's trades and quotes, Binance's trades and best bid/ask: each trade a tick
+//! carrying the latest quote) — published as `market.tick` events on the `ticks`
+//! stream, partitioned by symbol, exactly as a producer in the cloud would publish them.
+//! A broker's stream that drops is subscribed again, backing off up to 30 s.
 //!
 //! A replay keeps the file's own timestamps (candles, strategies and reports then see the
 //! market's real calendar) and paces publication by the time between records divided by
@@ -40,6 +42,24 @@ pub enum FeedConfig {
         symbol: Symbol,
         speed: f64,
     },
+    /// A broker's live market data.
+    Broker {
+        /// `alpaca` or `binance`.
+        broker: String,
+        environment: String,
+        symbols: Vec<Symbol>,
+        credentials: FeedCredentials,
+    },
+}
+
+/// The feed's credentials (the operator's, from the environment); never printed.
+#[derive(Clone, Default)]
+pub struct FeedCredentials(pub std::collections::BTreeMap<String, String>);
+
+impl std::fmt::Debug for FeedCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
 }
 
 impl FeedConfig {
@@ -140,6 +160,59 @@ pub async fn run(
             let published = out.finish().await;
             tracing::info!(published, file = %path.display(), "replay finished");
             Ok(published)
+        }
+        FeedConfig::Broker {
+            broker,
+            environment,
+            symbols,
+            credentials,
+        } => {
+            let data = app::venues::Venues::market_data(
+                &app,
+                &broker,
+                &environment,
+                &credentials.0,
+            )?;
+            let mut out = Publisher::new(&app, &progress);
+            let mut backoff = Duration::from_secs(1);
+            'subscriptions: loop {
+                if *shutdown.borrow() {
+                    break;
+                }
+                match data.subscribe(&symbols).await {
+                    Ok(mut feed) => {
+                        backoff = Duration::from_secs(1);
+                        tracing::info!(broker = %broker, symbols = symbols.len(), "following the broker's market data");
+                        loop {
+                            let next = tokio::select! {
+                                next = feed.next() => next,
+                                _ = shutdown.changed() => break 'subscriptions,
+                            };
+                            match next {
+                                Some(Ok(tick)) => {
+                                    // Live: each trade goes out as it comes.
+                                    out.push(tick).await;
+                                    out.flush().await;
+                                }
+                                Some(Err(e)) => {
+                                    tracing::warn!(broker = %broker, error = %e, "the broker's market data stream ended");
+                                    break;
+                                }
+                                None => break,
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(broker = %broker, error = %e, "cannot subscribe to the broker's market data");
+                    }
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.changed() => break,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+            Ok(out.finish().await)
         }
     }
 }

@@ -17,6 +17,7 @@
 
 pub mod executions;
 pub mod feed;
+pub mod gateway;
 pub mod hub;
 pub mod inputs;
 pub mod read_models;

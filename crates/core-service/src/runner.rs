@@ -79,6 +79,8 @@ pub struct CoreHealth {
     pub recent: Mutex<Recent>,
     /// Records set aside by the consumers, as last counted.
     pub dead_letters: Mutex<Option<u64>>,
+    /// Broker accounts' links (kept by `crate::gateway`).
+    pub brokers: Mutex<BTreeMap<AccountId, crate::gateway::BrokerLinkView>>,
 }
 
 /// Commits kept for the latency percentiles.
@@ -193,6 +195,8 @@ pub struct HealthView {
     pub streams: Vec<StreamLagView>,
     /// Records the consumers set aside (null until first counted).
     pub dead_letters: Option<u64>,
+    /// Broker accounts: their execution streams, reconciliation, halts.
+    pub brokers: Vec<crate::gateway::BrokerLinkView>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -249,6 +253,7 @@ impl CoreHealth {
             feed_ticks_per_second: record.feed_ticks_per_second,
             streams: record.streams.iter().map(StreamLagView::from).collect(),
             dead_letters: record.dead_letters,
+            brokers: lock(&self.brokers).values().cloned().collect(),
         }
     }
 }
@@ -372,6 +377,7 @@ impl Core {
     /// record (a fresh core if there is no snapshot yet).
     async fn load(&mut self) -> anyhow::Result<()> {
         let instruments = self.app.instruments.clone();
+        let (working, routed) = self.open_orders().await?;
         let mut state = match self.app.commits.snapshot(SNAPSHOT_NAME).await? {
             Some(snapshot) => {
                 // The modules the snapshot's strategies run, first: one that cannot be
@@ -383,11 +389,14 @@ impl Core {
                         }
                     }
                 }
-                let working = self.open_orders().await?;
                 CoreState::restore(&snapshot.state, working, instruments, self.modules.clone())?
             }
             None => CoreState::new(instruments, CostModel::default(), self.modules.clone()),
         };
+        // Broker accounts' open orders live at their brokers: held as routed.
+        for order in routed {
+            state.adopt(order);
+        }
         state.recall_commands(
             self.app
                 .commits
@@ -402,15 +411,29 @@ impl Core {
         Ok(())
     }
 
-    async fn open_orders(&self) -> StoreResult<Vec<domain::Order>> {
-        let mut out = Vec::new();
+    /// The open orders of the system of record: paper accounts' (for the paper broker)
+    /// and broker accounts' (routed), each in the order the store lists them.
+    async fn open_orders(&self) -> StoreResult<(Vec<domain::Order>, Vec<domain::Order>)> {
+        let (mut out, mut routed) = (Vec::new(), Vec::new());
         let mut after = None;
         loop {
             let page = self.app.accounts.all_accounts(after, 200).await?;
             let Some(last) = page.last() else { break };
             after = Some(last.id);
             for account in &page {
-                for status in [OrderStatus::Accepted, OrderStatus::PartiallyFilled] {
+                let broker = account.kind == domain::AccountKind::Broker;
+                // A broker account's `new` orders were sent (or are being sent): their
+                // reports must find them.
+                let statuses: &[OrderStatus] = if broker {
+                    &[
+                        OrderStatus::New,
+                        OrderStatus::Accepted,
+                        OrderStatus::PartiallyFilled,
+                    ]
+                } else {
+                    &[OrderStatus::Accepted, OrderStatus::PartiallyFilled]
+                };
+                for status in statuses.iter().copied() {
                     let mut cursor = None;
                     loop {
                         let orders = self
@@ -426,7 +449,11 @@ impl Core {
                                 },
                             )
                             .await?;
-                        out.extend(orders.orders);
+                        if broker {
+                            routed.extend(orders.orders);
+                        } else {
+                            out.extend(orders.orders);
+                        }
                         match orders.next {
                             Some(next) => cursor = Some(next),
                             None => break,
@@ -435,7 +462,7 @@ impl Core {
                 }
             }
         }
-        Ok(out)
+        Ok((out, routed))
     }
 
     /// Runs until `shutdown` turns true, then finishes the batch at hand (its commit
@@ -552,6 +579,33 @@ impl Core {
                 self.cash.insert(account.id, account.cash);
                 if let Some(state) = self.state.as_mut() {
                     state.sync_cash(account.id, account.cash);
+                }
+            }
+        }
+        // Broker reports for orders the core does not hold yet (placed since the last
+        // load): taken from the system of record first.
+        let mut unknown: Vec<(AccountId, domain::OrderId)> = decoded
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::BrokerExecution(b) => Some((b.order.account_id, b.order.order_id)),
+                _ => None,
+            })
+            .filter(|(_, id)| self.state.as_ref().is_some_and(|s| !s.is_working(*id)))
+            .collect();
+        unknown.sort();
+        unknown.dedup();
+        for (account, id) in unknown {
+            let Some(owner) = self.app.accounts.account_by_id(account).await? else {
+                continue;
+            };
+            if owner.kind != domain::AccountKind::Broker {
+                continue;
+            }
+            if let Some(order) = self.app.orders.order(owner.user_id, id).await? {
+                if order.account_id == account {
+                    if let Some(state) = self.state.as_mut() {
+                        state.adopt(order);
+                    }
                 }
             }
         }

@@ -1,5 +1,6 @@
 //! The core's tasks and routes, assembled once for the `stratus-core` container and for
-//! `stratus up`: the core loop, the market feed, the embedded `executions` consumer and
+//! `stratus up`: the core loop, the brokers gateway (broker accounts' execution streams
+//! and reconciliation), the market feed, the embedded `executions` consumer and
 //! the daily report timer (what Lambda and EventBridge do in the cloud), and the HTTP
 //! routes `/health` and `/ws`. Shutdown is a broadcast: every task finishes what it is
 //! doing — the core its batch, commit included — and [`Service::stop`] waits for them.
@@ -61,6 +62,15 @@ impl Service {
                 tokio::spawn(publish_status(app.clone(), health.clone(), watch.clone())),
             ),
         ];
+        tasks.push((
+            "brokers",
+            tokio::spawn(crate::gateway::run(
+                app.clone(),
+                hub.clone(),
+                health.clone(),
+                watch.clone(),
+            )),
+        ));
         if config.executions_consumer {
             tasks.push((
                 "executions",

@@ -8,12 +8,22 @@
 //! with a deterministic id (`accepted:<order>`, `fill:<order>:<trade>`, …), so
 //! re-processing an input after a crash produces the same ids and consumers apply them
 //! once.
+//!
+//! Orders of broker accounts are **routed**: they live at an external broker, never at
+//! the paper broker. The runner [`CoreState::adopt`]s them from the system of record, and
+//! `broker.execution` commands (the broker's execution reports, published by the
+//! `brokers` gateway) move them through the same path as paper fills — the order, the
+//! fill, the engine's portfolio (positions), the ledger entry and the `executions`
+//! events. A report applies the difference between the broker's cumulative filled
+//! quantity and the order's, so one delivered twice, late or out of order changes
+//! nothing twice.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::sync::Arc;
 
 use domain::events::{
-    AmendOrder, CancelOrder, Event, EventEnvelope, OrderOutcome, OrderRef, ReasonCode,
+    AmendOrder, BrokerExecution, CancelOrder, Event, EventEnvelope, ExecutionKind, OrderOutcome,
+    OrderRef, ReasonCode,
 };
 use domain::{
     AccountId, Candle, EventId, Fill, InstrumentCatalog, LedgerEntry, Money, Order, OrderId,
@@ -107,6 +117,8 @@ pub struct CoreState {
     /// Command ids restored from a snapshot of an earlier build, which kept them there:
     /// committed with the next batch so they are not forgotten at the next restart.
     unsaved_commands: Vec<EventId>,
+    /// Working orders that live at an external broker (see the module docs).
+    routed: BTreeSet<OrderId>,
 }
 
 impl std::fmt::Debug for CoreState {
@@ -175,6 +187,70 @@ fn order_ref(order: &Order) -> OrderRef {
     }
 }
 
+/// The fill a broker report adds to `order`: the difference between the broker's
+/// cumulative filled quantity and the order's. When the report's own fill is exactly that
+/// difference, it is that fill (its price, fee and execution id); otherwise reports were
+/// missed or came out of order, and the difference is priced so that the order's
+/// average price becomes the broker's (fee unknown: zero).
+fn venue_fill(
+    order: &Order,
+    report: &BrokerExecution,
+    time: Timestamp,
+) -> Result<Fill, domain::DomainError> {
+    let quantity = report.filled_quantity.checked_sub(order.filled_quantity())?;
+    let (price, fee, execution) = match &report.fill {
+        Some(f) if f.quantity == quantity => (f.price, f.fee, f.execution_id.clone()),
+        _ => {
+            let average = report.average_price.ok_or(domain::DomainError::Invalid {
+                field: "average_price",
+                reason: "a report that moves the filled quantity needs its fill or an average price"
+                    .into(),
+            })?;
+            let total = average
+                .checked_notional(report.filled_quantity)?
+                .value();
+            let before = order
+                .average_fill_price()
+                .map(|p| p.checked_notional(order.filled_quantity()))
+                .transpose()?
+                .map_or(domain::Decimal::ZERO, Money::value);
+            let price = (total - before)
+                .checked_div(quantity.value())
+                .ok_or(domain::DomainError::Overflow {
+                    operation: "catch-up fill price",
+                })?
+                .round_dp(8);
+            (
+                domain::Price::named("price", price)?,
+                Money::ZERO,
+                format!("{}:{}", report.broker_event_id, report.filled_quantity),
+            )
+        }
+    };
+    Ok(Fill {
+        trade_id: domain::TradeId(fnv1a(execution.as_bytes())),
+        order_id: order.id,
+        account_id: order.account_id,
+        symbol: order.symbol,
+        side: order.side,
+        price,
+        quantity,
+        fee,
+        liquidity: domain::Liquidity::Taker,
+        time,
+    })
+}
+
+/// A stable hash (FNV-1a, 63 bits: the system of record keeps trade ids as signed
+/// 64-bit integers) of a broker's execution id: the fill's trade id, the same whenever
+/// the same execution is applied.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, b| {
+        (hash ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    hash & (i64::MAX as u64)
+}
+
 impl CoreState {
     /// A fresh core over `instruments`, creating strategies with `modules` (which the
     /// runner fills with the modules deployments name).
@@ -199,6 +275,7 @@ impl CoreState {
             last_tick: BTreeMap::new(),
             repeated_ticks: 0,
             unsaved_commands: Vec::new(),
+            routed: BTreeSet::new(),
         };
         state.add_instruments();
         state
@@ -282,6 +359,7 @@ impl CoreState {
             faulted,
             last_tick: snapshot.last_tick,
             repeated_ticks: 0,
+            routed: BTreeSet::new(),
         };
         state.add_instruments();
         let triggered: BTreeSet<OrderId> = snapshot.triggered.into_iter().collect();
@@ -391,6 +469,12 @@ impl CoreState {
                     self.amend(amend, envelope.time, out);
                 }
             }
+            Event::BrokerExecution(report) => {
+                if self.remember(envelope.id) {
+                    out.applied.push(envelope.id);
+                    self.broker_execution(report, envelope.time, out);
+                }
+            }
             Event::TickReceived(tick) => self.tick(&tick, out),
             other => {
                 tracing::debug!(
@@ -398,6 +482,154 @@ impl CoreState {
                     "not an input of the core; skipped"
                 );
             }
+        }
+    }
+
+    /// Takes an open order of a broker account from the system of record as a routed
+    /// working order (it never goes to the paper broker). Whether it was taken: a
+    /// terminal order is not, nor one the core already holds.
+    pub fn adopt(&mut self, order: Order) -> bool {
+        if order.status().is_terminal() || self.working.contains_key(&order.id) {
+            return false;
+        }
+        self.routed.insert(order.id);
+        self.working.insert(order.id, order);
+        true
+    }
+
+    /// Whether the core holds `order` as working.
+    pub fn is_working(&self, order: OrderId) -> bool {
+        self.working.contains_key(&order)
+    }
+
+    /// The routed working orders of `account` (for reconciliation with its broker).
+    pub fn routed_orders(&self, account: AccountId) -> Vec<Order> {
+        self.routed
+            .iter()
+            .filter_map(|id| self.working.get(id))
+            .filter(|o| o.account_id == account)
+            .cloned()
+            .collect()
+    }
+
+    /// Applies a broker's execution report to a routed order (see the module docs).
+    fn broker_execution(&mut self, report: BrokerExecution, now: Timestamp, out: &mut Output) {
+        let id = report.order.order_id;
+        if !self.routed.contains(&id) {
+            tracing::debug!(order_id = %id, kind = ?report.kind, "a broker report for an order not working here; skipped");
+            return;
+        }
+        let Some(mut order) = self.working.get(&id).cloned() else {
+            self.routed.remove(&id);
+            return;
+        };
+        let time = report.fill.as_ref().map_or(now, |f| f.time);
+        if order.status() == OrderStatus::New && report.kind != ExecutionKind::Rejected {
+            if order.accept(now).is_ok() {
+                Self::emit(
+                    out,
+                    Event::OrderAccepted(order_ref(&order)),
+                    EventId::derived(&format!("accepted:{id}")),
+                    now,
+                );
+            }
+        }
+        // New terms (a replace): the broker's quantity and prices are the order's.
+        let limit = order.order_type().limit_price();
+        let stop = order.order_type().stop_price();
+        let (quantity, limit_price, stop_price) = (
+            (report.quantity != order.quantity()).then_some(report.quantity),
+            report.limit_price.filter(|p| Some(*p) != limit),
+            report.stop_price.filter(|p| Some(*p) != stop),
+        );
+        if quantity.is_some() || limit_price.is_some() || stop_price.is_some() {
+            match order.amend(quantity, limit_price, stop_price, now) {
+                Ok(()) => {
+                    let amend = AmendOrder {
+                        order: order_ref(&order),
+                        quantity,
+                        limit_price,
+                        stop_price,
+                    };
+                    Self::emit(
+                        out,
+                        Event::OrderAmended(amend),
+                        EventId::derived(&format!(
+                            "amended:{id}:{}",
+                            report.broker_event_id
+                        )),
+                        now,
+                    );
+                }
+                Err(e) => {
+                    tracing::warn!(order_id = %id, error = %e, "the broker's new terms do not fit the order");
+                }
+            }
+        }
+        Self::changed(out, &order);
+        self.working.insert(id, order.clone());
+        // What filled that the order does not count yet.
+        if report.filled_quantity > order.filled_quantity() {
+            match venue_fill(&order, &report, time) {
+                Ok(fill) => {
+                    if let Err(e) = self.engine.record_fill(&fill) {
+                        tracing::error!(order_id = %id, error = %e, "a broker fill the portfolio refuses");
+                        return;
+                    }
+                    self.filled(fill, out);
+                }
+                Err(e) => {
+                    tracing::error!(order_id = %id, error = %e, "a broker fill that cannot be applied");
+                    return;
+                }
+            }
+        }
+        let Some(mut order) = self.working.get(&id).cloned() else {
+            // Filled: `filled` took it out of the working orders.
+            self.routed.remove(&id);
+            return;
+        };
+        let reason = report.reason.clone();
+        let ended = match report.kind {
+            ExecutionKind::Cancelled => order
+                .cancel(reason.clone().unwrap_or_else(|| "cancelled at the broker".into()), now)
+                .is_ok()
+                .then(|| {
+                    Event::OrderCancelled(OrderOutcome {
+                        order: order_ref(&order),
+                        code: ReasonCode::Requested,
+                        message: reason.unwrap_or_else(|| "cancelled at the broker".into()),
+                    })
+                }),
+            ExecutionKind::Rejected => {
+                let message = reason.unwrap_or_else(|| "rejected by the broker".into());
+                let done = if order.status() == OrderStatus::New {
+                    order.reject(message.clone(), now).is_ok()
+                } else {
+                    // Accepted earlier, refused later (a broker's own risk check):
+                    // it stops working all the same.
+                    order.cancel(message.clone(), now).is_ok()
+                };
+                done.then(|| {
+                    Event::OrderRejected(OrderOutcome {
+                        order: order_ref(&order),
+                        code: ReasonCode::RiskRejected,
+                        message,
+                    })
+                })
+            }
+            ExecutionKind::Expired => order
+                .expire(now)
+                .is_ok()
+                .then(|| Event::OrderExpired(order_ref(&order))),
+            _ => None,
+        };
+        if let Some(event) = ended {
+            let name = event.event_type();
+            Self::emit(out, event, EventId::derived(&format!("{name}:{id}")), now);
+            Self::changed(out, &order);
+            self.working.remove(&id);
+            self.routed.remove(&id);
         }
     }
 
@@ -451,6 +683,11 @@ impl CoreState {
 
     fn cancel(&mut self, cancel: CancelOrder, now: Timestamp, out: &mut Output) {
         let id = cancel.order.order_id;
+        if self.routed.contains(&id) {
+            // Only its broker cancels a routed order; its report says so.
+            tracing::debug!(order_id = %id, "a cancel command for a routed order; the broker's report decides");
+            return;
+        }
         let Some(mut order) = self.working.remove(&id) else {
             tracing::debug!(order_id = %id, "cancel of an order that no longer works");
             return;
@@ -480,6 +717,19 @@ impl CoreState {
         let mut changed = order.clone();
         if let Err(e) = changed.amend(amend.quantity, amend.limit_price, amend.stop_price, now) {
             tracing::warn!(order_id = %id, error = %e, "amend refused");
+            return;
+        }
+        if self.routed.contains(&id) {
+            // The broker already took the new terms (the orders function replaced the
+            // order there before committing this command with its hold).
+            Self::emit(
+                out,
+                Event::OrderAmended(amend),
+                EventId::derived(&format!("amended:{id}:{}", now.nanos())),
+                now,
+            );
+            Self::changed(out, &changed);
+            self.working.insert(id, changed);
             return;
         }
         // The paper broker has no queue to keep a place in: the order is resubmitted

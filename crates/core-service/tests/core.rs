@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 
-use app::broker::{Broker, CoreBroker};
+use app::routing::{OrderRouter, PaperRouter};
 use app::settings::{Secret, Settings};
 use app::{AppState, Clock};
 use async_trait::async_trait;
@@ -131,11 +131,11 @@ impl World {
         };
         let instrument = self.app.instruments.get(aapl()).unwrap().clone();
         let order = Order::new(request.clone(), &instrument, self.app.clock.now()).unwrap();
-        let submitted = CoreBroker::new(self.app.clone())
+        let submitted = PaperRouter::new(self.app.clone())
             .submit(&order, &request, None, Default::default())
             .await
             .unwrap();
-        assert_eq!(submitted, app::broker::Submitted::Accepted);
+        assert_eq!(submitted, app::routing::Submitted::Accepted);
         order
     }
 
@@ -294,7 +294,7 @@ async fn orders_fill_against_ticks_and_commit_with_their_checkpoints() {
     assert_eq!(w.app.orders.fills(account, 10).await.unwrap().len(), 2);
 
     // Cancels and amends through the broker.
-    let broker = CoreBroker::new(w.app.clone());
+    let broker = PaperRouter::new(w.app.clone());
     broker.cancel(&w.order(1, 12).await).await.unwrap();
     drain(&mut core).await;
     let cancelled = w.order(1, 12).await;

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::fill::Fill;
 use crate::ids::{AccountId, EventId, OrderId};
 use crate::market::{Candle, Tick};
-use crate::num::{Price, Quantity};
+use crate::num::{Money, Price, Quantity};
 use crate::order::OrderRequest;
 use crate::symbol::Symbol;
 use crate::time::Timestamp;
@@ -117,6 +117,68 @@ pub struct AmendOrder {
     pub stop_price: Option<Price>,
 }
 
+/// What an external broker's execution report says happened to a routed order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutionKind {
+    Accepted,
+    PartialFill,
+    Fill,
+    Cancelled,
+    Rejected,
+    Expired,
+    /// The order's terms changed (a replace took effect).
+    Replaced,
+}
+
+/// One fill at an external broker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VenueFill {
+    /// The broker's id for the execution.
+    pub execution_id: String,
+    pub quantity: Quantity,
+    pub price: Price,
+    pub fee: Money,
+    pub time: Timestamp,
+}
+
+/// An external broker's execution report for an order Stratus routed to it (command, on
+/// `commands` by symbol): what happened and the order as the broker has it after it.
+/// The core applies the difference between `filled_quantity` (cumulative) and what it has
+/// applied, so a report delivered twice, late or out of order changes nothing twice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerExecution {
+    #[serde(flatten)]
+    pub order: OrderRef,
+    /// The adapter (`alpaca`, `binance`, `paper`).
+    pub broker: String,
+    /// The broker's id for this event.
+    pub broker_event_id: String,
+    pub kind: ExecutionKind,
+    /// The order's terms after the event (a replace changes them).
+    pub quantity: Quantity,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_price: Option<Price>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_price: Option<Price>,
+    /// Filled so far, cumulative.
+    pub filled_quantity: Quantity,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub average_price: Option<Price>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fill: Option<VenueFill>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// An account's new orders are halted (on `executions` by account): reconciliation with
+/// its broker found a difference it cannot explain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountHalted {
+    pub account_id: AccountId,
+    pub reason: String,
+}
+
 /// Every event Stratus puts on a stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -124,6 +186,7 @@ pub enum Event {
     PlaceOrder(OrderRequest),
     CancelOrder(CancelOrder),
     AmendOrder(AmendOrder),
+    BrokerExecution(BrokerExecution),
     // stream `executions`, by account
     OrderAccepted(OrderRef),
     OrderRejected(OrderOutcome),
@@ -132,6 +195,7 @@ pub enum Event {
     OrderExpired(OrderRef),
     OrderTriggered(OrderRef),
     OrderAmended(AmendOrder),
+    AccountHalted(AccountHalted),
     // streams `ticks` and `candles`, by symbol
     TickReceived(Tick),
     CandleClosed(Candle),
@@ -185,6 +249,7 @@ event_table! {
     PlaceOrder => "order.place" v 1,
     CancelOrder => "order.cancel" v 1,
     AmendOrder => "order.amend" v 1,
+    BrokerExecution => "broker.execution" v 1,
     OrderAccepted => "order.accepted" v 1,
     OrderRejected => "order.rejected" v 1,
     OrderFilled => "order.filled" v 1,
@@ -192,6 +257,7 @@ event_table! {
     OrderExpired => "order.expired" v 1,
     OrderTriggered => "order.triggered" v 1,
     OrderAmended => "order.amended" v 1,
+    AccountHalted => "account.halted" v 1,
     TickReceived => "market.tick" v 1,
     CandleClosed => "candle.closed" v 1,
 }
@@ -204,6 +270,8 @@ impl Event {
             Event::PlaceOrder(r) => r.symbol.to_string(),
             Event::CancelOrder(c) => c.order.symbol.to_string(),
             Event::AmendOrder(a) => a.order.symbol.to_string(),
+            Event::BrokerExecution(b) => b.order.symbol.to_string(),
+            Event::AccountHalted(h) => h.account_id.to_string(),
             Event::OrderAccepted(o) | Event::OrderExpired(o) | Event::OrderTriggered(o) => {
                 o.account_id.to_string()
             }

@@ -9,7 +9,8 @@
 use std::path::PathBuf;
 
 use domain::events::{
-    AmendOrder, CancelOrder, Event, EventEnvelope, EventError, OrderOutcome, OrderRef, ReasonCode,
+    AccountHalted, AmendOrder, BrokerExecution, CancelOrder, Event, EventEnvelope, EventError,
+    ExecutionKind, OrderOutcome, OrderRef, ReasonCode, VenueFill,
 };
 use domain::order::OrderRequest;
 use domain::{
@@ -52,6 +53,29 @@ fn samples() -> Vec<Event> {
             quantity: Some(qty("2")),
             limit_price: Some(price("4500.5")),
             stop_price: None,
+        }),
+        Event::BrokerExecution(BrokerExecution {
+            order,
+            broker: "alpaca".into(),
+            broker_event_id: "7f1c2b8e-8f3a-4e36-a0a4-2d3f9f1c7d10".into(),
+            kind: ExecutionKind::PartialFill,
+            quantity: qty("3"),
+            limit_price: Some(price("4502")),
+            stop_price: None,
+            filled_quantity: qty("1.5"),
+            average_price: Some(price("4501.5")),
+            fill: Some(VenueFill {
+                execution_id: "7f1c2b8e-8f3a-4e36-a0a4-2d3f9f1c7d10".into(),
+                quantity: qty("1.5"),
+                price: price("4501.5"),
+                fee: Money::new("0.12".parse().unwrap()),
+                time,
+            }),
+            reason: None,
+        }),
+        Event::AccountHalted(AccountHalted {
+            account_id: order.account_id,
+            reason: "the broker holds 5 ES, Stratus 3".into(),
         }),
         Event::OrderAccepted(order),
         Event::OrderRejected(OrderOutcome {
@@ -183,6 +207,7 @@ fn partition_keys_follow_the_stream_rules() {
         "order.place",
         "order.cancel",
         "order.amend",
+        "broker.execution",
         "market.tick",
         "candle.closed",
     ];

@@ -222,6 +222,20 @@ impl Engine {
         }
     }
 
+    /// Applies a fill that happened elsewhere (an external broker's, for an order the
+    /// paper broker never held) to its account's cash and position, opening the account
+    /// if the engine has not seen it. On error nothing changes.
+    pub fn record_fill(&mut self, fill: &domain::Fill) -> Result<(), domain::DomainError> {
+        if !self.accounts.contains_key(&fill.account_id) {
+            self.accounts
+                .insert(fill.account_id, Portfolio::new(Money::ZERO));
+        }
+        match self.accounts.get_mut(&fill.account_id) {
+            Some(portfolio) => portfolio.apply(fill),
+            None => Ok(()),
+        }
+    }
+
     /// Submits an order that is not a strategy's (a user's order from the API) to the
     /// paper broker; it fills like any other and its fills go to its account.
     pub fn submit(&mut self, order: PaperOrder) -> Result<(), domain::DomainError> {

@@ -345,6 +345,21 @@ pub trait OrderRecords: Send + Sync {
     /// longer works or the terms no longer fit it (it filled past the new quantity).
     async fn hold_amend(&self, hold: &AmendHold<'_>) -> StoreResult<Reserved>;
 
+    /// Removes an order that was never sent anywhere: only while it is still `new` with
+    /// nothing filled (an external broker's order whose submit definitely failed — refused,
+    /// rate limited, unavailable), giving back the exposure its insert reserved, in one
+    /// transaction. `Ok(true)` if it was withdrawn, `Ok(false)` if the account has no such
+    /// order or it is no longer `new` (the broker answered after all: it stays).
+    ///
+    /// The account is locked as [`OrderRecords::insert_order`] locks it, so a withdrawal
+    /// and a racing insert see each other whole. What amends of the order hold
+    /// ([`OrderRecords::hold_amend`]) is given back with it (their commands can no longer
+    /// apply); a later commit that names such a command finds no hold and changes nothing.
+    /// The order's `client_order_id` is free again. Outbox events written with the
+    /// insert are not taken back: an order that may be withdrawn is inserted without a
+    /// command that someone else would act on.
+    async fn withdraw_order(&self, account: AccountId, order: OrderId) -> StoreResult<bool>;
+
     /// The order if its account is the user's.
     async fn order(&self, user: UserId, id: OrderId) -> StoreResult<Option<Order>>;
 
@@ -708,6 +723,24 @@ pub fn exposure_deltas(
     }
     out.retain(|(_, _, q, n)| !(q.is_zero() && n.is_zero()));
     out
+}
+
+/// Whether [`OrderRecords::withdraw_order`] may remove `order`: it is still `new`, with
+/// nothing filled (no venue has seen it).
+pub fn withdrawable(order: &Order) -> bool {
+    order.status() == OrderStatus::New && order.filled_quantity().is_zero()
+}
+
+/// What removing `order` (as stored, with its row's `reserve_price`) does to the account's
+/// exposure: the opposite of what writing it added ([`exposure_deltas`]).
+pub fn exposure_withdrawn(
+    order: &Order,
+    reserve_price: Option<Price>,
+) -> Vec<(Symbol, Side, Decimal, Decimal)> {
+    exposure_deltas(None, order, reserve_price)
+        .into_iter()
+        .map(|(symbol, side, quantity, notional)| (symbol, side, -quantity, -notional))
+        .collect()
 }
 
 /// A side as stored (`buy` / `sell`).

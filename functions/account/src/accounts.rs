@@ -5,6 +5,8 @@ use api::extract::ApiJson;
 use api::input::Name;
 use api::principal::Principal;
 use api::views::{AccountView, Plain, PositionView, derived_money};
+
+use crate::connections;
 use api::{ApiError, ApiResult};
 use app::AppState;
 use app::portfolio;
@@ -28,37 +30,83 @@ pub struct CreateBody {
     #[serde(default)]
     #[schema(pattern = "^[A-Za-z]{3}$", nullable)]
     base_currency: Option<String>,
-    /// Only `paper` (the default): external brokers attach through broker connections.
+    /// `paper` (the default: the core fills its orders against the market) or `broker`
+    /// (its orders go to an external broker through `broker_connection`).
     #[serde(default)]
     kind: Option<AccountKindName>,
+    /// A broker account's connection (required with `kind: broker`, refused otherwise).
+    #[serde(default)]
+    #[schema(nullable)]
+    broker_connection: Option<connections::CreateBody>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 #[schema(as = AccountKind)]
 pub enum AccountKindName {
     Paper,
+    Broker,
+}
+
+/// A new account, with its broker connection when it has one.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = CreatedAccount)]
+pub struct CreatedView {
+    #[serde(flatten)]
+    account: AccountView,
+    /// A broker account's connection: whether the broker took the credentials.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    broker_connection: Option<connections::ConnectionView>,
 }
 
 #[utoipa::path(post, path = "/accounts", tag = "account", operation_id = "createAccount",
-    summary = "Open a paper account",
+    summary = "Open a paper account, or a broker account on a broker connection",
     request_body = CreateBody,
     responses(
-        (status = 201, description = "Opened", body = AccountView),
+        (status = 201, description = "Opened (a broker account with its connection's status: `invalid` if the broker refused the credentials)", body = CreatedView),
         (status = 409, description = "At most 50 accounts per user (`too-many-accounts`)", body = api::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
     ApiJson(body): ApiJson<CreateBody>,
-) -> ApiResult<(StatusCode, HeaderMap, Json<AccountView>)> {
+) -> ApiResult<(StatusCode, HeaderMap, Json<CreatedView>)> {
     let name = body.name.0.as_str();
     let base_currency = match body.base_currency.as_deref() {
         None => Currency::USD,
         Some(code) => Currency::parse(code)
             .map_err(|e| ApiError::invalid_field("base_currency", e.to_string()))?,
     };
-    let _paper = body.kind.unwrap_or(AccountKindName::Paper);
+    let kind = body.kind.unwrap_or(AccountKindName::Paper);
+    let connection = match (kind, body.broker_connection) {
+        (AccountKindName::Paper, None) => None,
+        (AccountKindName::Paper, Some(_)) => {
+            return Err(ApiError::invalid_field(
+                "broker_connection",
+                "only a broker account (kind: broker) has a broker connection",
+            ));
+        }
+        (AccountKindName::Broker, None) => {
+            return Err(ApiError::invalid_field(
+                "broker_connection",
+                "a broker account needs its broker connection",
+            ));
+        }
+        (AccountKindName::Broker, Some(c)) => {
+            if !brokers::registry::BROKERS.contains(&c.broker_name()) {
+                return Err(ApiError::invalid_field(
+                    "broker_connection.broker",
+                    format!(
+                        "Stratus routes orders to {}",
+                        brokers::registry::BROKERS.join(", ")
+                    ),
+                ));
+            }
+            let checked = connections::check(&c, "broker_connection.")?;
+            Some((c, checked))
+        }
+    };
     if state.accounts.accounts(principal.user_id).await?.len() >= MAX_ACCOUNTS {
         return Err(ApiError::rejected(
             "too-many-accounts",
@@ -69,13 +117,27 @@ pub async fn create(
         id: AccountId::random(),
         user_id: principal.user_id,
         name: name.to_owned(),
-        kind: AccountKind::Paper,
+        kind: if connection.is_some() {
+            AccountKind::Broker
+        } else {
+            AccountKind::Paper
+        },
         base_currency,
         cash: Money::ZERO,
         created_at: state.clock.now(),
     };
     state.accounts.create_account(&account).await?;
-    tracing::info!(account_id = %account.id, user_id = %principal.user_id, "account opened");
+    tracing::info!(account_id = %account.id, user_id = %principal.user_id, kind = account.kind.as_str(), "account opened");
+    let connection = match connection {
+        Some((body, checked)) => Some(connections::attach(&state, &account, body, checked).await?),
+        None => None,
+    };
+    // The opening balance may have moved the cash.
+    let account = state
+        .accounts
+        .account(principal.user_id, account.id)
+        .await?
+        .unwrap_or(account);
     let mut headers = HeaderMap::new();
     if let Ok(location) = HeaderValue::from_str(&format!("/accounts/{}", account.id)) {
         headers.insert(header::LOCATION, location);
@@ -83,7 +145,10 @@ pub async fn create(
     Ok((
         StatusCode::CREATED,
         headers,
-        Json(AccountView::from(&account)),
+        Json(CreatedView {
+            account: AccountView::from(&account),
+            broker_connection: connection.as_ref().map(connections::ConnectionView::from),
+        }),
     ))
 }
 

@@ -69,6 +69,14 @@ async fn post(
     reference: String,
     key: Option<String>,
 ) -> ApiResult<(StatusCode, Json<LedgerEntryView>)> {
+    if account.kind == domain::AccountKind::Broker {
+        // The money is at the broker: moving it here would make the ledger disagree
+        // with the broker, which reconciliation reports.
+        return Err(ApiError::rejected(
+            "broker-account",
+            "a broker account's cash moves at its broker; reconciliation brings the change in",
+        ));
+    }
     let kind = movement.kind();
     let id = match &key {
         Some(k) => EventId::derived(&format!("{kind}:{}:{k}", account.id)),

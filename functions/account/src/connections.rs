@@ -1,7 +1,15 @@
 //! Broker connections: an external broker's credentials attached to an account. The
 //! credentials are sealed (AES-256-GCM, bound to the account) before they are stored and
-//! are never returned — a connection shows its broker, label and the names of its
-//! credential fields only.
+//! are never returned — a connection shows its broker, environment, label, the names of
+//! its credential fields and what Stratus learned of it: whether the broker took the
+//! credentials (`status`: `active`, `invalid` with the broker's reason, `unverified` when
+//! the broker could not be asked) and a reconciliation halt.
+//!
+//! For the brokers Stratus routes to (`alpaca`, `binance`) the credentials must be the
+//! broker's fields (`key_id`/`secret_key`, `api_key`/`secret_key`) and are checked with the
+//! broker when attached (`POST …/verify` checks again). A broker account (`kind: broker`)
+//! is opened with its connection ([`attach`]); the broker's cash becomes its opening
+//! balance.
 
 use api::accounts::owned;
 use api::extract::ApiJson;
@@ -13,7 +21,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use store::brokers::BrokerConnection;
+use domain::{Account, AccountKind, EventId, LedgerEntry, LedgerKind};
+use store::brokers::{BrokerConnection, ConnectionStatus};
 use utoipa::ToSchema;
 
 /// Connections an account may hold.
@@ -24,11 +33,36 @@ const MAX_CONNECTIONS: usize = 10;
 #[schema(as = CreateBrokerConnection)]
 pub struct CreateBody {
     broker: BrokerName,
+    /// `paper` or `live` (Alpaca), `testnet` or `live` (Binance); default: the first,
+    /// which never trades real money.
+    #[serde(default)]
+    #[schema(nullable)]
+    environment: Option<Environment>,
     /// Default: the broker's name.
     #[serde(default)]
     #[schema(nullable)]
     label: Option<Name>,
+    /// Alpaca: `key_id`, `secret_key`; Binance: `api_key`, `secret_key`.
     credentials: Credentials,
+}
+
+/// A broker's environment.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Environment {
+    Paper,
+    Testnet,
+    Live,
+}
+
+impl Environment {
+    fn as_str(self) -> &'static str {
+        match self {
+            Environment::Paper => "paper",
+            Environment::Testnet => "testnet",
+            Environment::Live => "live",
+        }
+    }
 }
 
 /// The brokers a connection may name.
@@ -42,8 +76,15 @@ pub enum BrokerName {
     Coinbase,
 }
 
+impl CreateBody {
+    /// The broker the connection names.
+    pub fn broker_name(&self) -> &'static str {
+        self.broker.as_str()
+    }
+}
+
 impl BrokerName {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             BrokerName::Alpaca => "alpaca",
             BrokerName::InteractiveBrokers => "interactive_brokers",
@@ -61,7 +102,21 @@ pub struct ConnectionView {
     id: String,
     broker: String,
     label: String,
+    environment: String,
     credential_fields: Vec<String>,
+    /// `active` (the broker took the credentials), `invalid` (it refused them:
+    /// `status_reason` has its words) or `unverified` (not asked yet, or it could not be
+    /// reached).
+    #[schema(pattern = "^(active|invalid|unverified)$")]
+    status: &'static str,
+    #[schema(nullable)]
+    status_reason: Option<String>,
+    #[schema(format = DateTime, nullable)]
+    checked_at: Option<String>,
+    /// New orders are halted: reconciliation found a difference with the broker it could
+    /// not explain (`reason`). Resolve it at the broker, then `POST …/reconcile`.
+    #[schema(nullable)]
+    halted: Option<String>,
     #[schema(format = DateTime)]
     created_at: String,
 }
@@ -72,7 +127,14 @@ impl From<&BrokerConnection> for ConnectionView {
             id: c.id.clone(),
             broker: c.broker.clone(),
             label: c.label.clone(),
+            environment: c.environment.clone(),
             credential_fields: c.fields.clone(),
+            status: c.status.as_str(),
+            status_reason: c.status_reason.clone(),
+            checked_at: c
+                .checked_at
+                .map(|t| domain::Timestamp::from_secs(t).to_string()),
+            halted: c.halt.as_ref().map(|h| h.reason.clone()),
             created_at: domain::Timestamp::from_secs(c.created_at).to_string(),
         }
     }
@@ -99,14 +161,81 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateBody>,
 ) -> ApiResult<(StatusCode, Json<ConnectionView>)> {
     let account = owned(&state, &principal, &id).await?;
-    let broker = body.broker.as_str();
-    let label = body.label.map_or_else(|| broker.to_owned(), |l| l.0);
-    if state.brokers.list(account.id).await?.len() >= MAX_CONNECTIONS {
+    let checked = check(&body, "")?;
+    let connections = state.brokers.list(account.id).await?;
+    if connections.len() >= MAX_CONNECTIONS {
         return Err(ApiError::rejected(
             "too-many-connections",
             format!("at most {MAX_CONNECTIONS} broker connections per account"),
         ));
     }
+    if account.kind == AccountKind::Broker && !connections.is_empty() {
+        return Err(ApiError::rejected(
+            "one-connection-per-broker-account",
+            "a broker account routes through one connection: remove it to attach another",
+        ));
+    }
+    let connection = attach(&state, &account, body, checked).await?;
+    Ok((StatusCode::CREATED, Json(ConnectionView::from(&connection))))
+}
+
+/// What [`check`] found of a connection request.
+#[derive(Debug)]
+pub struct Checked {
+    environment: &'static str,
+}
+
+/// Checks a connection request before anything is stored: the environment is one of the
+/// broker's, and the credentials are the fields its adapter needs. `prefix` is where the
+/// body sits in the request (`broker_connection.` when an account is opened with it).
+pub fn check(body: &CreateBody, prefix: &str) -> ApiResult<Checked> {
+    let broker = body.broker.as_str();
+    let known = brokers::registry::environments(broker);
+    let environment = match body.environment {
+        None => known.first().copied().unwrap_or("live"),
+        Some(e) => {
+            let name = e.as_str();
+            if !known.is_empty() && !known.contains(&name) {
+                return Err(ApiError::invalid_field(
+                    format!("{prefix}environment"),
+                    format!("{broker} has the environments {}", known.join(", ")),
+                ));
+            }
+            name
+        }
+    };
+    let needed = brokers::registry::credential_fields(broker);
+    let given = &body.credentials.0;
+    for field in needed {
+        if !given.contains_key(*field) {
+            return Err(ApiError::invalid_field(
+                format!("{prefix}credentials.{field}"),
+                format!("{broker} needs the credential fields {}", needed.join(", ")),
+            ));
+        }
+    }
+    if !needed.is_empty() {
+        if let Some(extra) = given.keys().find(|k| !needed.contains(&k.as_str())) {
+            return Err(ApiError::invalid_field(
+                format!("{prefix}credentials.{extra}"),
+                format!("{broker} takes only the credential fields {}", needed.join(", ")),
+            ));
+        }
+    }
+    Ok(Checked { environment })
+}
+
+/// Stores a checked connection on `account` and, for a broker Stratus routes to, asks the
+/// broker whether it takes the credentials (the answer is recorded; a refusal changes
+/// nothing else). A broker account's opening balance is the broker's cash.
+pub async fn attach(
+    state: &AppState,
+    account: &Account,
+    body: CreateBody,
+    checked: Checked,
+) -> ApiResult<BrokerConnection> {
+    let broker = body.broker.as_str();
+    let label = body.label.map_or_else(|| broker.to_owned(), |l| l.0);
     let plaintext = serde_json::to_vec(&body.credentials.0)
         .map_err(|e| ApiError::internal(format!("encoding credentials: {e}")))?;
     let connection = BrokerConnection {
@@ -117,10 +246,84 @@ pub async fn create(
         fields: body.credentials.0.keys().cloned().collect(),
         sealed_credentials: state.sealer.seal(&plaintext, &account.id.to_string()),
         created_at: state.clock.unix_seconds(),
+        environment: checked.environment.to_owned(),
+        status: ConnectionStatus::Unverified,
+        status_reason: None,
+        checked_at: None,
+        halt: None,
     };
     state.brokers.add(&connection).await?;
-    tracing::info!(account_id = %account.id, broker = %connection.broker, "broker connection added");
-    Ok((StatusCode::CREATED, Json(ConnectionView::from(&connection))))
+    tracing::info!(account_id = %account.id, broker = %connection.broker, environment = %connection.environment, "broker connection added");
+    if !brokers::registry::BROKERS.contains(&broker) {
+        return Ok(connection);
+    }
+    let connection = state.venues.verify(state, &connection).await?;
+    if connection.status == ConnectionStatus::Active && account.kind == AccountKind::Broker {
+        opening_balance(state, account, &connection).await?;
+    }
+    Ok(connection)
+}
+
+/// Posts the broker's cash as a broker account's opening balance (once: the entry's id is
+/// derived from the account).
+pub async fn opening_balance(
+    state: &AppState,
+    account: &Account,
+    connection: &BrokerConnection,
+) -> ApiResult<()> {
+    let broker = state.venues.broker(state, connection)?;
+    let cash = match broker.account().await {
+        Ok(a) => a.cash,
+        Err(e) => {
+            // Reconciliation posts it when the broker answers again.
+            tracing::warn!(account_id = %account.id, error = %e, "the broker's cash is not known yet");
+            return Ok(());
+        }
+    };
+    if cash.value() <= domain::Decimal::ZERO {
+        return Ok(());
+    }
+    let entry = LedgerEntry {
+        id: EventId::derived(&format!("broker-opening:{}", account.id)),
+        account_id: account.id,
+        kind: LedgerKind::Deposit,
+        amount: cash,
+        reference: format!("opening balance at {}", connection.broker),
+        time: state.clock.now(),
+    };
+    match state.accounts.post(&entry).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == store::ErrorKind::ConditionFailed => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[utoipa::path(post, path = "/accounts/{account_id}/broker-connections/{connection_id}/verify", tag = "account", operation_id = "verifyBrokerConnection",
+    summary = "Ask the broker again whether it takes the connection's credentials",
+    params(("account_id" = String, Path, description = "An account of the caller"), ("connection_id" = String, Path, description = "The connection's id")),
+    responses((status = 200, description = "The connection with the broker's answer", body = ConnectionView)))]
+pub async fn verify(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((id, connection_id)): Path<(String, String)>,
+) -> ApiResult<Json<ConnectionView>> {
+    let account = owned(&state, &principal, &id).await?;
+    let connection = state
+        .brokers
+        .get(account.id, &connection_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no broker connection {connection_id:?}")))?;
+    if !brokers::registry::BROKERS.contains(&connection.broker.as_str()) {
+        return Err(ApiError::rejected(
+            "no-adapter",
+            format!("Stratus has no adapter for {}: its credentials cannot be checked", connection.broker),
+        ));
+    }
+    let connection = state.venues.verify(&state, &connection).await?;
+    if connection.status == ConnectionStatus::Active && account.kind == AccountKind::Broker {
+        opening_balance(&state, &account, &connection).await?;
+    }
+    Ok(Json(ConnectionView::from(&connection)))
 }
 
 #[utoipa::path(get, path = "/accounts/{account_id}/broker-connections", tag = "account", operation_id = "listBrokerConnections",
@@ -155,4 +358,66 @@ pub async fn remove(
         ))),
         Err(e) => Err(e.into()),
     }
+}
+
+/// What a reconciliation asked for by the owner found.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = BrokerReconciliation)]
+pub struct ReconciliationView {
+    connection: ConnectionView,
+    /// Orders brought up to date from the broker (reports the platform had missed).
+    caught_up: usize,
+    /// Orders withdrawn: the broker never received them.
+    withdrawn: usize,
+    /// What still differs (the account stays halted while anything does).
+    discrepancies: Vec<String>,
+}
+
+#[utoipa::path(post, path = "/accounts/{account_id}/broker-connections/{connection_id}/reconcile", tag = "account", operation_id = "reconcileBrokerConnection",
+    summary = "Reconcile a broker account now: take the broker's cash as it is, lift the halt if nothing else differs",
+    description = "Orders the broker moved are caught up; a cash difference (a deposit, a dividend, a fee at the broker) is posted to the ledger as an adjustment naming both figures; positions that differ stay a discrepancy (resolve them at the broker) and keep the account halted.",
+    params(("account_id" = String, Path, description = "A broker account of the caller"), ("connection_id" = String, Path, description = "Its connection's id")),
+    responses(
+        (status = 200, description = "What reconciliation found", body = ReconciliationView),
+        (status = 409, description = "A paper account's connection (`not-routing`), or the broker refused the credentials (`broker-credentials-refused`)", body = api::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 503, description = "The broker did not answer (`broker-unavailable`, with `Retry-After`)", body = api::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
+pub async fn reconcile(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((id, connection_id)): Path<(String, String)>,
+) -> ApiResult<Json<ReconciliationView>> {
+    let account = owned(&state, &principal, &id).await?;
+    let connection = state
+        .brokers
+        .get(account.id, &connection_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no broker connection {connection_id:?}")))?;
+    if account.kind != AccountKind::Broker {
+        return Err(ApiError::rejected(
+            "not-routing",
+            "only a broker account's connection is reconciled",
+        ));
+    }
+    if connection.status == ConnectionStatus::Invalid {
+        return Err(app::routing::RouteError::ConnectionInvalid(
+            connection.status_reason.clone().unwrap_or_default(),
+        )
+        .into());
+    }
+    let broker = state.venues.broker(&state, &connection)?;
+    let result = app::reconcile::resolve(&state, &account, &connection, &*broker).await?;
+    let connection = state
+        .brokers
+        .get(account.id, &connection_id)
+        .await?
+        .unwrap_or(connection);
+    tracing::info!(account_id = %account.id, caught_up = result.caught_up, discrepancies = result.discrepancies.len(), "reconciliation asked for by the owner");
+    Ok(Json(ReconciliationView {
+        connection: ConnectionView::from(&connection),
+        caught_up: result.caught_up,
+        withdrawn: result.withdrawn,
+        discrepancies: result.discrepancies.into_iter().map(|d| d.0).collect(),
+    }))
 }

@@ -66,6 +66,16 @@ pub fn routes() -> Routes {
             "/accounts/{account_id}/broker-connections/{connection_id}",
             connections::remove,
         )
+        .add(
+            Method::POST,
+            "/accounts/{account_id}/broker-connections/{connection_id}/verify",
+            connections::verify,
+        )
+        .add(
+            Method::POST,
+            "/accounts/{account_id}/broker-connections/{connection_id}/reconcile",
+            connections::reconcile,
+        )
 }
 
 /// The function's part of the OpenAPI document.
@@ -84,6 +94,8 @@ pub fn routes() -> Routes {
     connections::list,
     connections::create,
     connections::remove,
+    connections::verify,
+    connections::reconcile,
 ))]
 pub struct Api;
 

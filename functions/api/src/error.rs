@@ -209,6 +209,19 @@ impl ApiError {
         e
     }
 
+    /// The account's broker is down, slow or rate limiting: 503 saying so, and when to
+    /// retry.
+    pub fn broker_unavailable(detail: impl Into<String>, retry_after: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "broker-unavailable",
+            "Broker unavailable",
+            detail,
+        );
+        e.retry_after = Some(retry_after.max(1));
+        e
+    }
+
     /// A bug or an unexpected failure: logged, never described to the client.
     pub fn internal(cause: impl Into<String>) -> Self {
         let mut e = Self::new(
@@ -298,16 +311,55 @@ impl From<app::AppError> for ApiError {
     }
 }
 
-impl From<app::broker::BrokerError> for ApiError {
-    fn from(e: app::broker::BrokerError) -> Self {
-        use app::broker::BrokerError;
+impl From<brokers::BrokerError> for ApiError {
+    fn from(e: brokers::BrokerError) -> Self {
+        app::routing::RouteError::Broker(e).into()
+    }
+}
+
+impl From<app::routing::RouteError> for ApiError {
+    fn from(e: app::routing::RouteError) -> Self {
+        use app::routing::RouteError;
+        use brokers::BrokerError;
         match e {
-            BrokerError::Store(e) => e.into(),
-            BrokerError::Rejected(reason) => ApiError::rejected("broker-rejected", reason),
-            BrokerError::RateLimited { retry_after } => ApiError::too_many_requests(retry_after),
-            BrokerError::Unavailable(message) | BrokerError::UnknownOutcome(message) => {
-                ApiError::unavailable(message)
-            }
+            RouteError::Store(e) => e.into(),
+            RouteError::NoConnection => ApiError::rejected(
+                "no-broker-connection",
+                "the account has no broker connection to route orders through",
+            ),
+            RouteError::ConnectionInvalid(reason) => ApiError::rejected(
+                "broker-credentials-refused",
+                format!("the broker refused this account's credentials: {reason}"),
+            ),
+            RouteError::Halted(reason) => ApiError::rejected(
+                "account-halted",
+                format!("new orders are halted until the difference with the broker is resolved: {reason}"),
+            ),
+            RouteError::Broker(e) => match e {
+                BrokerError::Rejected(reason) => ApiError::rejected("broker-rejected", reason),
+                BrokerError::Unsupported(reason) => ApiError::invalid_field("order_type", reason),
+                BrokerError::Unauthorized(reason) => ApiError::rejected(
+                    "broker-credentials-refused",
+                    format!("the broker refused this account's credentials: {reason}"),
+                ),
+                BrokerError::NotFound(reason) => ApiError::rejected("broker-order-unknown", reason),
+                BrokerError::RateLimited { retry_after } => ApiError::broker_unavailable(
+                    "the broker is rate limiting; nothing was sent",
+                    retry_after,
+                ),
+                BrokerError::Unavailable(reason) => ApiError::broker_unavailable(
+                    format!("the broker is unavailable ({reason}); nothing was sent"),
+                    5,
+                ),
+                BrokerError::UnknownOutcome(reason) => ApiError::broker_unavailable(
+                    format!(
+                        "the broker's answer is unknown ({reason}); the order is kept as `new` \
+                         until reconciliation finds it at the broker or withdraws it: read it \
+                         again, or resend with the same client_order_id"
+                    ),
+                    5,
+                ),
+            },
         }
     }
 }

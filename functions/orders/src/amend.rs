@@ -9,7 +9,7 @@ use api::principal::Principal;
 use api::views::{OrderView, is_working};
 use api::{ApiError, ApiResult, FieldError};
 use app::AppState;
-use app::broker::{Broker, CoreBroker};
+use app::routing;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -54,7 +54,15 @@ pub async fn cancel(
 ) -> ApiResult<(StatusCode, Json<Requested>)> {
     let order = owned_order(&state, &principal, &id).await?;
     working(&order)?;
-    CoreBroker::new(state.clone()).cancel(&order).await?;
+    let account = state
+        .accounts
+        .account(principal.user_id, order.account_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no order {id:?}")))?;
+    routing::router(&state, &account)
+        .await?
+        .cancel(&order)
+        .await?;
     tracing::info!(order_id = %order.id, "cancel requested");
     Ok((
         StatusCode::ACCEPTED,
@@ -181,8 +189,9 @@ pub async fn amend(
         limit_price,
         stop_price,
     };
-    CoreBroker::new(state.clone())
-        .amend(&command, admitted.limits)
+    routing::router(&state, &account)
+        .await?
+        .amend(&order, &command, admitted.limits)
         .await?
         .map_err(pretrade::Rejection::Reservation)?;
     tracing::info!(order_id = %order.id, "amend requested");

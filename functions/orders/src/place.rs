@@ -6,7 +6,7 @@ use api::input::{ClientOrderIdInput, InstrumentSymbol, Positive};
 use api::principal::Principal;
 use api::views::OrderView;
 use api::{ApiError, ApiResult, FieldError};
-use app::broker::{Broker, CoreBroker, Submitted};
+use app::routing::{self, Submitted};
 use app::{AppState, crypto};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -300,6 +300,12 @@ pub async fn place(
             format!("the {symbol} market ({}) is closed{next}", calendar.code()),
         ));
     }
+    // The account's router: a broker account's connection must be usable, and its
+    // broker must take this order — refused before anything is recorded or sent.
+    let router = routing::router(&state, &account).await?;
+    if let Some(venue) = router.venue() {
+        venue.supports(&order)?;
+    }
     let admitted = pretrade::check(
         &state,
         &account,
@@ -310,8 +316,7 @@ pub async fn place(
         },
     )
     .await?;
-    let broker = CoreBroker::new(state.clone());
-    match broker
+    match router
         .submit(&order, &request, admitted.reserve_price, admitted.limits)
         .await?
     {
@@ -322,6 +327,7 @@ pub async fn place(
                 account_id = %account.id,
                 symbol = %symbol,
                 side = order.side.as_str(),
+                router = router.name(),
                 "order submitted"
             );
             Ok(created(&order, StatusCode::CREATED, &state.instruments))

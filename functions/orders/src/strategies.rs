@@ -231,7 +231,7 @@ async fn module(state: &AppState, principal: &Principal, id: &str) -> ApiResult<
     request_body = DeployBody,
     responses(
         (status = 201, description = "Deployed", body = StrategyView),
-        (status = 409, description = "Too many active deployments (`too-many-strategies`), or a symbol in another currency (`currency-mismatch`)", body = api::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "Too many active deployments (`too-many-strategies`), a symbol in another currency (`currency-mismatch`), or a broker account (`paper-accounts-only`: strategies trade paper accounts)", body = api::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn deploy(
     State(state): State<AppState>,
@@ -240,6 +240,14 @@ pub async fn deploy(
     ApiJson(body): ApiJson<DeployBody>,
 ) -> ApiResult<(StatusCode, Json<StrategyView>)> {
     let account = owned(&state, &principal, &id).await?;
+    if account.kind != domain::AccountKind::Paper {
+        // The core runs strategies against its paper broker; routing their orders to an
+        // external broker is not built yet.
+        return Err(ApiError::rejected(
+            "paper-accounts-only",
+            "strategies run on paper accounts; this account routes to a broker",
+        ));
+    }
     let mut errors = Vec::new();
     if body.symbols.is_empty() || body.symbols.len() > 20 {
         errors.push(FieldError::new("symbols", "give 1 to 20 symbols"));

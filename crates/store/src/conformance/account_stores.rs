@@ -8,7 +8,7 @@ use std::sync::Arc;
 use domain::{AccountId, Decimal, EventId, Money, Symbol, Timestamp};
 use serde_json::json;
 
-use crate::brokers::{BrokerConnection, BrokerConnections};
+use crate::brokers::{BrokerConnection, BrokerConnections, ConnectionHalt, ConnectionStatus};
 use crate::core_status::{CommitLatency, CoreStatus, CoreStatusStore, StreamLag};
 use crate::dead_letters::{DeadLetter, DeadLetters};
 use crate::error::ErrorKind;
@@ -118,6 +118,11 @@ where
         fields: vec!["api_key_id".into(), "api_secret".into()],
         sealed_credentials: "v1.bm9uY2U.Y2lwaGVy".into(),
         created_at: 1_700_000_000,
+        environment: "paper".into(),
+        status: ConnectionStatus::Unverified,
+        status_reason: None,
+        checked_at: None,
+        halt: None,
     };
     brokers.add(&connection("c1")).await.expect("add");
     brokers.add(&connection("c2")).await.expect("add");
@@ -147,6 +152,49 @@ where
         .expect_err("not that account's");
     assert_eq!(e.kind(), ErrorKind::NotFound);
     assert_eq!(brokers.list(account).await.expect("list").len(), 1);
+
+    // What Stratus learns of a connection is kept with it.
+    let updated = brokers
+        .update(account, "c2", |c| {
+            c.status = ConnectionStatus::Invalid;
+            c.status_reason = Some("request is not authorized".into());
+            c.halt = Some(ConnectionHalt {
+                reason: "positions differ".into(),
+                at: 1_700_000_100,
+            });
+        })
+        .await
+        .expect("update");
+    let read = brokers
+        .get(account, "c2")
+        .await
+        .expect("get")
+        .expect("there");
+    assert_eq!(read, updated);
+    assert_eq!(read.status, ConnectionStatus::Invalid);
+    assert_eq!(read.sealed_credentials, connection("c2").sealed_credentials);
+    assert_eq!(brokers.get(account, "c1").await.expect("get"), None);
+    let e = brokers
+        .update(account, "c1", |_| {})
+        .await
+        .expect_err("gone");
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    // A connection stored before statuses existed reads as unverified, paper.
+    let mut old = serde_json::to_value(connection("c3")).expect("json");
+    for field in [
+        "environment",
+        "status",
+        "status_reason",
+        "checked_at",
+        "halt",
+    ] {
+        old.as_object_mut().expect("object").remove(field);
+    }
+    let read: BrokerConnection = serde_json::from_value(old).expect("an old connection");
+    assert_eq!(
+        (read.environment.as_str(), read.status),
+        ("paper", ConnectionStatus::Unverified)
+    );
 }
 
 pub async fn last_prices_only_move_forward<F, Fut>(factory: F)

@@ -131,6 +131,12 @@ macro_rules! records_conformance {
             amend_holds_last_until_the_core_applies_the_amend,
             a_deployments_fills_are_those_of_the_orders_it_placed,
         );
+        $crate::records_conformance!(@port order_withdrawals, withdrawals,
+            an_order_never_sent_is_withdrawn_with_all_it_reserved,
+            an_order_the_core_has_taken_is_not_withdrawn,
+            only_the_accounts_own_orders_are_withdrawn,
+            withdrawals_racing_inserts_never_let_both_stand_nor_leak,
+        );
         $crate::records_conformance!(@port strategy_records, strategies,
             deployments_are_kept_and_scoped_to_their_user,
         );

@@ -51,10 +51,12 @@ struct OrderRow {
     reserve_price: Option<Price>,
 }
 
-/// What an amend holds until the core applies it (by the command's id).
+/// What an amend holds until the core applies it (by the command's id), or until its
+/// order is withdrawn.
 #[derive(Debug)]
 struct Hold {
     account_id: AccountId,
+    order_id: OrderId,
     symbol: Symbol,
     side: Side,
     quantity: Decimal,
@@ -369,6 +371,39 @@ impl Tables {
             .ok_or_else(|| StoreError::not_found(format!("no account {id}")))
     }
 
+    /// Removes a `new` order that no venue has seen, with its amend holds, giving back
+    /// what they reserve; false if the account has no such order or it moved on.
+    fn withdraw_order(&mut self, account: AccountId, id: OrderId) -> bool {
+        let withdrawable = self.orders.get(&id).is_some_and(|row| {
+            row.account_id == account && crate::records::withdrawable(&row.order)
+        });
+        if !withdrawable {
+            return false;
+        }
+        let Some(row) = self.orders.remove(&id) else {
+            return false;
+        };
+        let created_ns = row.order.created_at().nanos();
+        if !self.orders_by_account.remove(&(account, created_ns, id)) {
+            // The index keeps the first creation time, as the SQL rows do.
+            self.orders_by_account
+                .retain(|&(a, _, o)| (a, o) != (account, id));
+        }
+        if let Some(client) = &row.order.client_order_id {
+            self.client_ids.remove(&(account, client.clone()));
+        }
+        let deltas = crate::records::exposure_withdrawn(&row.order, row.reserve_price);
+        self.shift_exposure(account, &deltas);
+        let commands: Vec<EventId> = self
+            .holds
+            .iter()
+            .filter(|(_, hold)| hold.order_id == id)
+            .map(|(command, _)| *command)
+            .collect();
+        self.release_holds(&commands);
+        true
+    }
+
     /// Ends the amend holds of the commands a commit applied.
     fn release_holds(&mut self, commands: &[EventId]) {
         for id in commands {
@@ -603,6 +638,7 @@ impl OrderRecords for MemoryRecords {
                 hold.command.event_id,
                 Hold {
                     account_id: hold.account_id,
+                    order_id: hold.order_id,
                     symbol,
                     side,
                     quantity: growth.0,
@@ -612,6 +648,10 @@ impl OrderRecords for MemoryRecords {
         }
         t.add_outbox(hold.command);
         Ok(Ok(()))
+    }
+
+    async fn withdraw_order(&self, account: AccountId, order: OrderId) -> StoreResult<bool> {
+        Ok(self.tables.lock().await.withdraw_order(account, order))
     }
 
     async fn order(&self, user: UserId, id: OrderId) -> StoreResult<Option<Order>> {

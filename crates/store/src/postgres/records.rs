@@ -276,6 +276,12 @@ async fn release_holds(conn: &mut PgConnection, commands: &[Uuid]) -> StoreResul
     .bind(commands)
     .fetch_all(&mut *conn)
     .await?;
+    give_back_holds(conn, rows).await
+}
+
+/// Gives back the exposure of deleted hold rows (`account_id, symbol, side, quantity,
+/// notional`).
+async fn give_back_holds(conn: &mut PgConnection, rows: Vec<PgRow>) -> StoreResult<()> {
     for row in rows {
         let symbol = Symbol::parse(&row.try_get::<String, _>("symbol")?)
             .map_err(|e| StoreError::internal(e.to_string()))?;
@@ -457,7 +463,7 @@ impl OrderRecords for PgRecords {
         let growth = crate::records::amend_growth(&order, reserve_price, hold)?;
         if growth != (Decimal::ZERO, Decimal::ZERO) {
             sqlx::query(
-                "INSERT INTO order_holds (command_id, account_id, symbol, side, quantity, notional) VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO order_holds (command_id, account_id, symbol, side, quantity, notional, order_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(hold.command.event_id.as_uuid())
             .bind(hold.account_id.as_uuid())
@@ -465,6 +471,7 @@ impl OrderRecords for PgRecords {
             .bind(order.side.as_str())
             .bind(growth.0)
             .bind(growth.1)
+            .bind(hold.order_id.as_uuid())
             .execute(&mut *tx)
             .await?;
             shift_exposure(
@@ -482,6 +489,48 @@ impl OrderRecords for PgRecords {
         outbox_in(&mut tx, hold.command).await?;
         tx.commit().await?;
         Ok(Ok(()))
+    }
+
+    async fn withdraw_order(&self, account: AccountId, order: OrderId) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        // The account first, as an insert locks it: a racing insert sees the exposure
+        // either with this order or without it, never half given back.
+        if let Err(e) = lock_account(&mut tx, account).await {
+            return if e.kind() == crate::ErrorKind::NotFound {
+                Ok(false)
+            } else {
+                Err(e)
+            };
+        }
+        let row = sqlx::query(
+            "SELECT body, reserve_price FROM orders WHERE id = $1 AND account_id = $2 FOR UPDATE",
+        )
+        .bind(order.as_uuid())
+        .bind(account.as_uuid())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else { return Ok(false) };
+        let stored: Order = serde_json::from_value(row.try_get("body")?)?;
+        if !crate::records::withdrawable(&stored) {
+            return Ok(false);
+        }
+        let reserve_price = reserve_price_of(row.try_get("reserve_price")?)?;
+        sqlx::query("DELETE FROM orders WHERE id = $1")
+            .bind(order.as_uuid())
+            .execute(&mut *tx)
+            .await?;
+        let deltas = crate::records::exposure_withdrawn(&stored, reserve_price);
+        shift_exposure(&mut tx, account, &deltas).await?;
+        let holds = sqlx::query(
+            "DELETE FROM order_holds WHERE order_id = $1
+             RETURNING account_id, symbol, side, quantity, notional",
+        )
+        .bind(order.as_uuid())
+        .fetch_all(&mut *tx)
+        .await?;
+        give_back_holds(&mut tx, holds).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn order(&self, user: UserId, id: OrderId) -> StoreResult<Option<Order>> {

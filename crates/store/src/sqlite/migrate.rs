@@ -39,6 +39,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(20261207000008, "research_jobs"),
     migration!(20261208000009, "order_strategies"),
     migration!(20261208000010, "activity_by_time"),
+    migration!(20261209000011, "order_holds_by_order"),
 ];
 
 /// FNV-1a, 64 bits: enough to notice an edited file (not a security boundary).

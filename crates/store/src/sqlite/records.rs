@@ -410,31 +410,38 @@ fn shift_exposure(
     Ok(())
 }
 
+/// A deleted hold row: `account_id, symbol, side, quantity, notional`.
+type HoldRow = (String, String, String, String, String);
+
+fn hold_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HoldRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+}
+
+/// Gives back the exposure of a deleted hold row.
+fn give_back_hold(conn: &Connection, held: HoldRow) -> StoreResult<()> {
+    let (account, symbol, side, quantity, notional) = held;
+    let symbol = Symbol::parse(&symbol).map_err(|e| StoreError::internal(e.to_string()))?;
+    shift_exposure(
+        conn,
+        uuid_of(&account)?,
+        &[(
+            symbol,
+            crate::records::side_of(&side)?,
+            -decimal(&quantity)?,
+            -decimal(&notional)?,
+        )],
+    )
+}
+
 /// Ends the amend holds of the commands a commit applied, giving back their exposure.
 fn release_holds(conn: &Connection, commands: &[EventId]) -> StoreResult<()> {
     let mut find = conn.prepare_cached(
         "DELETE FROM order_holds WHERE command_id = ? RETURNING account_id, symbol, side, quantity, notional",
     )?;
     for id in commands {
-        let held: Option<(String, String, String, String, String)> = find
-            .query_row([id.to_string()], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })
-            .optional()?;
-        let Some((account, symbol, side, quantity, notional)) = held else {
-            continue;
-        };
-        let symbol = Symbol::parse(&symbol).map_err(|e| StoreError::internal(e.to_string()))?;
-        shift_exposure(
-            conn,
-            uuid_of(&account)?,
-            &[(
-                symbol,
-                crate::records::side_of(&side)?,
-                -decimal(&quantity)?,
-                -decimal(&notional)?,
-            )],
-        )?;
+        if let Some(held) = find.query_row([id.to_string()], hold_row).optional()? {
+            give_back_hold(conn, held)?;
+        }
     }
     Ok(())
 }
@@ -660,7 +667,7 @@ impl OrderRecords for SqliteRecords {
                 crate::records::amend_growth(&order, reserve_price_of(reserve.as_deref())?, &hold)?;
             if growth != (Decimal::ZERO, Decimal::ZERO) {
                 tx.prepare_cached(
-                    "INSERT INTO order_holds (command_id, account_id, symbol, side, quantity, notional) VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO order_holds (command_id, account_id, symbol, side, quantity, notional, order_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 )?
                 .execute(params![
                     command.event_id.to_string(),
@@ -669,6 +676,7 @@ impl OrderRecords for SqliteRecords {
                     order.side.as_str(),
                     growth.0.normalize().to_string(),
                     growth.1.normalize().to_string(),
+                    order_id.to_string(),
                 ])?;
                 shift_exposure(tx, account, &[(order.symbol, order.side, growth.0, growth.1)])?;
                 let book = account_book(tx, account, order.symbol)?;
@@ -679,6 +687,45 @@ impl OrderRecords for SqliteRecords {
             outbox_events_in(tx, publish_to, std::slice::from_ref(&command))?;
             Ok(Ok(()))
         })).await
+    }
+
+    async fn withdraw_order(&self, account: AccountId, order: OrderId) -> StoreResult<bool> {
+        // On the writer, as an insert: a racing insert sees the exposure either with this
+        // order or without it.
+        self.db
+            .write(move |tx| {
+                let row: Option<(String, Option<String>)> = tx
+                    .prepare_cached(
+                        "SELECT body, reserve_price FROM orders WHERE id = ? AND account_id = ?",
+                    )?
+                    .query_row([order.to_string(), account.to_string()], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
+                    .optional()?;
+                let Some((body, reserve)) = row else {
+                    return Ok(false);
+                };
+                let stored: Order = serde_json::from_str(&body)?;
+                if !crate::records::withdrawable(&stored) {
+                    return Ok(false);
+                }
+                let reserve_price = reserve_price_of(reserve.as_deref())?;
+                tx.prepare_cached("DELETE FROM orders WHERE id = ?")?
+                    .execute([order.to_string()])?;
+                let deltas = crate::records::exposure_withdrawn(&stored, reserve_price);
+                shift_exposure(tx, account, &deltas)?;
+                let holds: Vec<HoldRow> = tx
+                    .prepare_cached(
+                        "DELETE FROM order_holds WHERE order_id = ? RETURNING account_id, symbol, side, quantity, notional",
+                    )?
+                    .query_map([order.to_string()], hold_row)?
+                    .collect::<rusqlite::Result<_>>()?;
+                for held in holds {
+                    give_back_hold(tx, held)?;
+                }
+                Ok(true)
+            })
+            .await
     }
 
     async fn order(&self, user: UserId, id: OrderId) -> StoreResult<Option<Order>> {

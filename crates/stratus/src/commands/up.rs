@@ -21,12 +21,18 @@ pub struct UpArgs {
     /// 127.0.0.1:8080).
     #[arg(long)]
     bind: Option<String>,
+    /// The market feed: `synthetic` (the default), or a broker's live market data —
+    /// `alpaca` (trades and quotes; credentials from APCA_API_KEY_ID and
+    /// APCA_API_SECRET_KEY) or `binance` (trades and best bid/ask; no key needed).
+    #[arg(long, value_enum, default_value_t = FeedKind::Synthetic, conflicts_with = "replay")]
+    feed: FeedKind,
     /// Replay this CSV file as the market feed instead of the synthetic market.
     #[arg(long)]
     replay: Option<PathBuf>,
-    /// The symbol of the replayed file.
-    #[arg(long, default_value = "AAPL", requires = "replay")]
-    symbol: String,
+    /// The symbol of the replayed file, or the symbols of a broker's feed (repeat the flag;
+    /// default AAPL).
+    #[arg(long)]
+    symbol: Vec<String>,
     /// Replay speed: data time per wall time (`1` real time, `60` a minute a second, `0`
     /// as fast as possible).
     #[arg(long, default_value_t = 1.0, requires = "replay")]
@@ -43,12 +49,74 @@ pub struct UpArgs {
     cloud: bool,
 }
 
+/// Where ticks come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FeedKind {
+    Synthetic,
+    Alpaca,
+    Binance,
+}
+
+/// A broker's feed (see `--feed`).
+fn broker_feed(
+    args: &UpArgs,
+    instruments: &InstrumentCatalog,
+) -> anyhow::Result<(FeedConfig, String)> {
+    let (broker, environment, keys): (&str, &str, &[(&str, &str)]) = match args.feed {
+        FeedKind::Alpaca => (
+            "alpaca",
+            "paper",
+            &[
+                ("key_id", "APCA_API_KEY_ID"),
+                ("secret_key", "APCA_API_SECRET_KEY"),
+            ],
+        ),
+        FeedKind::Binance => ("binance", "live", &[]),
+        FeedKind::Synthetic => anyhow::bail!("not a broker feed"),
+    };
+    let mut credentials = std::collections::BTreeMap::new();
+    for (field, variable) in keys {
+        let value = std::env::var(variable).map_err(|_| {
+            anyhow::anyhow!("--feed {broker} needs {variable} (the key of your {broker} account)")
+        })?;
+        credentials.insert((*field).to_owned(), value);
+    }
+    let names = if args.symbol.is_empty() {
+        vec!["AAPL".to_owned()]
+    } else {
+        args.symbol.clone()
+    };
+    let mut symbols = Vec::new();
+    for name in &names {
+        let symbol = Symbol::parse(name).with_context(|| format!("--symbol {name}"))?;
+        if instruments.get(symbol).is_none() {
+            anyhow::bail!(
+                "--symbol {symbol}: not in the instrument catalog (STRATUS_INSTRUMENTS adds instruments)"
+            );
+        }
+        symbols.push(symbol);
+    }
+    let text = format!("{broker} market data: {}", names.join(" "));
+    Ok((
+        FeedConfig::Broker {
+            broker: broker.to_owned(),
+            environment: environment.to_owned(),
+            symbols,
+            credentials: core_service::feed::FeedCredentials(credentials),
+        },
+        text,
+    ))
+}
+
 fn feed(
     args: &UpArgs,
     instruments: &mut InstrumentCatalog,
 ) -> anyhow::Result<(FeedConfig, String)> {
     if args.no_feed {
         return Ok((FeedConfig::None, "none".into()));
+    }
+    if args.feed != FeedKind::Synthetic {
+        return broker_feed(args, instruments);
     }
     if let Some(path) = &args.replay {
         if !path.is_file() {
@@ -57,7 +125,12 @@ fn feed(
         if !(args.speed.is_finite() && args.speed >= 0.0) {
             anyhow::bail!("--speed must be 0 or more, not {}", args.speed);
         }
-        let symbol = Symbol::parse(&args.symbol).with_context(|| "--symbol")?;
+        let name = match args.symbol.as_slice() {
+            [] => "AAPL",
+            [one] => one.as_str(),
+            _ => anyhow::bail!("--replay replays one symbol: give --symbol once"),
+        };
+        let symbol = Symbol::parse(name).with_context(|| "--symbol")?;
         if instruments.get(symbol).is_none() {
             // A file of a symbol the catalog lacks trades on a cent grid in whole units.
             let mut list: Vec<Instrument> = instruments.iter().cloned().collect();
@@ -87,6 +160,9 @@ fn feed(
             },
             what,
         ));
+    }
+    if !args.symbol.is_empty() {
+        anyhow::bail!("--symbol goes with --replay or a broker's --feed");
     }
     if !(args.ticks_per_second.is_finite() && args.ticks_per_second > 0.0) {
         anyhow::bail!("--ticks-per-second must be above 0");

@@ -63,7 +63,72 @@ export function Overview() {
       <button type="submit" class="primary" disabled=${busy}>Open account</button>
       <${Problem} error=${createError} />
     </form>
+    <${ConnectBroker} />
   </section>`;
+}
+
+/** What each broker calls its environments and credential fields. */
+const BROKERS = {
+  alpaca: { label: 'Alpaca', environments: ['paper', 'live'], keys: [['key_id', 'API key ID'], ['secret_key', 'Secret key']] },
+  binance: { label: 'Binance Spot', environments: ['testnet', 'live'], keys: [['api_key', 'API key'], ['secret_key', 'Secret key']] },
+};
+
+/** Opening a broker account: its orders go to the broker through this connection. */
+function ConnectBroker() {
+  const [name, setName] = useState('');
+  const [broker, setBroker] = useState('alpaca');
+  const [environment, setEnvironment] = useState('paper');
+  const [keys, setKeys] = useState({});
+  const spec = BROKERS[broker];
+  const [create, busy, error] = useAction(async () => {
+    const credentials = Object.fromEntries(spec.keys.map(([k]) => [k, (keys[k] || '').trim()]));
+    const account = await post('/accounts', {
+      name: name.trim(), kind: 'broker',
+      broker_connection: { broker, environment, credentials },
+    });
+    setKeys({});
+    location.hash = `#/accounts/${account.id}`;
+  });
+  const pick = (b) => { setBroker(b); setEnvironment(BROKERS[b].environments[0]); setKeys({}); };
+  return html`<form novalidate class="inline card" aria-label="Connect a broker account" onSubmit=${(e) => { e.preventDefault(); create(); }}>
+    <h2>Connect a broker account</h2>
+    <${Field} label="Name" name="name" value=${name} onInput=${setName} error=${error} placeholder="e.g. Alpaca paper" required />
+    <${Field} label="Broker" name="broker_connection.broker" value=${broker} onInput=${pick} error=${error}
+      options=${Object.entries(BROKERS).map(([value, b]) => ({ value, label: b.label }))} />
+    <${Field} label="Environment" name="broker_connection.environment" value=${environment} onInput=${setEnvironment} error=${error} options=${spec.environments} />
+    ${spec.keys.map(([k, label]) => html`<${Field} label=${label} name=${`broker_connection.credentials.${k}`} type=${k === 'secret_key' ? 'password' : 'text'}
+      autocomplete="off" value=${keys[k] || ''} onInput=${(v) => setKeys({ ...keys, [k]: v })} error=${error} />`)}
+    <button type="submit" class="primary" disabled=${busy}>Connect</button>
+    <${Problem} error=${error} />
+  </form>`;
+}
+
+/** A broker account's link: whether the broker takes its credentials, and a halt. */
+function BrokerLink({ account, onChange }) {
+  const { data, error, reload } = useLoad(() => get(`/accounts/${account.id}/broker-connections`), [account.id]);
+  useEffect(() => subscribe({ channel: 'orders' }, (data) => {
+    if (data?.type === 'account.halted' && data.payload?.account_id === account.id) reload();
+  }), [account.id, reload]);
+  const connection = data?.connections?.[0];
+  const [act, busy, actError] = useAction(async (what) => {
+    await post(`/accounts/${account.id}/broker-connections/${connection.id}/${what}`, {});
+    reload();
+    onChange();
+  });
+  if (error) return html`<${Problem} error=${error} />`;
+  if (!data) return html`<${Loading} />`;
+  if (!connection) return html`<p class="error" role="alert">This broker account has no connection: it routes no orders.</p>`;
+  return html`<div class="broker-link" data-testid="broker-link">
+    <p>
+      <strong>${BROKERS[connection.broker]?.label ?? connection.broker}</strong> · ${connection.environment} ·
+      <span class=${connection.status === 'active' ? 'pos' : 'neg'} data-testid="broker-status">${connection.status}</span>
+      ${connection.status_reason && connection.status !== 'active' && html` — ${connection.status_reason}`}
+    </p>
+    ${connection.halted && html`<p class="error" role="alert" data-testid="broker-halt">New orders are halted: ${connection.halted}</p>`}
+    <button type="button" disabled=${busy} onClick=${() => act('verify')}>Check credentials</button>
+    <button type="button" disabled=${busy} onClick=${() => act('reconcile')}>Reconcile now</button>
+    <${Problem} error=${actError} />
+  </div>`;
 }
 
 function MoveCash({ accountId, onDone }) {
@@ -122,7 +187,9 @@ export function Account({ params }) {
         <${Stat} label="Unrealized" value=${money(b?.unrealized_pnl)} className=${signClass(b?.unrealized_pnl)} />
         <${Stat} label="Realized" value=${money(b?.realized_pnl)} className=${signClass(b?.realized_pnl)} />
       </div>
-      <${MoveCash} accountId=${id} onDone=${balances.reload} />
+      ${account.data.kind === 'broker'
+        ? html`<${BrokerLink} account=${account.data} onChange=${balances.reload} />`
+        : html`<${MoveCash} accountId=${id} onDone=${balances.reload} />`}
     </header>
     <${Tabs} current=${tab} tabs=${TABS.map(([key, label]) => ({ key, label, href: `#/accounts/${id}/${key}` }))} />
     ${tab === 'trade' && html`<${Trade} account=${account.data} />`}

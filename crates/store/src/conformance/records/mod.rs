@@ -1,9 +1,10 @@
 //! The system of record's contract, one suite per port: [`ledger`] (`AccountLedger`),
-//! [`orders`] (`OrderRecords`), [`strategies`], [`history`], [`reports`], [`commit`]
-//! (`CoreCommit`), [`outbox`] (`OutboxQueue`), [`research`] (`ResearchJobs`) and
-//! [`activity`] (`PlatformActivity`). Every case takes a factory for a whole
-//! fresh store, since a port's contract involves the others (an order needs an account, a
-//! fill arrives with the core's commit), and asserts through the port it is named after.
+//! [`orders`] and [`withdrawals`] (`OrderRecords`), [`strategies`], [`history`],
+//! [`reports`], [`commit`] (`CoreCommit`), [`outbox`] (`OutboxQueue`), [`research`]
+//! (`ResearchJobs`) and [`activity`] (`PlatformActivity`). Every case takes a factory for
+//! a whole fresh store, since a port's contract involves the others (an order needs an
+//! account, a fill arrives with the core's commit), and asserts through the port it is
+//! named after.
 
 pub mod activity;
 pub mod commit;
@@ -14,6 +15,7 @@ pub mod outbox;
 pub mod reports;
 pub mod research;
 pub mod strategies;
+pub mod withdrawals;
 
 use std::future::Future;
 use std::sync::Arc;
