@@ -39,7 +39,24 @@ async fn accounts_are_opened_listed_and_read(backend: Backend) {
             json!({"name": "a", "base_currency": "dollars"}),
             "base_currency",
         ),
-        (json!({"name": "a", "kind": "broker"}), "kind"),
+        (json!({"name": "a", "kind": "margin"}), "kind"),
+        (json!({"name": "a", "kind": "broker"}), "broker_connection"),
+        (
+            json!({"name": "a", "broker_connection": {"broker": "alpaca", "credentials": {"key_id": "k", "secret_key": "s"}}}),
+            "broker_connection",
+        ),
+        (
+            json!({"name": "a", "kind": "broker", "broker_connection": {"broker": "coinbase", "credentials": {"k": "v"}}}),
+            "broker_connection.broker",
+        ),
+        (
+            json!({"name": "a", "kind": "broker", "broker_connection": {"broker": "alpaca", "credentials": {"api_key": "k", "secret_key": "s"}}}),
+            "broker_connection.credentials.key_id",
+        ),
+        (
+            json!({"name": "a", "kind": "broker", "broker_connection": {"broker": "binance", "environment": "paper", "credentials": {"api_key": "k", "secret_key": "s"}}}),
+            "broker_connection.environment",
+        ),
         (json!({"name": "a", "cash": "1000000"}), "cash"),
     ] {
         let r = app.post("/accounts", &ada.token, body.clone()).await;
@@ -280,7 +297,7 @@ async fn broker_credentials_are_stored_sealed_and_never_returned(backend: Backen
         .post(
             &format!("/accounts/{id}/broker-connections"),
             &ada.token,
-            json!({"broker": "alpaca", "label": "live", "credentials": {"api_key_id": "AKID", "api_secret": secret}}),
+            json!({"broker": "interactive_brokers", "label": "live", "credentials": {"api_key_id": "AKID", "api_secret": secret}}),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
@@ -324,6 +341,18 @@ async fn broker_credentials_are_stored_sealed_and_never_returned(backend: Backen
         (
             json!({"broker": "alpaca", "credentials": {}}),
             "credentials",
+        ),
+        (
+            json!({"broker": "alpaca", "credentials": {"api_key_id": "k", "api_secret": "s"}}),
+            "credentials.key_id",
+        ),
+        (
+            json!({"broker": "alpaca", "credentials": {"key_id": "k", "secret_key": "s", "extra": "x"}}),
+            "credentials.extra",
+        ),
+        (
+            json!({"broker": "alpaca", "environment": "testnet", "credentials": {"key_id": "k", "secret_key": "s"}}),
+            "environment",
         ),
         (
             json!({"broker": "alpaca", "credentials": {"bad name": "v"}}),

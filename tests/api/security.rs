@@ -29,7 +29,7 @@ async fn another_users_ids_are_not_found_on_every_route(backend: Backend) {
         .post(
             &format!("/accounts/{account}/broker-connections"),
             &ada.token,
-            json!({"broker": "alpaca", "credentials": {"k": "v"}}),
+            json!({"broker": "coinbase", "credentials": {"k": "v"}}),
         )
         .await;
     let connection = connection.body["id"].as_str().unwrap().to_owned();

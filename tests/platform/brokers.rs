@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use app::settings::{Secret, Settings};
+use app::settings::{Backend, Secret, Settings};
 use broker_stubs::alpaca::{AlpacaStub, AlpacaStubConfig, Fault};
 use core_service::feed::FeedConfig;
 use domain::InstrumentCatalog;
@@ -23,8 +23,15 @@ fn dec(text: &str) -> Decimal {
     text.parse().unwrap()
 }
 
-async fn platform(dir: &TempDir, alpaca: Option<&str>, binance: Option<&str>) -> Platform {
-    let settings = Settings {
+/// The settings of one test's platform (restarted with the same ones): the embedded
+/// store in `dir`, or a fresh Postgres database and table prefix.
+async fn settings(
+    backend: Backend,
+    dir: &TempDir,
+    alpaca: Option<&str>,
+    binance: Option<&str>,
+) -> Settings {
+    let mut settings = Settings {
         data_dir: dir.path().join("data"),
         jwt_secret: Some(Secret::new("a brokers secret of at least thirty-two bytes")),
         login_rate_per_minute: 1000,
@@ -34,6 +41,23 @@ async fn platform(dir: &TempDir, alpaca: Option<&str>, binance: Option<&str>) ->
         broker_reconcile_seconds: 1,
         ..Settings::default()
     };
+    if backend == Backend::Cloud {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let admin = std::env::var("DATABASE_URL").expect("cloud-tests need DATABASE_URL");
+        let name = format!("stratus_brokers_{}_{n}", std::process::id());
+        let url = store::postgres::PgStore::create_database(&admin, &name)
+            .await
+            .unwrap();
+        settings.backend = Backend::Cloud;
+        settings.database_url = Some(Secret::new(url));
+        settings.prefix = format!("stratus-brokers-{}-{n}", std::process::id());
+    }
+    settings
+}
+
+async fn platform(settings: &Settings) -> Platform {
+    let settings = settings.clone();
     Platform::start(PlatformConfig {
         settings,
         bind: "127.0.0.1:0".into(),
@@ -178,17 +202,31 @@ async fn next_json(
 }
 
 #[tokio::test]
-async fn an_alpaca_account_routes_orders_and_its_fills_come_back_once() {
+async fn an_alpaca_account_routes_orders_and_its_fills_come_back_once_embedded() {
+    an_alpaca_account_routes_orders_and_its_fills_come_back_once(Backend::Embedded).await;
+}
+
+#[cfg(feature = "cloud-tests")]
+#[tokio::test]
+async fn an_alpaca_account_routes_orders_and_its_fills_come_back_once_cloud() {
+    an_alpaca_account_routes_orders_and_its_fills_come_back_once(Backend::Cloud).await;
+}
+
+async fn an_alpaca_account_routes_orders_and_its_fills_come_back_once(backend: Backend) {
     let stub = alpaca_stub().await;
     let dir = TempDir::new("alpaca");
-    let p = platform(&dir, Some(&stub.base_url()), None).await;
+    let settings = settings(backend, &dir, Some(&stub.base_url()), None).await;
+    let p = platform(&settings).await;
     let addr = p.addr.to_string();
     let ada = user(&addr, "ada@example.com").await;
 
     // Credentials the broker refuses: the connection says so, with the broker's words,
     // and the account routes nothing.
     let refused = alpaca_account(&addr, &ada, "stub-key", "not-the-secret").await;
-    assert_eq!(refused["broker_connection"]["status"], "invalid", "{refused}");
+    assert_eq!(
+        refused["broker_connection"]["status"], "invalid",
+        "{refused}"
+    );
     assert!(
         refused["broker_connection"]["status_reason"]
             .as_str()
@@ -251,9 +289,12 @@ async fn an_alpaca_account_routes_orders_and_its_fills_come_back_once() {
     .await;
     assert_eq!(r.status, 503, "{}", r.text);
     assert!(r.text.contains("broker-unavailable"), "{}", r.text);
-    stub.fail_next(1, Fault::RateLimited {
-        retry_after_secs: 7,
-    });
+    stub.fail_next(
+        1,
+        Fault::RateLimited {
+            retry_after_secs: 7,
+        },
+    );
     let limited = place(
         &addr,
         &ada,
@@ -332,10 +373,20 @@ async fn an_alpaca_account_routes_orders_and_its_fills_come_back_once() {
     order_status(&addr, &ada, &sell, "accepted").await;
     stub.trade("AAPL", dec("121"), dec("1"));
     order_status(&addr, &ada, &sell, "partially_filled").await;
-    let r = call(&addr, "DELETE", &format!("/orders/{sell}"), Some(&ada), None).await;
+    let r = call(
+        &addr,
+        "DELETE",
+        &format!("/orders/{sell}"),
+        Some(&ada),
+        None,
+    )
+    .await;
     assert_eq!(r.status, 202, "{}", r.text);
     let cancelled = order_status(&addr, &ada, &sell, "cancelled").await;
-    assert_eq!(dec(cancelled["filled_quantity"].as_str().unwrap()), dec("1"));
+    assert_eq!(
+        dec(cancelled["filled_quantity"].as_str().unwrap()),
+        dec("1")
+    );
     assert_eq!(position(&addr, &ada, &acct, "AAPL").await, dec("2"));
 
     // A timeout with the outcome unknown: the adapter finds the order by its client id.
@@ -446,10 +497,21 @@ async fn an_alpaca_account_routes_orders_and_its_fills_come_back_once() {
 }
 
 #[tokio::test]
-async fn fills_while_stratus_is_down_are_applied_once_at_start() {
+async fn fills_while_stratus_is_down_are_applied_once_at_start_embedded() {
+    fills_while_stratus_is_down_are_applied_once_at_start(Backend::Embedded).await;
+}
+
+#[cfg(feature = "cloud-tests")]
+#[tokio::test]
+async fn fills_while_stratus_is_down_are_applied_once_at_start_cloud() {
+    fills_while_stratus_is_down_are_applied_once_at_start(Backend::Cloud).await;
+}
+
+async fn fills_while_stratus_is_down_are_applied_once_at_start(backend: Backend) {
     let stub = alpaca_stub().await;
     let dir = TempDir::new("alpaca-down");
-    let p = platform(&dir, Some(&stub.base_url()), None).await;
+    let settings = settings(backend, &dir, Some(&stub.base_url()), None).await;
+    let p = platform(&settings).await;
     let addr = p.addr.to_string();
     let ada = user(&addr, "ada@example.com").await;
     let opened = alpaca_account(&addr, &ada, "stub-key", "stub-secret").await;
@@ -470,7 +532,7 @@ async fn fills_while_stratus_is_down_are_applied_once_at_start() {
     stub.trade("AAPL", dec("99"), dec("1"));
     stub.trade("AAPL", dec("98"), dec("3"));
 
-    let p = platform(&dir, Some(&stub.base_url()), None).await;
+    let p = platform(&settings).await;
     let addr = p.addr.to_string();
     let login = call(
         &addr,
@@ -498,6 +560,98 @@ async fn fills_while_stratus_is_down_are_applied_once_at_start() {
         account.text
     );
     // Nothing unexplained: the account is not halted.
+    let connections = call(
+        &addr,
+        "GET",
+        &format!("/accounts/{acct}/broker-connections"),
+        Some(&ada),
+        None,
+    )
+    .await;
+    assert!(
+        connections.body["connections"][0]["halted"].is_null(),
+        "{}",
+        connections.text
+    );
+    p.stop().await;
+}
+
+#[tokio::test]
+async fn a_binance_account_routes_orders_and_its_fills_come_back() {
+    let stub = broker_stubs::binance::start(broker_stubs::binance::StubConfig {
+        balances: vec![
+            ("USDT".to_owned(), dec("100000")),
+            ("BTC".to_owned(), Decimal::ZERO),
+        ],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = TempDir::new("binance");
+    let settings = settings(Backend::Embedded, &dir, None, Some(&stub.base_url())).await;
+    let p = platform(&settings).await;
+    let addr = p.addr.to_string();
+    let ada = user(&addr, "ada@example.com").await;
+    let r = call(
+        &addr,
+        "POST",
+        "/accounts",
+        Some(&ada),
+        Some(json!({
+            "name": "binance testnet",
+            "kind": "broker",
+            "broker_connection": {
+                "broker": "binance",
+                "credentials": {"api_key": stub.api_key(), "secret_key": stub.secret_key()},
+            },
+        })),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        r.body["broker_connection"]["status"], "active",
+        "{}",
+        r.text
+    );
+    assert_eq!(r.body["broker_connection"]["environment"], "testnet");
+    assert_eq!(dec(r.body["cash"].as_str().unwrap()), dec("100000"));
+    let acct = r.body["id"].as_str().unwrap().to_owned();
+
+    // Binance has no day orders: refused before anything is sent.
+    let day = place(
+        &addr,
+        &ada,
+        &acct,
+        json!({"symbol": "BTC-USD", "side": "buy", "type": "limit", "limit_price": "60000", "quantity": "0.5", "time_in_force": "day"}),
+    )
+    .await;
+    assert_eq!(day.status, 422, "{}", day.text);
+    assert!(orders(&addr, &ada, &acct).await.is_empty());
+
+    let r = place(
+        &addr,
+        &ada,
+        &acct,
+        json!({"symbol": "BTC-USD", "side": "buy", "type": "limit", "limit_price": "60000", "quantity": "0.5"}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    order_status(&addr, &ada, &id, "accepted").await;
+    stub.trade("BTCUSDT", dec("59990"), dec("0.2")).unwrap();
+    order_status(&addr, &ada, &id, "partially_filled").await;
+    stub.trade("BTCUSDT", dec("59980"), dec("1")).unwrap();
+    order_status(&addr, &ada, &id, "filled").await;
+    assert_eq!(position(&addr, &ada, &acct, "BTC-USD").await, dec("0.5"));
+    let account = call(&addr, "GET", &format!("/accounts/{acct}"), Some(&ada), None).await;
+    assert_eq!(
+        dec(account.body["cash"].as_str().unwrap()),
+        dec("100000") - dec("59990") * dec("0.2") - dec("59980") * dec("0.3"),
+        "{}",
+        account.text
+    );
+    // Reconciliation agrees with the broker: nothing halts.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
     let connections = call(
         &addr,
         "GET",

@@ -423,9 +423,15 @@ mod tests {
         let filled = at_broker(&o, OrderStatus::Filled, "3");
         assert_eq!(catch_up_kind(&o, &filled), Some(ExecutionKind::Fill));
         let partial = at_broker(&o, OrderStatus::PartiallyFilled, "1");
-        assert_eq!(catch_up_kind(&o, &partial), Some(ExecutionKind::PartialFill));
+        assert_eq!(
+            catch_up_kind(&o, &partial),
+            Some(ExecutionKind::PartialFill)
+        );
         let cancelled = at_broker(&o, OrderStatus::Cancelled, "1");
-        assert_eq!(catch_up_kind(&o, &cancelled), Some(ExecutionKind::Cancelled));
+        assert_eq!(
+            catch_up_kind(&o, &cancelled),
+            Some(ExecutionKind::Cancelled)
+        );
         let mut replaced = same.clone();
         replaced.quantity = Quantity::parse("q", "5").expect("qty");
         assert_eq!(catch_up_kind(&o, &replaced), Some(ExecutionKind::Replaced));

@@ -353,7 +353,12 @@ impl OrderRouter for VenueRouter {
             }
             Err(e) => {
                 // Definitely not placed: nothing may say it was.
-                if let Err(store) = self.state.orders.withdraw_order(order.account_id, order.id).await {
+                if let Err(store) = self
+                    .state
+                    .orders
+                    .withdraw_order(order.account_id, order.id)
+                    .await
+                {
                     tracing::error!(order_id = %order.id, error = %store, "an order the broker did not take could not be withdrawn; reconciliation will");
                 }
                 Err(self.failed(e).await)
@@ -386,7 +391,9 @@ impl OrderRouter for VenueRouter {
         if let Err(e) = self.broker.replace(&replace).await {
             return Err(self.failed(e).await);
         }
-        let held = PaperRouter::new(self.state.clone()).hold(amend, limits).await?;
+        let held = PaperRouter::new(self.state.clone())
+            .hold(amend, limits)
+            .await?;
         if held.is_err() {
             let back = Replace {
                 order_id: order.id,

@@ -112,7 +112,11 @@ fn binance_config(spec: &OpenSpec<'_>) -> BrokerResult<crate::binance::BinanceCo
     };
     let credentials = Credentials {
         api_key: spec.credentials.get("api_key").cloned().unwrap_or_default(),
-        secret_key: spec.credentials.get("secret_key").cloned().unwrap_or_default(),
+        secret_key: spec
+            .credentials
+            .get("secret_key")
+            .cloned()
+            .unwrap_or_default(),
     };
     Ok(BinanceConfig::new(endpoints, credentials)
         .with_timeout(spec.timeout)
@@ -129,9 +133,9 @@ pub fn open(spec: &OpenSpec<'_>) -> BrokerResult<Arc<dyn Broker>> {
         "binance" => {
             field(spec, "api_key")?;
             field(spec, "secret_key")?;
-            Ok(Arc::new(crate::binance::BinanceBroker::new(binance_config(
-                spec,
-            )?)?))
+            Ok(Arc::new(crate::binance::BinanceBroker::new(
+                binance_config(spec)?,
+            )?))
         }
         _ => Err(unknown(spec)),
     }

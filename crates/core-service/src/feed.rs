@@ -167,12 +167,8 @@ pub async fn run(
             symbols,
             credentials,
         } => {
-            let data = app::venues::Venues::market_data(
-                &app,
-                &broker,
-                &environment,
-                &credentials.0,
-            )?;
+            let data =
+                app::venues::Venues::market_data(&app, &broker, &environment, &credentials.0)?;
             let mut out = Publisher::new(&app, &progress);
             let mut backoff = Duration::from_secs(1);
             'subscriptions: loop {

@@ -298,9 +298,9 @@ pub async fn run(
         // Followers of connections that are gone or refused stop.
         followers.retain(|id, task| {
             let keep = !task.is_finished()
-                && known.values().any(|(_, c)| {
-                    &c.id == id && c.status != ConnectionStatus::Invalid
-                });
+                && known
+                    .values()
+                    .any(|(_, c)| &c.id == id && c.status != ConnectionStatus::Invalid);
             if !keep {
                 task.abort();
             }

@@ -197,18 +197,19 @@ fn venue_fill(
     report: &BrokerExecution,
     time: Timestamp,
 ) -> Result<Fill, domain::DomainError> {
-    let quantity = report.filled_quantity.checked_sub(order.filled_quantity())?;
+    let quantity = report
+        .filled_quantity
+        .checked_sub(order.filled_quantity())?;
     let (price, fee, execution) = match &report.fill {
         Some(f) if f.quantity == quantity => (f.price, f.fee, f.execution_id.clone()),
         _ => {
             let average = report.average_price.ok_or(domain::DomainError::Invalid {
                 field: "average_price",
-                reason: "a report that moves the filled quantity needs its fill or an average price"
-                    .into(),
+                reason:
+                    "a report that moves the filled quantity needs its fill or an average price"
+                        .into(),
             })?;
-            let total = average
-                .checked_notional(report.filled_quantity)?
-                .value();
+            let total = average.checked_notional(report.filled_quantity)?.value();
             let before = order
                 .average_fill_price()
                 .map(|p| p.checked_notional(order.filled_quantity()))
@@ -554,10 +555,7 @@ impl CoreState {
                     Self::emit(
                         out,
                         Event::OrderAmended(amend),
-                        EventId::derived(&format!(
-                            "amended:{id}:{}",
-                            report.broker_event_id
-                        )),
+                        EventId::derived(&format!("amended:{id}:{}", report.broker_event_id)),
                         now,
                     );
                 }
@@ -592,7 +590,12 @@ impl CoreState {
         let reason = report.reason.clone();
         let ended = match report.kind {
             ExecutionKind::Cancelled => order
-                .cancel(reason.clone().unwrap_or_else(|| "cancelled at the broker".into()), now)
+                .cancel(
+                    reason
+                        .clone()
+                        .unwrap_or_else(|| "cancelled at the broker".into()),
+                    now,
+                )
                 .is_ok()
                 .then(|| {
                     Event::OrderCancelled(OrderOutcome {

@@ -20,8 +20,8 @@ use app::{AppState, crypto};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
 use domain::{Account, AccountKind, EventId, LedgerEntry, LedgerKind};
+use serde::{Deserialize, Serialize};
 use store::brokers::{BrokerConnection, ConnectionStatus};
 use utoipa::ToSchema;
 
@@ -218,7 +218,10 @@ pub fn check(body: &CreateBody, prefix: &str) -> ApiResult<Checked> {
         if let Some(extra) = given.keys().find(|k| !needed.contains(&k.as_str())) {
             return Err(ApiError::invalid_field(
                 format!("{prefix}credentials.{extra}"),
-                format!("{broker} takes only the credential fields {}", needed.join(", ")),
+                format!(
+                    "{broker} takes only the credential fields {}",
+                    needed.join(", ")
+                ),
             ));
         }
     }
@@ -316,7 +319,10 @@ pub async fn verify(
     if !brokers::registry::BROKERS.contains(&connection.broker.as_str()) {
         return Err(ApiError::rejected(
             "no-adapter",
-            format!("Stratus has no adapter for {}: its credentials cannot be checked", connection.broker),
+            format!(
+                "Stratus has no adapter for {}: its credentials cannot be checked",
+                connection.broker
+            ),
         ));
     }
     let connection = state.venues.verify(&state, &connection).await?;

@@ -333,7 +333,9 @@ impl From<app::routing::RouteError> for ApiError {
             ),
             RouteError::Halted(reason) => ApiError::rejected(
                 "account-halted",
-                format!("new orders are halted until the difference with the broker is resolved: {reason}"),
+                format!(
+                    "new orders are halted until the difference with the broker is resolved: {reason}"
+                ),
             ),
             RouteError::Broker(e) => match e {
                 BrokerError::Rejected(reason) => ApiError::rejected("broker-rejected", reason),

@@ -998,7 +998,7 @@ impl Exchange {
             && self.balance(&listing.quote).free < cost
         {
             self.finish(id, Status::Expired);
-            self.report(id, "EXPIRED", None, None, Some("INSUFFICIENT_BALANCES"));
+            self.report(id, "EXPIRED", None, None, Some("EXCHANGE_CANCELED"));
             return;
         }
         {
@@ -1049,7 +1049,6 @@ impl Exchange {
             "isMaker": false,
             "isBestMatch": true,
         }));
-        // A limit buy filled below its limit leaves the difference locked for nothing.
         let done = !order.status.is_open();
         self.report(id, "TRADE", Some(&fill), None, None);
         if done {

@@ -88,8 +88,9 @@ pub(crate) struct Session {
     symbols: Vec<Symbol>,
     orders: Mutex<HashMap<OrderId, Tracked>>,
     /// The live execution feeds, for the one report the stream cannot give (a replace
-    /// whose new half Binance refused after cancelling the order).
-    feeds: Mutex<Vec<mpsc::Sender<BrokerResult<ExecutionReport>>>>,
+    /// whose new half Binance refused after cancelling the order). Weak: a feed ends when
+    /// its reader task drops its sender, not when this forgets it.
+    feeds: Mutex<Vec<mpsc::WeakSender<BrokerResult<ExecutionReport>>>>,
 }
 
 impl Session {
@@ -138,17 +139,20 @@ impl Session {
         entry.revision = entry.revision.max(revision + 1);
     }
 
-    pub fn add_feed(&self, sender: mpsc::Sender<BrokerResult<ExecutionReport>>) {
+    pub fn add_feed(&self, sender: &mpsc::Sender<BrokerResult<ExecutionReport>>) {
         let mut feeds = self.feeds.lock().unwrap_or_else(|p| p.into_inner());
-        feeds.retain(|f| !f.is_closed());
-        feeds.push(sender);
+        feeds.retain(|f| f.strong_count() > 0);
+        feeds.push(sender.downgrade());
     }
 
     fn publish(&self, report: ExecutionReport) {
         let mut feeds = self.feeds.lock().unwrap_or_else(|p| p.into_inner());
-        feeds.retain(|f| {
-            let _ = f.try_send(Ok(report.clone()));
-            !f.is_closed()
+        feeds.retain(|f| match f.upgrade() {
+            Some(sender) => {
+                let _ = sender.try_send(Ok(report.clone()));
+                true
+            }
+            None => false,
         });
     }
 

@@ -87,7 +87,7 @@ pub(crate) async fn subscribe(
             BrokerError::Unavailable("no answer to the user data subscription".into())
         })??;
     let (sender, feed) = ExecutionFeed::channel(1024);
-    session.add_feed(sender.clone());
+    session.add_feed(&sender);
     tokio::spawn(read(socket, session, sender));
     Ok(feed)
 }
