@@ -525,15 +525,16 @@ impl CoreState {
             return;
         };
         let time = report.fill.as_ref().map_or(now, |f| f.time);
-        if order.status() == OrderStatus::New && report.kind != ExecutionKind::Rejected {
-            if order.accept(now).is_ok() {
-                Self::emit(
-                    out,
-                    Event::OrderAccepted(order_ref(&order)),
-                    EventId::derived(&format!("accepted:{id}")),
-                    now,
-                );
-            }
+        if order.status() == OrderStatus::New
+            && report.kind != ExecutionKind::Rejected
+            && order.accept(now).is_ok()
+        {
+            Self::emit(
+                out,
+                Event::OrderAccepted(order_ref(&order)),
+                EventId::derived(&format!("accepted:{id}")),
+                now,
+            );
         }
         // New terms (a replace): the broker's quantity and prices are the order's.
         let limit = order.order_type().limit_price();
