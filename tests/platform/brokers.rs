@@ -578,15 +578,10 @@ async fn fills_while_stratus_is_down_are_applied_once_at_start(backend: Backend)
 
 #[tokio::test]
 async fn a_binance_account_routes_orders_and_its_fills_come_back() {
-    let stub = broker_stubs::binance::start(broker_stubs::binance::StubConfig {
-        balances: vec![
-            ("USDT".to_owned(), dec("100000")),
-            ("BTC".to_owned(), Decimal::ZERO),
-        ],
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    // 100,000 USDT and 10 BTC already held: the BTC is the account's starting point.
+    let stub = broker_stubs::binance::start(broker_stubs::binance::StubConfig::default())
+        .await
+        .unwrap();
     let dir = TempDir::new("binance");
     let settings = settings(Backend::Embedded, &dir, None, Some(&stub.base_url())).await;
     let p = platform(&settings).await;
@@ -650,7 +645,9 @@ async fn a_binance_account_routes_orders_and_its_fills_come_back() {
         "{}",
         account.text
     );
-    // Reconciliation agrees with the broker: nothing halts.
+    // Reconciliation agrees with the broker (10.5 BTC there: the 10 held at opening and
+    // the 0.5 Stratus bought): nothing halts.
+    assert_eq!(stub.balance("BTC").0 + stub.balance("BTC").1, dec("10.5"));
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     let connections = call(
         &addr,
@@ -665,5 +662,45 @@ async fn a_binance_account_routes_orders_and_its_fills_come_back() {
         "{}",
         connections.text
     );
+    p.stop().await;
+}
+
+/// Racing orders on a broker account: buying power is reserved as each is recorded, so
+/// no more reach the broker than the account's cash covers.
+#[tokio::test]
+async fn racing_orders_on_a_broker_account_never_overspend() {
+    let stub = alpaca_stub().await;
+    let dir = TempDir::new("alpaca-race");
+    let settings = settings(Backend::Embedded, &dir, Some(&stub.base_url()), None).await;
+    let p = platform(&settings).await;
+    let addr = p.addr.to_string();
+    let ada = user(&addr, "ada@example.com").await;
+    let opened = alpaca_account(&addr, &ada, "stub-key", "stub-secret").await;
+    let acct = opened["id"].as_str().unwrap().to_owned();
+    // 100,000 of cash; each order needs 30,000: three fit.
+    let racers = (0..10).map(|_| {
+        let (addr, ada, acct) = (addr.clone(), ada.clone(), acct.clone());
+        tokio::spawn(async move {
+            place(
+                &addr,
+                &ada,
+                &acct,
+                json!({"symbol": "AAPL", "side": "buy", "type": "limit", "limit_price": "300", "quantity": "100"}),
+            )
+            .await
+        })
+    });
+    let mut placed = 0;
+    for racer in racers {
+        let r = racer.await.unwrap();
+        match r.status {
+            201 => placed += 1,
+            409 => assert!(r.text.contains("insufficient-buying-power"), "{}", r.text),
+            other => panic!("{other}: {}", r.text),
+        }
+    }
+    assert_eq!(placed, 3, "exactly what the cash covers");
+    assert_eq!(orders(&addr, &ada, &acct).await.len(), 3);
+    assert_eq!(stub.order_count(), 3, "and nothing more reached the broker");
     p.stop().await;
 }

@@ -252,6 +252,48 @@ pub async fn reconcile(
     Ok(result)
 }
 
+/// A broker account's starting point, recorded once: the broker's cash posted as the
+/// opening balance (its entry id derived from the account), and the positions the broker
+/// held then (kept on the connection: reconciliation compares what changed since, so
+/// holdings that predate the account are not a difference — Stratus does not value them).
+pub async fn open(
+    state: &AppState,
+    account: &Account,
+    connection: &BrokerConnection,
+    broker: &dyn Broker,
+) -> RouteResult<()> {
+    if connection.opening_positions.is_some() {
+        return Ok(());
+    }
+    let at_broker = broker.account().await?;
+    let mut held: BTreeMap<Symbol, Decimal> = BTreeMap::new();
+    for p in broker.positions().await? {
+        *held.entry(p.symbol).or_default() += p.quantity;
+    }
+    if at_broker.cash.value() > Decimal::ZERO {
+        let entry = domain::LedgerEntry {
+            id: EventId::derived(&format!("broker-opening:{}", account.id)),
+            account_id: account.id,
+            kind: domain::LedgerKind::Deposit,
+            amount: at_broker.cash,
+            reference: format!("opening balance at {}", connection.broker),
+            time: state.clock.now(),
+        };
+        match state.accounts.post(&entry).await {
+            Ok(_) => {}
+            Err(e) if e.kind() == store::ErrorKind::ConditionFailed => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    state
+        .brokers
+        .update(account.id, &connection.id, |c| {
+            c.opening_positions.get_or_insert_with(|| held.clone());
+        })
+        .await?;
+    Ok(())
+}
+
 /// Positions and cash at the broker against the records.
 async fn compare_holdings(
     state: &AppState,
@@ -261,9 +303,17 @@ async fn compare_holdings(
     result: &mut Reconciliation,
 ) -> RouteResult<()> {
     let name = broker.name();
+    let Some(opening) = &connection.opening_positions else {
+        // Opened while the broker was away: its starting point is taken now, and
+        // compared from the next pass on.
+        return open(state, account, connection, broker).await;
+    };
     let mut theirs: BTreeMap<Symbol, Decimal> = BTreeMap::new();
     for p in broker.positions().await? {
         *theirs.entry(p.symbol).or_default() += p.quantity;
+    }
+    for (symbol, held) in opening {
+        *theirs.entry(*symbol).or_default() -= *held;
     }
     let mut ours: BTreeMap<Symbol, Decimal> = BTreeMap::new();
     for p in state.orders.positions(account.id).await? {
@@ -278,33 +328,16 @@ async fn compare_holdings(
         );
         if t != o {
             result.discrepancies.push(Discrepancy(format!(
-                "{name} holds {} {symbol}, Stratus {}",
+                "{symbol} at {name} changed by {} since the account opened, by Stratus's fills {}",
                 t.normalize(),
                 o.normalize()
             )));
         }
     }
     let at_broker = broker.account().await?;
-    let opening = EventId::derived(&format!("broker-opening:{}", account.id));
     let Some(current) = state.accounts.account_by_id(account.id).await? else {
         return Ok(());
     };
-    if current.cash == Money::ZERO && at_broker.cash.value() > Decimal::ZERO {
-        // Opened while the broker was away: its cash becomes the opening balance now.
-        let entry = domain::LedgerEntry {
-            id: opening,
-            account_id: account.id,
-            kind: domain::LedgerKind::Deposit,
-            amount: at_broker.cash,
-            reference: format!("opening balance at {}", connection.broker),
-            time: state.clock.now(),
-        };
-        match state.accounts.post(&entry).await {
-            Ok(_) => return Ok(()),
-            Err(e) if e.kind() == store::ErrorKind::ConditionFailed => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
     let difference = (at_broker.cash.value() - current.cash.value()).abs();
     if difference > CASH_TOLERANCE {
         result.discrepancies.push(Discrepancy(format!(

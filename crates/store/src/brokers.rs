@@ -72,6 +72,12 @@ pub struct BrokerConnection {
     pub checked_at: Option<UnixSeconds>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub halt: Option<ConnectionHalt>,
+    /// What the broker held when the account opened on it (by Stratus symbol): the
+    /// account's starting point, which reconciliation takes out before comparing the
+    /// broker's positions with the ones Stratus's fills made. `None` until recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opening_positions:
+        Option<std::collections::BTreeMap<domain::Symbol, rust_decimal::Decimal>>,
 }
 
 fn default_environment() -> String {

@@ -20,7 +20,7 @@ use app::{AppState, crypto};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use domain::{Account, AccountKind, EventId, LedgerEntry, LedgerKind};
+use domain::{Account, AccountKind};
 use serde::{Deserialize, Serialize};
 use store::brokers::{BrokerConnection, ConnectionStatus};
 use utoipa::ToSchema;
@@ -254,6 +254,7 @@ pub async fn attach(
         status_reason: None,
         checked_at: None,
         halt: None,
+        opening_positions: None,
     };
     state.brokers.add(&connection).await?;
     tracing::info!(account_id = %account.id, broker = %connection.broker, environment = %connection.environment, "broker connection added");
@@ -267,38 +268,19 @@ pub async fn attach(
     Ok(connection)
 }
 
-/// Posts the broker's cash as a broker account's opening balance (once: the entry's id is
-/// derived from the account).
+/// A broker account's starting point: the broker's cash as its opening balance, and what
+/// the broker already holds (see `app::reconcile::open`). A broker that does not answer
+/// now leaves it to reconciliation.
 pub async fn opening_balance(
     state: &AppState,
     account: &Account,
     connection: &BrokerConnection,
 ) -> ApiResult<()> {
     let broker = state.venues.broker(state, connection)?;
-    let cash = match broker.account().await {
-        Ok(a) => a.cash,
-        Err(e) => {
-            // Reconciliation posts it when the broker answers again.
-            tracing::warn!(account_id = %account.id, error = %e, "the broker's cash is not known yet");
-            return Ok(());
-        }
-    };
-    if cash.value() <= domain::Decimal::ZERO {
-        return Ok(());
+    if let Err(e) = app::reconcile::open(state, account, connection, &*broker).await {
+        tracing::warn!(account_id = %account.id, error = %e, "the broker account's starting point is not known yet");
     }
-    let entry = LedgerEntry {
-        id: EventId::derived(&format!("broker-opening:{}", account.id)),
-        account_id: account.id,
-        kind: LedgerKind::Deposit,
-        amount: cash,
-        reference: format!("opening balance at {}", connection.broker),
-        time: state.clock.now(),
-    };
-    match state.accounts.post(&entry).await {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == store::ErrorKind::ConditionFailed => Ok(()),
-        Err(e) => Err(e.into()),
-    }
+    Ok(())
 }
 
 #[utoipa::path(post, path = "/accounts/{account_id}/broker-connections/{connection_id}/verify", tag = "account", operation_id = "verifyBrokerConnection",

@@ -123,6 +123,7 @@ where
         status_reason: None,
         checked_at: None,
         halt: None,
+        opening_positions: None,
     };
     brokers.add(&connection("c1")).await.expect("add");
     brokers.add(&connection("c2")).await.expect("add");
