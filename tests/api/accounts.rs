@@ -42,8 +42,8 @@ async fn accounts_are_opened_listed_and_read(backend: Backend) {
         (json!({"name": "a", "kind": "margin"}), "kind"),
         (json!({"name": "a", "kind": "broker"}), "broker_connection"),
         (
-            json!({"name": "a", "broker_connection": {"broker": "alpaca", "credentials": {"key_id": "k", "secret_key": "s"}}}),
-            "broker_connection",
+            json!({"name": "a", "kind": "paper", "broker_connection": {"broker": "alpaca", "credentials": {"key_id": "k"}}}),
+            "broker_connection.credentials.secret_key",
         ),
         (
             json!({"name": "a", "kind": "broker", "broker_connection": {"broker": "coinbase", "credentials": {"k": "v"}}}),

@@ -451,6 +451,18 @@ async fn an_alpaca_account_routes_orders_and_its_fills_come_back_once(backend: B
     assert_eq!(link["broker"], "alpaca", "{link}");
     assert!(link["halted"].is_null(), "{link}");
 
+    // A working order of Stratus's, to cancel once the account is halted.
+    let r = place(
+        &addr,
+        &ada,
+        &acct,
+        json!({"symbol": "AAPL", "side": "buy", "type": "limit", "limit_price": "10", "quantity": "1"}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let resting = r.body["id"].as_str().unwrap().to_owned();
+    order_status(&addr, &ada, &resting, "accepted").await;
+
     // An order placed at the broker by other means: reconciliation cannot explain it,
     // halts new orders, tells the owner on the WebSocket, and /health says why.
     let outside = brokers::alpaca::AlpacaBroker::new(brokers::alpaca::AlpacaConfig::new(
@@ -459,9 +471,10 @@ async fn an_alpaca_account_routes_orders_and_its_fills_come_back_once(backend: B
     ))
     .unwrap();
     use brokers::Broker as _;
+    let stranger = domain::OrderId::random();
     outside
         .submit(&brokers::BrokerOrder {
-            order_id: domain::OrderId::random(),
+            order_id: stranger,
             symbol: domain::Symbol::parse("AAPL").unwrap(),
             asset_class: domain::AssetClass::Equity,
             side: domain::Side::Buy,
@@ -492,6 +505,57 @@ async fn an_alpaca_account_routes_orders_and_its_fills_come_back_once(backend: B
     assert!(r.text.contains("account-halted"), "{}", r.text);
     let health = call(&addr, "GET", "/health", None, None).await;
     assert!(health.text.contains("did not place"), "{}", health.text);
+
+    // A halt stops new orders only: the owner can still cancel.
+    let r = call(
+        &addr,
+        "DELETE",
+        &format!("/orders/{resting}"),
+        Some(&ada),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    order_status(&addr, &ada, &resting, "cancelled").await;
+
+    // Asking to reconcile while the stranger still works at the broker: still halted.
+    let connection = call(
+        &addr,
+        "GET",
+        &format!("/accounts/{acct}/broker-connections"),
+        Some(&ada),
+        None,
+    )
+    .await;
+    let connection = connection.body["connections"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reconcile = format!("/accounts/{acct}/broker-connections/{connection}/reconcile");
+    let r = call(&addr, "POST", &reconcile, Some(&ada), None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("did not place"), "{}", r.text);
+    assert!(!r.body["connection"]["halted"].is_null(), "{}", r.text);
+
+    // Resolved at the broker, then reconciled: the halt is lifted and orders go again.
+    outside.cancel(stranger).await.unwrap();
+    let lifted = eventually(20, "the halt lifted", || {
+        let (addr, ada, reconcile) = (addr.clone(), ada.clone(), reconcile.clone());
+        async move {
+            let r = call(&addr, "POST", &reconcile, Some(&ada), None).await;
+            r.body["connection"]["halted"].is_null().then_some(r.body)
+        }
+    })
+    .await;
+    assert_eq!(lifted["discrepancies"], json!([]), "{lifted}");
+    let r = place(
+        &addr,
+        &ada,
+        &acct,
+        json!({"symbol": "AAPL", "side": "buy", "type": "limit", "limit_price": "10", "quantity": "1"}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
 
     p.stop().await;
 }

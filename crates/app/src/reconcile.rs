@@ -27,15 +27,48 @@ use crate::routing::{RouteError, RouteResult};
 use crate::state::AppState;
 
 /// How long an order may stay `new` without the broker knowing it before it counts as
-/// never sent.
+/// never sent: at least this, and never less than two request timeouts and a margin (a
+/// send and the lookup after it may both take a timeout).
 pub const UNSENT_GRACE_SECONDS: i64 = 30;
+
+fn unsent_grace_nanos(state: &AppState) -> i64 {
+    let timeouts = 2 * i64::from(state.settings.broker_timeout_ms) / 1_000 + 5;
+    UNSENT_GRACE_SECONDS.max(timeouts) * domain::time::NANOS_PER_SECOND
+}
 
 /// Cash differences below this are rounding at the broker, not a discrepancy.
 const CASH_TOLERANCE: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
 
 /// A difference reconciliation could not explain.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Discrepancy(pub String);
+pub struct Discrepancy {
+    pub kind: DiscrepancyKind,
+    pub reason: String,
+}
+
+/// What differs: orders (resolved at the broker only), or holdings (which the owner may
+/// take as the broker has them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiscrepancyKind {
+    Order,
+    Holding,
+}
+
+impl Discrepancy {
+    fn order(reason: String) -> Self {
+        Discrepancy {
+            kind: DiscrepancyKind::Order,
+            reason,
+        }
+    }
+
+    fn holding(reason: String) -> Self {
+        Discrepancy {
+            kind: DiscrepancyKind::Holding,
+            reason,
+        }
+    }
+}
 
 /// What one pass found and did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -180,7 +213,7 @@ pub async fn reconcile(
             }
             Err(BrokerError::NotFound(_)) if order.status() == OrderStatus::New => {
                 let age = now.nanos().saturating_sub(order.created_at().nanos());
-                if age >= UNSENT_GRACE_SECONDS * domain::time::NANOS_PER_SECOND
+                if age >= unsent_grace_nanos(state)
                     && state.orders.withdraw_order(account.id, order.id).await?
                 {
                     tracing::info!(order_id = %order.id, "an order the broker never received is withdrawn");
@@ -188,7 +221,7 @@ pub async fn reconcile(
                 }
             }
             Err(BrokerError::NotFound(_)) => {
-                result.discrepancies.push(Discrepancy(format!(
+                result.discrepancies.push(Discrepancy::order(format!(
                     "order {} is working in Stratus but unknown to {name}",
                     order.id
                 )));
@@ -205,7 +238,7 @@ pub async fn reconcile(
                 .await?
                 .is_none()
         {
-            result.discrepancies.push(Discrepancy(format!(
+            result.discrepancies.push(Discrepancy::order(format!(
                 "{name} has a working order Stratus did not place ({} {} {} {})",
                 at_broker.broker_order_id,
                 at_broker.side.as_str(),
@@ -232,7 +265,7 @@ pub async fn reconcile(
         let reason = result
             .discrepancies
             .iter()
-            .map(|d| d.0.as_str())
+            .map(|d| d.reason.as_str())
             .collect::<Vec<_>>()
             .join("; ");
         let at = state.clock.unix_seconds();
@@ -252,10 +285,29 @@ pub async fn reconcile(
     Ok(result)
 }
 
+/// What the broker holds, by Stratus symbol.
+async fn holdings(broker: &dyn Broker) -> RouteResult<BTreeMap<Symbol, Decimal>> {
+    let mut held: BTreeMap<Symbol, Decimal> = BTreeMap::new();
+    for p in broker.positions().await? {
+        *held.entry(p.symbol).or_default() += p.quantity;
+    }
+    Ok(held)
+}
+
+/// What Stratus's fills made, by symbol.
+async fn recorded(state: &AppState, account: &Account) -> RouteResult<BTreeMap<Symbol, Decimal>> {
+    let mut ours: BTreeMap<Symbol, Decimal> = BTreeMap::new();
+    for p in state.orders.positions(account.id).await? {
+        *ours.entry(p.symbol).or_default() += p.quantity();
+    }
+    Ok(ours)
+}
+
 /// A broker account's starting point, recorded once: the broker's cash posted as the
-/// opening balance (its entry id derived from the account), and the positions the broker
-/// held then (kept on the connection: reconciliation compares what changed since, so
-/// holdings that predate the account are not a difference — Stratus does not value them).
+/// opening balance (its entry id derived from the account), and what the broker held then
+/// that Stratus's fills did not make (kept on the connection: reconciliation compares
+/// what changes from there, so holdings that predate the account — or a connection
+/// attached again — are not a difference; Stratus does not value them).
 pub async fn open(
     state: &AppState,
     account: &Account,
@@ -266,10 +318,11 @@ pub async fn open(
         return Ok(());
     }
     let at_broker = broker.account().await?;
-    let mut held: BTreeMap<Symbol, Decimal> = BTreeMap::new();
-    for p in broker.positions().await? {
-        *held.entry(p.symbol).or_default() += p.quantity;
+    let mut held = holdings(broker).await?;
+    for (symbol, quantity) in recorded(state, account).await? {
+        *held.entry(symbol).or_default() -= quantity;
     }
+    held.retain(|_, q| !q.is_zero());
     if at_broker.cash.value() > Decimal::ZERO {
         let entry = domain::LedgerEntry {
             id: EventId::derived(&format!("broker-opening:{}", account.id)),
@@ -294,6 +347,67 @@ pub async fn open(
     Ok(())
 }
 
+/// The differences in positions and cash between the broker and the records, read so
+/// that nothing in flight shows as one: a symbol with an order the records hold open is
+/// not compared (its fills may be on their way), the broker is read before and after the
+/// records and a symbol is compared only if both reads agree, and cash only when no
+/// order is open at all and both of the broker's cash reads agree.
+async fn differences(
+    state: &AppState,
+    account: &Account,
+    connection: &BrokerConnection,
+    broker: &dyn Broker,
+) -> RouteResult<Vec<Discrepancy>> {
+    let name = broker.name();
+    let mut found = Vec::new();
+    let Some(opening) = &connection.opening_positions else {
+        return Ok(found);
+    };
+    let cash_before = broker.account().await?;
+    let before = holdings(broker).await?;
+    let open_orders = open_orders(state, account).await?;
+    let ours = recorded(state, account).await?;
+    let current = state.accounts.account_by_id(account.id).await?;
+    let after = holdings(broker).await?;
+    let cash_after = broker.account().await?;
+    let busy: std::collections::BTreeSet<Symbol> = open_orders.iter().map(|o| o.symbol).collect();
+    let symbols: std::collections::BTreeSet<Symbol> = before
+        .keys()
+        .chain(after.keys())
+        .chain(ours.keys())
+        .chain(opening.keys())
+        .copied()
+        .collect();
+    for symbol in symbols {
+        let read = |m: &BTreeMap<Symbol, Decimal>| m.get(&symbol).copied().unwrap_or_default();
+        if busy.contains(&symbol) || read(&before) != read(&after) {
+            continue;
+        }
+        let changed = read(&after) - opening.get(&symbol).copied().unwrap_or_default();
+        let filled = read(&ours);
+        if changed != filled {
+            found.push(Discrepancy::holding(format!(
+                "{symbol} at {name} changed by {} since the account opened, by Stratus's fills {}",
+                changed.normalize(),
+                filled.normalize()
+            )));
+        }
+    }
+    if let Some(current) = current {
+        let steady = cash_before.cash == cash_after.cash;
+        let difference = (cash_after.cash.value() - current.cash.value()).abs();
+        if open_orders.is_empty() && steady && difference > CASH_TOLERANCE {
+            found.push(Discrepancy::holding(format!(
+                "{name} has {} {} in cash, Stratus {}",
+                cash_after.cash.value().normalize(),
+                cash_after.currency,
+                current.cash.value().normalize()
+            )));
+        }
+    }
+    Ok(found)
+}
+
 /// Positions and cash at the broker against the records.
 async fn compare_holdings(
     state: &AppState,
@@ -302,78 +416,78 @@ async fn compare_holdings(
     broker: &dyn Broker,
     result: &mut Reconciliation,
 ) -> RouteResult<()> {
-    let name = broker.name();
-    let Some(opening) = &connection.opening_positions else {
+    if connection.opening_positions.is_none() {
         // Opened while the broker was away: its starting point is taken now, and
         // compared from the next pass on.
         return open(state, account, connection, broker).await;
-    };
-    let mut theirs: BTreeMap<Symbol, Decimal> = BTreeMap::new();
-    for p in broker.positions().await? {
-        *theirs.entry(p.symbol).or_default() += p.quantity;
     }
-    for (symbol, held) in opening {
-        *theirs.entry(*symbol).or_default() -= *held;
-    }
-    let mut ours: BTreeMap<Symbol, Decimal> = BTreeMap::new();
-    for p in state.orders.positions(account.id).await? {
-        *ours.entry(p.symbol).or_default() += p.quantity();
-    }
-    let symbols: std::collections::BTreeSet<Symbol> =
-        theirs.keys().chain(ours.keys()).copied().collect();
-    for symbol in symbols {
-        let (t, o) = (
-            theirs.get(&symbol).copied().unwrap_or_default(),
-            ours.get(&symbol).copied().unwrap_or_default(),
-        );
-        if t != o {
-            result.discrepancies.push(Discrepancy(format!(
-                "{symbol} at {name} changed by {} since the account opened, by Stratus's fills {}",
-                t.normalize(),
-                o.normalize()
-            )));
-        }
-    }
-    let at_broker = broker.account().await?;
-    let Some(current) = state.accounts.account_by_id(account.id).await? else {
-        return Ok(());
-    };
-    let difference = (at_broker.cash.value() - current.cash.value()).abs();
-    if difference > CASH_TOLERANCE {
-        result.discrepancies.push(Discrepancy(format!(
-            "{name} has {} {} in cash, Stratus {}",
-            at_broker.cash.value().normalize(),
-            at_broker.currency,
-            current.cash.value().normalize()
-        )));
-    }
+    result
+        .discrepancies
+        .extend(differences(state, account, connection, broker).await?);
     Ok(())
 }
 
-/// The owner's answer to a halt: the broker's cash is taken as it is (the difference
-/// posted to the ledger as an adjustment, shown with both figures) and the halt lifted —
-/// if nothing else differs. Positions that differ stay a discrepancy: they are resolved
-/// at the broker (Stratus does not invent fills).
+/// The owner's answer to a halt, after looking at the broker: what differs now is taken
+/// as it is — a cash difference posted to the ledger as an adjustment naming both figures
+/// (its id derived from them, so a repeated request posts it once), a position difference
+/// added to the account's starting point (Stratus does not invent fills) — and the halt
+/// lifted. Orders the broker moved are caught up first; while any are in flight the halt
+/// stays (ask again).
 pub async fn resolve(
     state: &AppState,
     account: &Account,
     connection: &BrokerConnection,
     broker: &dyn Broker,
 ) -> RouteResult<Reconciliation> {
-    let mut cleared = connection.clone();
-    cleared.halt = None;
-    let mut pass = Reconciliation::default();
+    let mut pass = reconcile(state, account, connection, broker).await?;
     let open = open_orders(state, account).await?;
-    if open.iter().all(|o| o.status() != OrderStatus::New) {
-        compare_holdings(state, account, &cleared, broker, &mut pass).await?;
+    let orders_differ = pass
+        .discrepancies
+        .iter()
+        .any(|d| d.kind == DiscrepancyKind::Order);
+    if orders_differ || pass.caught_up > 0 || open.iter().any(|o| o.status() == OrderStatus::New) {
+        return Ok(pass);
     }
-    let only_cash = pass.discrepancies.iter().all(|d| d.0.contains("in cash"));
-    if !pass.discrepancies.is_empty() && only_cash {
-        let at_broker = broker.account().await?;
-        if let Some(current) = state.accounts.account_by_id(account.id).await? {
-            let amount = at_broker.cash.value() - current.cash.value();
+    let Some(opening) = connection.opening_positions.clone() else {
+        return Ok(pass);
+    };
+    let busy: std::collections::BTreeSet<Symbol> = open.iter().map(|o| o.symbol).collect();
+    let before = holdings(broker).await?;
+    let ours = recorded(state, account).await?;
+    let mut adjusted = opening.clone();
+    let symbols: std::collections::BTreeSet<Symbol> = before
+        .keys()
+        .chain(ours.keys())
+        .chain(opening.keys())
+        .copied()
+        .collect();
+    let mut blocked = Vec::new();
+    for symbol in symbols {
+        let read = |m: &BTreeMap<Symbol, Decimal>| m.get(&symbol).copied().unwrap_or_default();
+        let start = read(&before) - read(&ours);
+        if start == read(&opening) {
+            continue;
+        }
+        if busy.contains(&symbol) {
+            blocked.push(Discrepancy::holding(format!(
+                "{symbol} differs from the broker while an order in it works: resolve after it ends"
+            )));
+            continue;
+        }
+        adjusted.insert(symbol, start);
+    }
+    adjusted.retain(|_, q| !q.is_zero());
+    let at_broker = broker.account().await?;
+    if let Some(current) = state.accounts.account_by_id(account.id).await? {
+        let amount = at_broker.cash.value() - current.cash.value();
+        if open.is_empty() && amount.abs() > CASH_TOLERANCE {
             let entry = domain::LedgerEntry {
-                id: EventId::random(),
+                id: EventId::derived(&format!(
+                    "broker-adjustment:{}:{}:{}",
+                    account.id,
+                    current.cash.value().normalize(),
+                    at_broker.cash.value().normalize()
+                )),
                 account_id: account.id,
                 kind: if amount >= Decimal::ZERO {
                     domain::LedgerKind::Deposit
@@ -389,15 +503,26 @@ pub async fn resolve(
                 ),
                 time: state.clock.now(),
             };
-            state.accounts.post(&entry).await?;
+            match state.accounts.post(&entry).await {
+                Ok(_) => {}
+                Err(e) if e.kind() == store::ErrorKind::ConditionFailed => {}
+                Err(e) => return Err(e.into()),
+            }
         }
     }
-    state
+    let lift = blocked.is_empty();
+    let updated = state
         .brokers
-        .update(account.id, &connection.id, |c| c.halt = None)
+        .update(account.id, &connection.id, |c| {
+            c.opening_positions = Some(adjusted.clone());
+            if lift {
+                c.halt = None;
+            }
+        })
         .await?;
-    let after = reconcile(state, account, &cleared, broker).await?;
-    Ok(after)
+    pass.discrepancies = blocked;
+    pass.halted = updated.halt.is_some();
+    Ok(pass)
 }
 
 #[cfg(test)]

@@ -67,6 +67,10 @@ pub type RouteResult<T> = Result<T, RouteError>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Submitted {
     Accepted,
+    /// Recorded and sent, but the broker's answer is not known (it timed out, and looking
+    /// the order up by its id did not settle it): the order stays `new` until
+    /// reconciliation finds it at the broker or withdraws it.
+    Pending,
     /// An order with this id or client order id already exists.
     Duplicate,
     /// The account cannot carry it (nothing was recorded).
@@ -103,8 +107,9 @@ pub trait OrderRouter: Send + Sync {
     }
 }
 
-/// The router of `account`: paper, or its broker's (checked usable: a connection whose
-/// credentials the broker refused, or that reconciliation halted, routes nothing).
+/// The router of `account`: paper, or its broker's. A broker account's new orders are
+/// refused while its connection's credentials are refused or reconciliation halted it
+/// (checked by `submit`); cancels and amends still go to the broker.
 pub async fn router(state: &AppState, account: &Account) -> RouteResult<Box<dyn OrderRouter>> {
     if account.kind != domain::AccountKind::Broker {
         return Ok(Box::new(PaperRouter::new(state.clone())));
@@ -112,14 +117,6 @@ pub async fn router(state: &AppState, account: &Account) -> RouteResult<Box<dyn 
     let connection = crate::venues::routing_connection(state, account)
         .await?
         .ok_or(RouteError::NoConnection)?;
-    if connection.status == ConnectionStatus::Invalid {
-        return Err(RouteError::ConnectionInvalid(
-            connection.status_reason.clone().unwrap_or_default(),
-        ));
-    }
-    if let Some(halt) = &connection.halt {
-        return Err(RouteError::Halted(halt.reason.clone()));
-    }
     let broker = state.venues.broker(state, &connection)?;
     Ok(Box::new(VenueRouter {
         state: state.clone(),
@@ -302,9 +299,29 @@ impl VenueRouter {
         RouteError::Broker(e)
     }
 
-    /// Whether the broker takes `order` (asked before anything is recorded or sent).
+    /// Whether the account may send new orders now and the broker takes `order` (asked
+    /// before anything is recorded or sent).
     pub fn supports(&self, order: &Order) -> RouteResult<()> {
+        if self.connection.status == ConnectionStatus::Invalid {
+            return Err(RouteError::ConnectionInvalid(
+                self.connection.status_reason.clone().unwrap_or_default(),
+            ));
+        }
+        if let Some(halt) = &self.connection.halt {
+            return Err(RouteError::Halted(halt.reason.clone()));
+        }
         Ok(self.broker.supports(&self.broker_order(order))?)
+    }
+
+    /// After a failed send: whether the broker has the order after all (a 5xx, a body that
+    /// did not parse, a refusal that was a duplicate of an order it took). `Ok(true)` if it
+    /// has it, `Ok(false)` if it says it does not, `Err` if it could not say.
+    async fn placed_after_all(&self, order: &Order) -> Result<bool, BrokerError> {
+        match self.broker.order(order.id).await {
+            Ok(_) => Ok(true),
+            Err(BrokerError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -326,7 +343,7 @@ impl OrderRouter for VenueRouter {
         limits: OrderLimits,
     ) -> RouteResult<Submitted> {
         let sent = self.broker_order(order);
-        self.broker.supports(&sent)?;
+        self.supports(order)?;
         let new = NewOrder {
             order,
             reserve_price,
@@ -341,18 +358,29 @@ impl OrderRouter for VenueRouter {
             }
             Err(e) => return Err(RouteError::Store(e)),
         }
-        match self.broker.submit(&sent).await {
+        let error = match self.broker.submit(&sent).await {
             Ok(state) => {
                 tracing::info!(order_id = %order.id, broker = self.broker.name(), broker_order_id = %state.broker_order_id, "order sent to the broker");
+                return Ok(Submitted::Accepted);
+            }
+            Err(e) => e,
+        };
+        // Only what the broker's protocol says was not applied counts as not placed; for
+        // anything else (a 5xx, an answer that did not parse, a refusal, a timeout) the
+        // broker is asked by the order's id first.
+        let placed = match &error {
+            BrokerError::Unsupported(_)
+            | BrokerError::Unauthorized(_)
+            | BrokerError::RateLimited { .. } => Ok(false),
+            _ => self.placed_after_all(order).await,
+        };
+        match placed {
+            Ok(true) => {
+                tracing::info!(order_id = %order.id, broker = self.broker.name(), %error, "the broker has the order after all");
                 Ok(Submitted::Accepted)
             }
-            Err(BrokerError::UnknownOutcome(reason)) => {
-                // Kept as `new`: reconciliation finds it at the broker, or withdraws it.
-                tracing::warn!(order_id = %order.id, %reason, "the broker's answer to an order is unknown");
-                Err(RouteError::Broker(BrokerError::UnknownOutcome(reason)))
-            }
-            Err(e) => {
-                // Definitely not placed: nothing may say it was.
+            Ok(false) => {
+                // Not placed: nothing may say it was.
                 if let Err(store) = self
                     .state
                     .orders
@@ -361,7 +389,12 @@ impl OrderRouter for VenueRouter {
                 {
                     tracing::error!(order_id = %order.id, error = %store, "an order the broker did not take could not be withdrawn; reconciliation will");
                 }
-                Err(self.failed(e).await)
+                Err(self.failed(error).await)
+            }
+            Err(lookup) => {
+                // Kept as `new`: reconciliation finds it at the broker, or withdraws it.
+                tracing::warn!(order_id = %order.id, %error, %lookup, "the broker's answer to an order is unknown");
+                Ok(Submitted::Pending)
             }
         }
     }
@@ -373,38 +406,49 @@ impl OrderRouter for VenueRouter {
         }
     }
 
-    /// The broker replaces the order first; the new terms' reservation is then held
-    /// with the command that tells the core. If the account cannot carry the new terms,
-    /// the broker is asked to put the old ones back.
+    /// The new terms' reservation is held first (with the command that tells the core),
+    /// so the broker never works terms the account cannot carry; then the broker
+    /// replaces the order. If it refuses, a second command puts the old terms back in the
+    /// records (a replace whose outcome is unknown is left to reconciliation, which takes
+    /// the broker's terms).
     async fn amend(
         &self,
         order: &Order,
         amend: &AmendOrder,
         limits: OrderLimits,
     ) -> RouteResult<Reserved> {
+        let paper = PaperRouter::new(self.state.clone());
+        let held = paper.hold(amend, limits).await?;
+        if held.is_err() {
+            return Ok(held);
+        }
         let replace = Replace {
             order_id: order.id,
             quantity: amend.quantity,
             limit_price: amend.limit_price,
             stop_price: amend.stop_price,
         };
-        if let Err(e) = self.broker.replace(&replace).await {
-            return Err(self.failed(e).await);
-        }
-        let held = PaperRouter::new(self.state.clone())
-            .hold(amend, limits)
-            .await?;
-        if held.is_err() {
-            let back = Replace {
-                order_id: order.id,
-                quantity: amend.quantity.map(|_| order.quantity()),
-                limit_price: amend.limit_price.and(order.order_type().limit_price()),
-                stop_price: amend.stop_price.and(order.order_type().stop_price()),
-            };
-            if let Err(e) = self.broker.replace(&back).await {
-                tracing::error!(order_id = %order.id, error = %e, "an amend the account cannot carry could not be undone at the broker; reconciliation will report it");
+        match self.broker.replace(&replace).await {
+            Ok(_) => Ok(held),
+            Err(BrokerError::UnknownOutcome(reason)) => {
+                tracing::warn!(order_id = %order.id, %reason, "the broker's answer to a replace is unknown; reconciliation settles it");
+                Ok(held)
+            }
+            Err(e) => {
+                let back = AmendOrder {
+                    order: amend.order,
+                    quantity: amend.quantity.map(|_| order.quantity()),
+                    limit_price: amend.limit_price.and(order.order_type().limit_price()),
+                    stop_price: amend.stop_price.and(order.order_type().stop_price()),
+                };
+                match paper.hold(&back, limits).await {
+                    Ok(Ok(())) => {}
+                    other => {
+                        tracing::error!(order_id = %order.id, result = ?other, "the old terms of an amend the broker refused could not be restored; reconciliation reports the difference");
+                    }
+                }
+                Err(self.failed(e).await)
             }
         }
-        Ok(held)
     }
 }

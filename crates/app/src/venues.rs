@@ -156,8 +156,7 @@ impl Venues {
 /// not known (the broker did not answer).
 fn status_of(e: &BrokerError) -> (ConnectionStatus, Option<String>) {
     match e {
-        BrokerError::Unauthorized(reason) => (ConnectionStatus::Invalid, Some(reason.clone())),
-        BrokerError::Unsupported(reason) | BrokerError::Rejected(reason) => {
+        BrokerError::Unauthorized(reason) | BrokerError::Unsupported(reason) => {
             (ConnectionStatus::Invalid, Some(reason.clone()))
         }
         other => (ConnectionStatus::Unverified, Some(other.to_string())),

@@ -124,6 +124,13 @@ pub fn report_record(
     OutgoingRecord::new(envelope.partition_key.clone(), envelope.to_vec())
 }
 
+/// How long a stream must stay up for its next reconnection to start from a short wait.
+const STEADY: Duration = Duration::from_secs(30);
+
+/// The least time between two reconciliations of one account (a stream that keeps
+/// reconnecting asks for one each time).
+const RECONCILE_AT_MOST_EVERY: Duration = Duration::from_secs(5);
+
 /// Follows one connection's execution stream until shutdown (see the module docs).
 async fn follow(
     app: AppState,
@@ -142,7 +149,7 @@ async fn follow(
         }
         match broker.executions().await {
             Ok(mut feed) => {
-                backoff = Duration::from_secs(1);
+                let subscribed = tokio::time::Instant::now();
                 link(&health, account.id, name, |l| {
                     l.connected = true;
                     l.error = None;
@@ -173,6 +180,11 @@ async fn follow(
                             }
                         }
                         Some(Err(e)) => {
+                            // A stream that stayed up a while starts over from a short
+                            // wait; one that keeps dropping at once backs off.
+                            if subscribed.elapsed() >= STEADY {
+                                backoff = Duration::from_secs(1);
+                            }
                             link(&health, account.id, name, |l| {
                                 l.connected = false;
                                 l.error = Some(e.to_string());
@@ -181,6 +193,9 @@ async fn follow(
                             break;
                         }
                         None => {
+                            if subscribed.elapsed() >= STEADY {
+                                backoff = Duration::from_secs(1);
+                            }
                             link(&health, account.id, name, |l| l.connected = false);
                             break;
                         }
@@ -271,6 +286,7 @@ pub async fn run(
     let mut followers: BTreeMap<String, JoinHandle<()>> = BTreeMap::new();
     let mut known: BTreeMap<AccountId, (Account, BrokerConnection)> = BTreeMap::new();
     let mut next_pass = tokio::time::Instant::now();
+    let mut last_reconciled: BTreeMap<AccountId, tokio::time::Instant> = BTreeMap::new();
     loop {
         let only = tokio::select! {
             _ = tokio::time::sleep_until(next_pass) => None,
@@ -333,10 +349,20 @@ pub async fn run(
                     shutdown.clone(),
                 ));
                 followers.insert(connection.id.clone(), task);
-                // Its subscription asks for the first reconciliation.
+            }
+            if let Some(last) = last_reconciled
+                .get(&account.id)
+                .filter(|t| t.elapsed() < RECONCILE_AT_MOST_EVERY)
+            {
+                // Deferred, not dropped: a (re)subscription's catch-up comes a little later.
+                next_pass = next_pass.min(*last + RECONCILE_AT_MOST_EVERY);
                 continue;
             }
+            last_reconciled.insert(account.id, tokio::time::Instant::now());
             reconcile_one(&app, &hub, &health, account, connection, &*broker).await;
+            if *shutdown.borrow() {
+                break;
+            }
         }
     }
     for (_, task) in followers {

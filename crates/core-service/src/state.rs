@@ -524,6 +524,11 @@ impl CoreState {
             self.routed.remove(&id);
             return;
         };
+        if order.account_id != report.order.account_id {
+            // A broker stream of another account naming this order: not its to move.
+            tracing::warn!(order_id = %id, "a broker report from another account's connection; skipped");
+            return;
+        }
         let time = report.fill.as_ref().map_or(now, |f| f.time);
         if order.status() == OrderStatus::New
             && report.kind != ExecutionKind::Rejected
@@ -569,7 +574,13 @@ impl CoreState {
         self.working.insert(id, order.clone());
         // What filled that the order does not count yet.
         if report.filled_quantity > order.filled_quantity() {
-            match venue_fill(&order, &report, time) {
+            // The order must take the fill before the portfolio moves: a fill it refuses
+            // (more than its quantity) moves nothing.
+            let fits = |fill: &Fill| {
+                let mut probe = order.clone();
+                probe.fill(fill.quantity, fill.price, fill.time)
+            };
+            match venue_fill(&order, &report, time).and_then(|fill| fits(&fill).map(|()| fill)) {
                 Ok(fill) => {
                     if let Err(e) = self.engine.record_fill(&fill) {
                         tracing::error!(order_id = %id, error = %e, "a broker fill the portfolio refuses");

@@ -20,24 +20,80 @@ use utoipa::ToSchema;
 /// Accounts a user may open.
 const MAX_ACCOUNTS: usize = 50;
 
-/// What a new account is.
-#[derive(Debug, Deserialize, ToSchema)]
+/// What a new account is. Its schema is written by hand ([`create_schema`]): a broker
+/// connection comes with `kind: broker` (or no kind) for the brokers Stratus routes to,
+/// or with `kind: paper` for any broker (attached, not routing).
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[schema(as = CreateAccount)]
 pub struct CreateBody {
     name: Name,
     /// Three letters (default USD).
     #[serde(default)]
-    #[schema(pattern = "^[A-Za-z]{3}$", nullable)]
     base_currency: Option<String>,
-    /// `paper` (the default: the core fills its orders against the market) or `broker`
-    /// (its orders go to an external broker through `broker_connection`).
+    /// `paper` (the default without a connection: the core fills its orders against the
+    /// market) or `broker` (the default with one: its orders go to its broker).
     #[serde(default)]
     kind: Option<AccountKindName>,
-    /// A broker account's connection (required with `kind: broker`, refused otherwise).
+    /// The account's broker connection.
     #[serde(default)]
-    #[schema(nullable)]
     broker_connection: Option<connections::CreateBody>,
+}
+
+/// The schema of [`CreateBody`] (see its docs).
+fn create_schema() -> serde_json::Value {
+    let common = |kind: serde_json::Value, connection: serde_json::Value| {
+        serde_json::json!({
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "name": {"$ref": "#/components/schemas/Name"},
+                "base_currency": {"type": ["string", "null"], "pattern": "^[A-Za-z]{3}$",
+                    "description": "Three letters (default USD)."},
+                "kind": kind,
+                "broker_connection": connection,
+            },
+        })
+    };
+    let mut paper = common(
+        serde_json::json!({"type": ["string", "null"], "enum": ["paper", null]}),
+        serde_json::json!({"type": "null"}),
+    );
+    paper["required"] = serde_json::json!(["name"]);
+    let mut broker = common(
+        serde_json::json!({"type": ["string", "null"], "enum": ["broker", null]}),
+        connections::connection_schema(true),
+    );
+    broker["required"] = serde_json::json!(["name", "broker_connection"]);
+    let mut attached = common(
+        serde_json::json!({"type": "string", "enum": ["paper"]}),
+        connections::connection_schema(false),
+    );
+    attached["required"] = serde_json::json!(["name", "kind", "broker_connection"]);
+    serde_json::json!({
+        "description": "A paper account; a broker account on its connection (Alpaca or Binance), whose orders go to the broker; or a paper account with a connection attached (not routing).",
+        "oneOf": [paper, broker, attached],
+    })
+}
+
+impl utoipa::PartialSchema for CreateBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        connections::schema_of(create_schema())
+    }
+}
+
+impl utoipa::ToSchema for CreateBody {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("CreateAccount")
+    }
+
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        <connections::CreateBody as utoipa::ToSchema>::schemas(schemas);
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
@@ -53,8 +109,13 @@ pub enum AccountKindName {
 #[serde(deny_unknown_fields)]
 #[schema(as = CreatedAccount)]
 pub struct CreatedView {
-    #[serde(flatten)]
-    account: AccountView,
+    id: String,
+    name: String,
+    kind: &'static str,
+    base_currency: String,
+    cash: String,
+    #[schema(format = DateTime)]
+    created_at: String,
     /// A broker account's connection: whether the broker took the credentials.
     #[serde(skip_serializing_if = "Option::is_none")]
     broker_connection: Option<connections::ConnectionView>,
@@ -78,14 +139,17 @@ pub async fn create(
         Some(code) => Currency::parse(code)
             .map_err(|e| ApiError::invalid_field("base_currency", e.to_string()))?,
     };
-    let kind = body.kind.unwrap_or(AccountKindName::Paper);
+    let kind = body.kind.unwrap_or(if body.broker_connection.is_some() {
+        AccountKindName::Broker
+    } else {
+        AccountKindName::Paper
+    });
     let connection = match (kind, body.broker_connection) {
         (AccountKindName::Paper, None) => None,
-        (AccountKindName::Paper, Some(_)) => {
-            return Err(ApiError::invalid_field(
-                "broker_connection",
-                "only a broker account (kind: broker) has a broker connection",
-            ));
+        (AccountKindName::Paper, Some(c)) => {
+            // Attached to a paper account: stored (and checked), not routing.
+            let checked = connections::check(&c, "broker_connection.")?;
+            Some((c, checked))
         }
         (AccountKindName::Broker, None) => {
             return Err(ApiError::invalid_field(
@@ -117,10 +181,9 @@ pub async fn create(
         id: AccountId::random(),
         user_id: principal.user_id,
         name: name.to_owned(),
-        kind: if connection.is_some() {
-            AccountKind::Broker
-        } else {
-            AccountKind::Paper
+        kind: match kind {
+            AccountKindName::Broker => AccountKind::Broker,
+            AccountKindName::Paper => AccountKind::Paper,
         },
         base_currency,
         cash: Money::ZERO,
@@ -146,7 +209,12 @@ pub async fn create(
         StatusCode::CREATED,
         headers,
         Json(CreatedView {
-            account: AccountView::from(&account),
+            id: account.id.to_string(),
+            name: account.name.clone(),
+            kind: account.kind.as_str(),
+            base_currency: account.base_currency.to_string(),
+            cash: account.cash.plain(),
+            created_at: account.created_at.to_string(),
             broker_connection: connection.as_ref().map(connections::ConnectionView::from),
         }),
     ))

@@ -28,19 +28,18 @@ use utoipa::ToSchema;
 /// Connections an account may hold.
 const MAX_CONNECTIONS: usize = 10;
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// A connection to attach. Its schema is written by hand ([`connection_schema`]): which
+/// environments and credential fields are accepted depends on the broker.
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[schema(as = CreateBrokerConnection)]
 pub struct CreateBody {
     broker: BrokerName,
     /// `paper` or `live` (Alpaca), `testnet` or `live` (Binance); default: the first,
     /// which never trades real money.
     #[serde(default)]
-    #[schema(nullable)]
     environment: Option<Environment>,
     /// Default: the broker's name.
     #[serde(default)]
-    #[schema(nullable)]
     label: Option<Name>,
     /// Alpaca: `key_id`, `secret_key`; Binance: `api_key`, `secret_key`.
     credentials: Credentials,
@@ -74,6 +73,110 @@ pub enum BrokerName {
     InteractiveBrokers,
     Binance,
     Coinbase,
+}
+
+/// The schema of a connection request: one shape per broker Stratus routes to (its
+/// environments, exactly its credential fields), and one for the others (any fields).
+/// With `routable_only`, the brokers Stratus routes to only (a broker account's).
+pub fn connection_schema(routable_only: bool) -> serde_json::Value {
+    let text = |name: &str| {
+        (
+            name.to_owned(),
+            serde_json::json!({"type": "string", "minLength": 1, "maxLength": 4096}),
+        )
+    };
+    let variant = |brokers: &[&str], environments: &[&str], credentials: serde_json::Value| {
+        let mut environment: Vec<serde_json::Value> =
+            environments.iter().map(|e| serde_json::json!(e)).collect();
+        environment.push(serde_json::Value::Null);
+        serde_json::json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["broker", "credentials"],
+            "properties": {
+                "broker": {"type": "string", "enum": brokers},
+                "environment": {"type": ["string", "null"], "enum": environment,
+                    "description": "Default: the first, which never trades real money."},
+                "label": {"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/Name"}],
+                    "description": "Default: the broker's name."},
+                "credentials": credentials,
+            },
+        })
+    };
+    let fields = |names: &[&str]| {
+        let properties: serde_json::Map<String, serde_json::Value> =
+            names.iter().map(|n| text(n)).collect();
+        serde_json::json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": names,
+            "properties": properties,
+            "description": "Stored sealed, never returned.",
+        })
+    };
+    let mut variants = vec![
+        variant(
+            &["alpaca"],
+            brokers::registry::environments("alpaca"),
+            fields(brokers::registry::credential_fields("alpaca")),
+        ),
+        variant(
+            &["binance"],
+            brokers::registry::environments("binance"),
+            fields(brokers::registry::credential_fields("binance")),
+        ),
+    ];
+    if !routable_only {
+        variants.push(variant(
+            &["interactive_brokers", "coinbase"],
+            &["paper", "testnet", "live"],
+            serde_json::json!({"$ref": "#/components/schemas/Credentials"}),
+        ));
+    }
+    serde_json::json!({
+        "oneOf": variants,
+        "description": "An external broker's credentials. Alpaca (`paper`, `live`): `key_id`, `secret_key`; Binance Spot (`testnet`, `live`): `api_key`, `secret_key`.",
+    })
+}
+
+/// A hand-written schema as utoipa's (an object if it could not be read, which the
+/// OpenAPI test would show).
+pub fn schema_of(
+    value: serde_json::Value,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    serde_json::from_value(value).unwrap_or_else(|_| {
+        utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::Object(
+            utoipa::openapi::schema::Object::new(),
+        ))
+    })
+}
+
+impl utoipa::PartialSchema for CreateBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        schema_of(connection_schema(false))
+    }
+}
+
+impl utoipa::ToSchema for CreateBody {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("CreateBrokerConnection")
+    }
+
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.push((
+            "Name".into(),
+            <api::input::Name as utoipa::PartialSchema>::schema(),
+        ));
+        schemas.push((
+            "Credentials".into(),
+            <Credentials as utoipa::PartialSchema>::schema(),
+        ));
+    }
 }
 
 impl CreateBody {
@@ -332,13 +435,55 @@ pub async fn list(
 #[utoipa::path(delete, path = "/accounts/{account_id}/broker-connections/{connection_id}", tag = "account", operation_id = "deleteBrokerConnection",
     summary = "Remove a broker connection",
     params(("account_id" = String, Path, description = "An account of the caller"), ("connection_id" = String, Path, description = "The connection's id")),
-    responses((status = 204, description = "Removed")))]
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 409, description = "A broker account's connection while orders work (`orders-working`) or while it is halted (`account-halted`)", body = api::openapi::ProblemSchema, content_type = "application/problem+json"),
+    ))]
 pub async fn remove(
     State(state): State<AppState>,
     principal: Principal,
     Path((id, connection_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let account = owned(&state, &principal, &id).await?;
+    if account.kind == AccountKind::Broker {
+        // The connection is how the account's working orders are followed and
+        // cancelled, and where its halt is kept: it stays while any order works.
+        let query = |status| store::records::OrderQuery {
+            status: Some(status),
+            symbol: None,
+            after: None,
+            limit: 1,
+        };
+        for status in [
+            domain::OrderStatus::New,
+            domain::OrderStatus::Accepted,
+            domain::OrderStatus::PartiallyFilled,
+        ] {
+            if !state
+                .orders
+                .orders(account.id, &query(status))
+                .await?
+                .orders
+                .is_empty()
+            {
+                return Err(ApiError::rejected(
+                    "orders-working",
+                    "the account has working orders at its broker: cancel them before removing its connection",
+                ));
+            }
+        }
+        if let Some(connection) = state.brokers.get(account.id, &connection_id).await? {
+            if let Some(halt) = connection.halt {
+                return Err(ApiError::rejected(
+                    "account-halted",
+                    format!(
+                        "resolve the difference with the broker first: {}",
+                        halt.reason
+                    ),
+                ));
+            }
+        }
+    }
     match state.brokers.remove(account.id, &connection_id).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err(e) if e.kind() == store::ErrorKind::NotFound => Err(ApiError::not_found(format!(
@@ -406,6 +551,6 @@ pub async fn reconcile(
         connection: ConnectionView::from(&connection),
         caught_up: result.caught_up,
         withdrawn: result.withdrawn,
-        discrepancies: result.discrepancies.into_iter().map(|d| d.0).collect(),
+        discrepancies: result.discrepancies.into_iter().map(|d| d.reason).collect(),
     }))
 }

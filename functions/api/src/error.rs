@@ -353,14 +353,18 @@ impl From<app::routing::RouteError> for ApiError {
                     format!("the broker is unavailable ({reason}); nothing was sent"),
                     5,
                 ),
-                BrokerError::UnknownOutcome(reason) => ApiError::broker_unavailable(
-                    format!(
-                        "the broker's answer is unknown ({reason}); the order is kept as `new` \
-                         until reconciliation finds it at the broker or withdraws it: read it \
-                         again, or resend with the same client_order_id"
-                    ),
-                    5,
-                ),
+                BrokerError::UnknownOutcome(reason) => {
+                    // No Retry-After: a retry without the same client_order_id could
+                    // place a second order.
+                    let mut e = ApiError::broker_unavailable(
+                        format!(
+                            "the broker's answer is unknown ({reason}); read the order again before doing it again"
+                        ),
+                        1,
+                    );
+                    e.retry_after = None;
+                    e
+                }
             },
         }
     }

@@ -242,8 +242,10 @@ fn replay(existing: &Order, order: &Order, instruments: &InstrumentCatalog) -> A
     request_body = PlaceBody,
     responses(
         (status = 201, description = "Submitted (status new; the core acknowledges it)", body = OrderView),
+        (status = 202, description = "A broker account's order whose broker did not answer in time: recorded as new, settled by reconciliation (read it again; resend only with the same client_order_id)", body = OrderView),
         (status = 200, description = "The same client_order_id and body again: the original order", body = OrderView),
-        (status = 409, description = "Refused by the account's state: insufficient-buying-power, insufficient-position, position-limit, order-notional-limit, account-halted, no-market-price, currency-mismatch; or the client_order_id was used for a different order", body = api::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "Refused by the account's state: insufficient-buying-power, insufficient-position, position-limit, order-notional-limit, account-halted, no-market-price, currency-mismatch; or the client_order_id was used for a different order; a broker account's broker-rejected, broker-credentials-refused, no-broker-connection", body = api::openapi::ProblemSchema, content_type = "application/problem+json"),
+        (status = 503, description = "A broker account's broker is down or rate limiting (`broker-unavailable`, with Retry-After): nothing was recorded or sent", body = api::openapi::ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn place(
     State(state): State<AppState>,
@@ -331,6 +333,10 @@ pub async fn place(
                 "order submitted"
             );
             Ok(created(&order, StatusCode::CREATED, &state.instruments))
+        }
+        Submitted::Pending => {
+            tracing::warn!(order_id = %order.id, account_id = %account.id, "order sent; the broker's answer is unknown");
+            Ok(created(&order, StatusCode::ACCEPTED, &state.instruments))
         }
         Submitted::Duplicate => {
             // A concurrent copy of this request won the insert.

@@ -91,7 +91,7 @@ pub(crate) fn error_for(
     effect: Effect,
     now: Timestamp,
 ) -> BrokerError {
-    let (code, message) = error_body(body);
+    let (_code, message) = error_body(body);
     let message = if message.is_empty() {
         status.to_string()
     } else {
@@ -99,9 +99,10 @@ pub(crate) fn error_for(
     };
     match status.as_u16() {
         401 => BrokerError::Unauthorized(message),
-        // 40310000 on an order request: the account may not do this (buying power, the
-        // parameters unchanged); any other 403 is about the key.
-        403 if effect == Effect::Write && code == Some(40310000) => BrokerError::Rejected(message),
+        // A 403 on an order request is the account's business (buying power 40310000,
+        // pattern day trading 40310100, …): a refusal of that order, not of the key. Off
+        // order requests a 403 is about the key.
+        403 if effect == Effect::Write => BrokerError::Rejected(message),
         403 => BrokerError::Unauthorized(message),
         404 => BrokerError::NotFound(message),
         429 => BrokerError::RateLimited {

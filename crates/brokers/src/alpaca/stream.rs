@@ -40,8 +40,15 @@ pub(crate) async fn subscribe(inner: Arc<Inner>) -> BrokerResult<ExecutionFeed> 
                 .map(str::to_owned)
         })
         .unwrap_or_default();
-    if frame.stream != "authorization" || status != "authorized" {
+    if frame.stream == "authorization" && status == "unauthorized" {
         return Err(BrokerError::Unauthorized(format!(
+            "the trade_updates stream answered {} {status}",
+            frame.stream
+        )));
+    }
+    if frame.stream != "authorization" || status != "authorized" {
+        // Not a refusal of the key: something else went wrong; subscribe again later.
+        return Err(BrokerError::Unavailable(format!(
             "the trade_updates stream answered {} {status}",
             frame.stream
         )));
