@@ -97,6 +97,11 @@ struct Platform {
 }
 
 async fn platform(extra: &[&str]) -> Platform {
+    platform_with(extra, &[]).await
+}
+
+/// `platform` with more environment variables for the process.
+async fn platform_with(extra: &[&str], env: &[(&str, &str)]) -> Platform {
     let dir = TempDir::new("browser");
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/2006-min-005.txt");
     let import = Command::new(env!("CARGO_BIN_EXE_stratus"))
@@ -121,6 +126,7 @@ async fn platform(extra: &[&str]) -> Platform {
         .env("STRATUS_REGISTER_RATE_PER_MINUTE", "1000")
         .env("STRATUS_ADMIN_EMAILS", "ops@example.com")
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -1066,5 +1072,95 @@ async fn the_portal_loads_light_and_stays_smooth_under_load() {
         smooth["ticks_per_second"].as_f64().unwrap() > 0.0,
         "the feed reached the page: {smooth}"
     );
+    b.client.close().await.unwrap();
+}
+
+/// A broker account from the portal, against the local Alpaca stand-in: keys the broker
+/// refuses show its reason and route nothing; the right keys make an active account with
+/// the broker's cash, whose orders the broker fills.
+#[tokio::test]
+async fn a_trader_connects_a_broker_account() {
+    let Some(paths) = chromium() else { return };
+    let _serial = SERIAL.lock().await;
+    let stub = broker_stubs::alpaca::start(broker_stubs::alpaca::AlpacaStubConfig::default())
+        .await
+        .unwrap();
+    let base = stub.base_url();
+    let p = platform_with(
+        &["--no-feed"],
+        &[
+            ("STRATUS_ALPACA_URL", base.as_str()),
+            ("STRATUS_BROKER_RECONCILE_SECONDS", "1"),
+        ],
+    )
+    .await;
+    let b = browser(&paths, 1280, 900).await;
+    let addr = p.addr.as_str();
+    sign_up(&b, addr, "broker@example.com").await;
+    b.sees("Connect a broker account", 10).await;
+
+    // Keys the broker refuses: the account shows why, in the broker's words.
+    let form = "form[aria-label='Connect a broker account']";
+    b.fill(&format!("{form} input[name=name]"), "Alpaca paper")
+        .await;
+    b.fill(
+        &format!("{form} input[name='broker_connection.credentials.key_id']"),
+        "stub-key",
+    )
+    .await;
+    b.fill(
+        &format!("{form} input[name='broker_connection.credentials.secret_key']"),
+        "not-the-secret",
+    )
+    .await;
+    b.button("Connect").await;
+    b.until(
+        "the refused connection",
+        15,
+        "document.querySelector('[data-testid=broker-status]')?.innerText === 'invalid'",
+    )
+    .await;
+    b.sees("not authorized", 10).await;
+    b.assert_labelled("broker account (refused keys)").await;
+    b.screenshot("broker-refused").await;
+
+    // The right keys: active, the broker's cash, and a Reconcile button that finds
+    // nothing to report.
+    b.go(addr, "#/").await;
+    b.sees("Connect a broker account", 10).await;
+    b.fill(&format!("{form} input[name=name]"), "Alpaca paper 2")
+        .await;
+    b.fill(
+        &format!("{form} input[name='broker_connection.credentials.key_id']"),
+        "stub-key",
+    )
+    .await;
+    b.fill(
+        &format!("{form} input[name='broker_connection.credentials.secret_key']"),
+        "stub-secret",
+    )
+    .await;
+    b.button("Connect").await;
+    b.until(
+        "the active connection",
+        15,
+        "document.querySelector('[data-testid=broker-status]')?.innerText === 'active'",
+    )
+    .await;
+    b.until(
+        "the broker's cash",
+        10,
+        "document.querySelector('[data-testid=cash]').innerText === '100,000.00'",
+    )
+    .await;
+    b.button("Reconcile now").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        b.js("return document.querySelector('[data-testid=broker-halt]')")
+            .await,
+        Value::Null
+    );
+    b.assert_fits("broker account").await;
+    b.screenshot("broker-account").await;
     b.client.close().await.unwrap();
 }

@@ -120,8 +120,7 @@ function BrokerLink({ account, onChange }) {
   if (!connection) return html`<p class="error" role="alert">This broker account has no connection: it routes no orders.</p>`;
   return html`<div class="broker-link" data-testid="broker-link">
     <p>
-      <strong>${BROKERS[connection.broker]?.label ?? connection.broker}</strong> · ${connection.environment} ·
-      <span class=${connection.status === 'active' ? 'pos' : 'neg'} data-testid="broker-status">${connection.status}</span>
+      <strong>${BROKERS[connection.broker]?.label ?? connection.broker}</strong> · ${connection.environment} · <span class=${connection.status === 'active' ? 'pos' : 'neg'} data-testid="broker-status">${connection.status}</span>
       ${connection.status_reason && connection.status !== 'active' && html` — ${connection.status_reason}`}
     </p>
     ${connection.halted && html`<p class="error" role="alert" data-testid="broker-halt">New orders are halted: ${connection.halted}</p>`}
