@@ -768,3 +768,47 @@ async fn racing_orders_on_a_broker_account_never_overspend() {
     assert_eq!(stub.order_count(), 3, "and nothing more reached the broker");
     p.stop().await;
 }
+
+/// `stratus up --feed alpaca`: the broker's trades (with its latest quote) reach `ticks`
+/// and the core, which makes them the market's last price.
+#[tokio::test]
+async fn a_brokers_market_data_feeds_the_market() {
+    let stub = alpaca_stub().await;
+    let dir = TempDir::new("alpaca-feed");
+    let settings = settings(Backend::Embedded, &dir, Some(&stub.base_url()), None).await;
+    let p = platform(&settings).await;
+    let addr = p.addr.to_string();
+    let ada = user(&addr, "ada@example.com").await;
+    let (stop, watch) = tokio::sync::watch::channel(false);
+    let credentials = [("key_id", "stub-key"), ("secret_key", "stub-secret")]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let feed = tokio::spawn(core_service::feed::run(
+        p.state.clone(),
+        FeedConfig::Broker {
+            broker: "alpaca".into(),
+            environment: "paper".into(),
+            symbols: vec![domain::Symbol::parse("AAPL").unwrap()],
+            credentials: core_service::feed::FeedCredentials(credentials),
+        },
+        watch,
+        std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
+    ));
+    // Trades printed until the feed's subscription is up and one comes through.
+    let ticker = eventually(20, "a trade from the broker's feed", || {
+        let (addr, ada) = (addr.clone(), ada.clone());
+        stub.quote("AAPL", dec("187.24"), dec("187.26"));
+        stub.trade("AAPL", dec("187.25"), dec("10"));
+        async move {
+            let r = call(&addr, "GET", "/instruments/AAPL/ticker", Some(&ada), None).await;
+            (r.body["last"]["price"] == "187.25").then_some(r.body)
+        }
+    })
+    .await;
+    assert_eq!(ticker["last"]["price"], "187.25", "{ticker}");
+    stop.send(true).unwrap();
+    let published = feed.await.unwrap().unwrap();
+    assert!(published >= 1);
+    p.stop().await;
+}

@@ -1994,3 +1994,33 @@ fn backtest_of_a_file_that_is_no_module_names_the_file_and_the_reason() {
     assert_eq!(status.code(), Some(2));
     assert_mentions(&err, &["--strategy-wasm", "cannot be used with"]);
 }
+
+/// A broker feed `stratus up` cannot run is refused before anything starts, saying why.
+#[test]
+fn up_refuses_a_broker_feed_it_cannot_run() {
+    let dir = std::env::temp_dir().join(format!("stratus-cli-feed-{}", std::process::id()));
+    let data = dir.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_stratus"))
+            .args(args)
+            .args(["--data-dir", data, "--bind", "127.0.0.1:0"])
+            .env_remove("APCA_API_KEY_ID")
+            .env_remove("APCA_API_SECRET_KEY")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(!output.status.success(), "{args:?} started");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        stderr
+    };
+    assert_mentions(
+        &run(&["up", "--feed", "alpaca", "--symbol", "AAPL"]),
+        &["APCA_API_KEY_ID"],
+    );
+    assert_mentions(
+        &run(&["up", "--feed", "binance", "--symbol", "NOPE"]),
+        &["--symbol NOPE", "instrument catalog"],
+    );
+    assert_mentions(&run(&["up", "--symbol", "AAPL"]), &["--symbol goes with"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
