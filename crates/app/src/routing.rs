@@ -11,11 +11,14 @@
 //! [`VenueRouter`] (broker accounts) sends orders to the account's external broker through
 //! its connection's `brokers::Broker` adapter. The order is recorded first (state `new`,
 //! reserving buying power in the insert, so money checks hold under racing requests),
-//! then sent; a send that definitely failed (refused, rate limited, the broker down, an
-//! order type it does not take) withdraws the record and its reservation — nothing is
-//! recorded as sent that was not. A send whose outcome stays unknown keeps the record:
-//! reconciliation looks the order up at the broker by its id and settles it. From then on
-//! the broker's execution reports, applied by the core, move the order.
+//! then sent. An order type the broker does not take is refused before the insert. When
+//! the send fails, the broker is asked for the order by its id (a 5xx or an answer that
+//! did not parse may hide an order it took; a 429 or refused keys are known not to): an
+//! order it does not have is withdrawn with its reservation — nothing is recorded as sent
+//! that was not —, one it has stands, and if it cannot say, the record stays `new` and
+//! reconciliation settles it. From then on the broker's execution reports, applied by the
+//! core, move the order. New orders are refused while the connection's keys are refused
+//! or reconciliation halted it; cancels and amends still go to the broker.
 
 use std::sync::Arc;
 
