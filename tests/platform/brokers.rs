@@ -812,3 +812,51 @@ async fn a_brokers_market_data_feeds_the_market() {
     assert!(published >= 1);
     p.stop().await;
 }
+
+/// A broker account routes through one connection: two racing attaches make one.
+#[tokio::test]
+async fn racing_attaches_leave_a_broker_account_one_connection() {
+    let stub = alpaca_stub().await;
+    let dir = TempDir::new("alpaca-attach");
+    let settings = settings(Backend::Embedded, &dir, Some(&stub.base_url()), None).await;
+    let p = platform(&settings).await;
+    let addr = p.addr.to_string();
+    let ada = user(&addr, "ada@example.com").await;
+    let opened = alpaca_account(&addr, &ada, "stub-key", "stub-secret").await;
+    let acct = opened["id"].as_str().unwrap().to_owned();
+    let connections = format!("/accounts/{acct}/broker-connections");
+    let id = opened["broker_connection"]["id"].as_str().unwrap();
+    let r = call(
+        &addr,
+        "DELETE",
+        &format!("{connections}/{id}"),
+        Some(&ada),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let body = json!({"broker": "alpaca", "credentials": {"key_id": "stub-key", "secret_key": "stub-secret"}});
+    let racers: Vec<_> = (0..2)
+        .map(|_| {
+            let (addr, ada, connections, body) =
+                (addr.clone(), ada.clone(), connections.clone(), body.clone());
+            tokio::spawn(
+                async move { call(&addr, "POST", &connections, Some(&ada), Some(body)).await },
+            )
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for racer in racers {
+        statuses.push(racer.await.unwrap().status);
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 409]);
+    let list = call(&addr, "GET", &connections, Some(&ada), None).await;
+    assert_eq!(
+        list.body["connections"].as_array().unwrap().len(),
+        1,
+        "{}",
+        list.text
+    );
+    p.stop().await;
+}

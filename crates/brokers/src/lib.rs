@@ -97,6 +97,34 @@ pub struct Replace {
     pub stop_price: Option<Price>,
 }
 
+impl Replace {
+    /// The order type after this replace of an order of type `current`: only the prices
+    /// the order has may change (`Rejected` otherwise).
+    pub fn order_type(&self, current: OrderType) -> BrokerResult<OrderType> {
+        Ok(match (current, self.limit_price, self.stop_price) {
+            (t, None, None) => t,
+            (OrderType::Limit { .. }, Some(limit_price), None) => OrderType::Limit { limit_price },
+            (OrderType::Stop { .. }, None, Some(stop_price)) => OrderType::Stop { stop_price },
+            (
+                OrderType::StopLimit {
+                    stop_price,
+                    limit_price,
+                },
+                limit,
+                stop,
+            ) => OrderType::StopLimit {
+                stop_price: stop.unwrap_or(stop_price),
+                limit_price: limit.unwrap_or(limit_price),
+            },
+            _ => {
+                return Err(BrokerError::Rejected(
+                    "a replace may change only the prices the order has".into(),
+                ));
+            }
+        })
+    }
+}
+
 /// An order as the venue has it now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrokerOrderState {

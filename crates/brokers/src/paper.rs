@@ -292,31 +292,7 @@ impl Broker for PaperVenue {
                 replace.order_id, order.state.status
             )));
         }
-        let order_type = match (
-            order.order.order_type,
-            replace.limit_price,
-            replace.stop_price,
-        ) {
-            (t, None, None) => t,
-            (OrderType::Limit { .. }, Some(limit_price), None) => OrderType::Limit { limit_price },
-            (OrderType::Stop { .. }, None, Some(stop_price)) => OrderType::Stop { stop_price },
-            (
-                OrderType::StopLimit {
-                    stop_price,
-                    limit_price,
-                },
-                limit,
-                stop,
-            ) => OrderType::StopLimit {
-                stop_price: stop.unwrap_or(stop_price),
-                limit_price: limit.unwrap_or(limit_price),
-            },
-            _ => {
-                return Err(BrokerError::Rejected(
-                    "a replace may change only the prices the order has".into(),
-                ));
-            }
-        };
+        let order_type = replace.order_type(order.order.order_type)?;
         let quantity = replace.quantity.unwrap_or(order.order.quantity);
         if quantity <= order.state.filled_quantity {
             return Err(BrokerError::Rejected(

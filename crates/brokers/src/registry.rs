@@ -63,11 +63,21 @@ pub fn credential_fields(broker: &str) -> &'static [&'static str] {
     }
 }
 
+/// A credential field, present and sendable: the brokers carry keys in HTTP headers and
+/// sign with secrets, so a value with control characters can only be refused (said so
+/// here, rather than as a request that failed for no stated reason).
 fn field<'a>(spec: &OpenSpec<'a>, name: &str) -> BrokerResult<&'a str> {
-    spec.credentials
+    let value = spec
+        .credentials
         .get(name)
         .map(String::as_str)
-        .ok_or_else(|| BrokerError::Unauthorized(format!("the credentials have no {name}")))
+        .ok_or_else(|| BrokerError::Unauthorized(format!("the credentials have no {name}")))?;
+    if value.chars().any(char::is_control) {
+        return Err(BrokerError::Unauthorized(format!(
+            "the credentials' {name} has control characters"
+        )));
+    }
+    Ok(value)
 }
 
 fn unknown(spec: &OpenSpec<'_>) -> BrokerError {
@@ -155,5 +165,38 @@ pub fn open_market_data(spec: &OpenSpec<'_>) -> BrokerResult<Arc<dyn MarketData>
             ))
         }
         _ => Err(unknown(spec)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsendable_credentials_are_refused_with_a_reason() {
+        for broker in BROKERS {
+            let fields = credential_fields(broker);
+            let mut credentials: BTreeMap<String, String> = fields
+                .iter()
+                .map(|f| ((*f).to_owned(), "ok".to_owned()))
+                .collect();
+            credentials.insert(fields[0].to_owned(), "key\r\nX-Injected: 1".to_owned());
+            let spec = OpenSpec {
+                broker,
+                environment: environments(broker)[0],
+                credentials: &credentials,
+                base_url: Some("http://127.0.0.1:9"),
+                timeout: Duration::from_secs(1),
+                symbols: &[],
+                clock: Clock::system(),
+            };
+            match open(&spec) {
+                Err(BrokerError::Unauthorized(reason)) => {
+                    assert!(reason.contains("control characters"), "{reason}");
+                }
+                Err(other) => panic!("{broker}: {other}"),
+                Ok(_) => panic!("{broker}: opened"),
+            }
+        }
     }
 }

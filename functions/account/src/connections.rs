@@ -25,6 +25,9 @@ use serde::{Deserialize, Serialize};
 use store::brokers::{BrokerConnection, ConnectionStatus};
 use utoipa::ToSchema;
 
+/// The id of a broker account's one connection.
+const ROUTING_CONNECTION: &str = "routing";
+
 /// Connections an account may hold.
 const MAX_CONNECTIONS: usize = 10;
 
@@ -345,7 +348,13 @@ pub async fn attach(
     let plaintext = serde_json::to_vec(&body.credentials.0)
         .map_err(|e| ApiError::internal(format!("encoding credentials: {e}")))?;
     let connection = BrokerConnection {
-        id: crypto::random_token(12),
+        // A broker account has one connection, under a fixed id: two racing requests
+        // cannot both attach one (the store's insert refuses the second).
+        id: if account.kind == AccountKind::Broker {
+            ROUTING_CONNECTION.to_owned()
+        } else {
+            crypto::random_token(12)
+        },
         account_id: account.id,
         broker: broker.to_owned(),
         label,
@@ -359,7 +368,16 @@ pub async fn attach(
         halt: None,
         opening_positions: None,
     };
-    state.brokers.add(&connection).await?;
+    match state.brokers.add(&connection).await {
+        Ok(()) => {}
+        Err(e) if e.kind() == store::ErrorKind::ConditionFailed => {
+            return Err(ApiError::rejected(
+                "one-connection-per-broker-account",
+                "a broker account routes through one connection: remove it to attach another",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
     tracing::info!(account_id = %account.id, broker = %connection.broker, environment = %connection.environment, "broker connection added");
     if !brokers::registry::BROKERS.contains(&broker) {
         return Ok(connection);
@@ -386,6 +404,19 @@ pub async fn opening_balance(
     Ok(())
 }
 
+/// One of the account's connections (a 404 naming it otherwise).
+async fn connection_of(
+    state: &AppState,
+    account: &Account,
+    connection_id: &str,
+) -> ApiResult<BrokerConnection> {
+    state
+        .brokers
+        .get(account.id, connection_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no broker connection {connection_id:?}")))
+}
+
 #[utoipa::path(post, path = "/accounts/{account_id}/broker-connections/{connection_id}/verify", tag = "account", operation_id = "verifyBrokerConnection",
     summary = "Ask the broker again whether it takes the connection's credentials",
     params(("account_id" = String, Path, description = "An account of the caller"), ("connection_id" = String, Path, description = "The connection's id")),
@@ -396,11 +427,7 @@ pub async fn verify(
     Path((id, connection_id)): Path<(String, String)>,
 ) -> ApiResult<Json<ConnectionView>> {
     let account = owned(&state, &principal, &id).await?;
-    let connection = state
-        .brokers
-        .get(account.id, &connection_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no broker connection {connection_id:?}")))?;
+    let connection = connection_of(&state, &account, &connection_id).await?;
     if !brokers::registry::BROKERS.contains(&connection.broker.as_str()) {
         return Err(ApiError::rejected(
             "no-adapter",
@@ -508,8 +535,8 @@ pub struct ReconciliationView {
 }
 
 #[utoipa::path(post, path = "/accounts/{account_id}/broker-connections/{connection_id}/reconcile", tag = "account", operation_id = "reconcileBrokerConnection",
-    summary = "Reconcile a broker account now: take the broker's cash as it is, lift the halt if nothing else differs",
-    description = "Orders the broker moved are caught up; a cash difference (a deposit, a dividend, a fee at the broker) is posted to the ledger as an adjustment naming both figures; positions that differ stay a discrepancy (resolve them at the broker) and keep the account halted.",
+    summary = "Reconcile a broker account now: take its holdings and cash as the broker has them, and lift the halt",
+    description = "Orders the broker moved are caught up first (ask again while they are in flight). Orders at the broker that Stratus did not place keep the halt (cancel them at the broker). Otherwise a cash difference (a deposit, a dividend, a fee at the broker) is posted to the ledger once, as an adjustment naming both figures; a position difference becomes part of the account's starting point; and the halt is lifted. A symbol with a working order is left as it is.",
     params(("account_id" = String, Path, description = "A broker account of the caller"), ("connection_id" = String, Path, description = "Its connection's id")),
     responses(
         (status = 200, description = "What reconciliation found", body = ReconciliationView),
@@ -522,11 +549,7 @@ pub async fn reconcile(
     Path((id, connection_id)): Path<(String, String)>,
 ) -> ApiResult<Json<ReconciliationView>> {
     let account = owned(&state, &principal, &id).await?;
-    let connection = state
-        .brokers
-        .get(account.id, &connection_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no broker connection {connection_id:?}")))?;
+    let connection = connection_of(&state, &account, &connection_id).await?;
     if account.kind != AccountKind::Broker {
         return Err(ApiError::rejected(
             "not-routing",

@@ -261,6 +261,15 @@ mod tests {
             ),
             (
                 403,
+                body(
+                    40310100,
+                    "trade denied due to pattern day trading protection",
+                ),
+                Effect::Write,
+                BrokerError::Rejected("trade denied due to pattern day trading protection".into()),
+            ),
+            (
+                403,
                 body(40310000, "forbidden"),
                 Effect::Read,
                 BrokerError::Unauthorized("forbidden".into()),

@@ -390,7 +390,7 @@ impl Session {
                 current.status
             )));
         }
-        let order_type = replaced_type(state.order_type, replace)?;
+        let order_type = replace.order_type(state.order_type)?;
         let total = replace.quantity.unwrap_or(state.quantity);
         if total <= state.filled_quantity {
             return Err(BrokerError::Rejected(
@@ -591,31 +591,6 @@ fn order_params(
         params.push(("stopPrice", stop_price.value().normalize().to_string()));
     }
     params
-}
-
-/// The order type after a replace: only the prices the order has may change.
-fn replaced_type(current: OrderType, replace: &Replace) -> BrokerResult<OrderType> {
-    Ok(match (current, replace.limit_price, replace.stop_price) {
-        (t, None, None) => t,
-        (OrderType::Limit { .. }, Some(limit_price), None) => OrderType::Limit { limit_price },
-        (OrderType::Stop { .. }, None, Some(stop_price)) => OrderType::Stop { stop_price },
-        (
-            OrderType::StopLimit {
-                stop_price,
-                limit_price,
-            },
-            limit,
-            stop,
-        ) => OrderType::StopLimit {
-            stop_price: stop.unwrap_or(stop_price),
-            limit_price: limit.unwrap_or(limit_price),
-        },
-        _ => {
-            return Err(BrokerError::Rejected(
-                "a replace may change only the prices the order has".into(),
-            ));
-        }
-    })
 }
 
 #[cfg(test)]
